@@ -1,0 +1,35 @@
+// Power off, reset and the fatal stop.
+#pragma once
+
+#include <stdint.h>
+
+namespace skerry::power {
+
+// With debug_exit=<port> on the command line (QEMU's isa-debug-exit device, used by tests), exits go
+// through that port first: QEMU then exits with status (code << 1) | 1.
+void set_debug_exit_port(uint16_t port);
+
+// Power the machine off: debug-exit port, then ACPI S5, then halt.
+[[noreturn]] void power_off(int status);
+// Reset: ACPI reset register, keyboard controller, triple fault.
+[[noreturn]] void reboot();
+// After a panic or exception dump: debug-exit with kFatalStatus when configured, else halt forever.
+[[noreturn]] void fatal_stop();
+constexpr int kFatalStatus = 0x7E;
+
+// Registered by ACPI init.
+struct AcpiSleep {
+    uint16_t pm1a_cnt, pm1b_cnt;  // I/O ports, 0 = absent
+    uint16_t slp_typa, slp_typb;
+    bool valid;
+};
+void set_acpi_sleep(const AcpiSleep& s);
+struct ResetRegister {
+    uint8_t space;  // 0 = memory, 1 = I/O
+    uint64_t address;
+    uint8_t value;
+    bool valid;
+};
+void set_acpi_reset(const ResetRegister& r);
+
+}  // namespace skerry::power

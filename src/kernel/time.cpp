@@ -1,0 +1,140 @@
+#include "kernel/time.hpp"
+
+#include "hw/hw.hpp"
+#include "kernel/apic.hpp"
+#include "kernel/arch/paging.hpp"
+
+namespace skerry::time {
+namespace {
+
+uint64_t hz;
+uint64_t tsc0;
+uint64_t ns_per_tsc_fp32;   // nanoseconds per TSC cycle, 32.32 fixed point
+uint64_t tsc_per_ns_fp32;   // TSC cycles per nanosecond, 32.32 fixed point
+const char* src = "none";
+bool is_ready;
+int64_t epoch;
+
+constexpr uint64_t kPmTimerHz = 3579545;
+constexpr uint64_t kPitHz = 1193182;
+
+// Measures TSC cycles over ~10 ms of the ACPI PM timer.
+uint64_t measure_pm(uint16_t port, bool is32) {
+    const uint32_t mask = is32 ? 0xFFFFFFFFu : 0xFFFFFFu;
+    const uint32_t want = static_cast<uint32_t>(kPmTimerHz / 100);
+    uint32_t start = hw::inl(port) & mask;
+    // Align to a tick edge so the TSC read matches the counter value.
+    uint32_t t;
+    uint64_t guard = 0;
+    do { t = hw::inl(port) & mask; } while (t == start && ++guard < 100000000);
+    uint64_t c0 = hw::rdtsc();
+    uint32_t p0 = t, elapsed = 0;
+    guard = 0;
+    while (elapsed < want && ++guard < 1000000000) elapsed = ((hw::inl(port) & mask) - p0) & mask;
+    uint64_t c1 = hw::rdtsc();
+    if (elapsed < want) return 0;
+    return (c1 - c0) * kPmTimerHz / elapsed;
+}
+
+uint64_t measure_hpet(uint64_t base) {
+    if (!paging::map_mmio(base, 1024)) return 0;
+    uint64_t caps = hw::mmio_read64(base);
+    uint64_t period_fs = caps >> 32;  // femtoseconds per tick
+    if (period_fs == 0 || period_fs > 100000000) return 0;
+    uint64_t cfg = hw::mmio_read64(base + 0x10);
+    if (!(cfg & 1)) hw::mmio_write64(base + 0x10, cfg | 1);  // enable the main counter
+    uint64_t ticks = 10000000000000ull / period_fs;            // 10 ms in HPET ticks
+    uint64_t h0 = hw::mmio_read64(base + 0xF0);
+    uint64_t c0 = hw::rdtsc();
+    uint64_t h1 = h0, guard = 0;
+    while (h1 - h0 < ticks && ++guard < 1000000000) h1 = hw::mmio_read64(base + 0xF0);
+    uint64_t c1 = hw::rdtsc();
+    if (h1 - h0 < ticks) return 0;
+    // cycles / (ticks * period_fs / 1e15)
+    uint64_t elapsed_ns = (h1 - h0) * period_fs / 1000000;
+    return elapsed_ns ? (c1 - c0) * 1000000000ull / elapsed_ns : 0;
+}
+
+uint64_t measure_pit() {
+    // PIT channel 2, gated by port 0x61 bit 0, mode 0 (interrupt on terminal count), output on bit 5.
+    const uint16_t count = static_cast<uint16_t>(kPitHz / 100);  // 10 ms
+    uint8_t gate = hw::inb(0x61);
+    hw::outb(0x61, static_cast<uint8_t>((gate & ~0x02) | 0x01));
+    hw::outb(0x43, 0xB0);  // channel 2, lobyte/hibyte, mode 0, binary
+    hw::outb(0x42, count & 0xFF);
+    hw::outb(0x42, count >> 8);
+    uint64_t c0 = hw::rdtsc();
+    uint64_t guard = 0;
+    while (!(hw::inb(0x61) & 0x20) && ++guard < 100000000) {}
+    uint64_t c1 = hw::rdtsc();
+    hw::outb(0x61, gate);
+    if (!(guard < 100000000)) return 0;
+    return (c1 - c0) * 100;
+}
+
+}  // namespace
+
+bool init(const Calibration& c) {
+    if (c.known_hz) {
+        hz = c.known_hz;
+        src = c.known_source;
+    }
+    if (!hz && c.pm_timer_port) {
+        hz = measure_pm(c.pm_timer_port, c.pm_timer_32bit);
+        if (hz) src = "measured against the ACPI PM timer";
+    }
+    if (!hz && c.hpet_base) {
+        hz = measure_hpet(c.hpet_base);
+        if (hz) src = "measured against the HPET";
+    }
+    if (!hz && c.pit_present) {
+        hz = measure_pit();
+        if (hz) src = "measured against the PIT";
+    }
+    if (!hz) {
+        hz = 1000000000;  // keeps the clock running; the boot log says it is a guess
+        src = "unknown (assuming 1 GHz)";
+    }
+    ns_per_tsc_fp32 = (1000000000ull << 32) / hz;
+    tsc_per_ns_fp32 = (hz / 1000000000ull << 32) + ((hz % 1000000000ull) << 32) / 1000000000ull;
+    tsc0 = hw::rdtsc();
+    is_ready = true;
+    if (!apic::tsc_deadline()) {
+        uint64_t ticks = apic::measure_timer_ticks(hz / 100);
+        apic::set_timer_frequency(ticks * 100, hz);
+    }
+    return true;
+}
+
+bool ready() { return is_ready; }
+
+uint64_t now_ns() {
+    if (!is_ready) return 0;
+    uint64_t d = hw::rdtsc() - tsc0;
+    return static_cast<uint64_t>((static_cast<unsigned __int128>(d) * ns_per_tsc_fp32) >> 32);
+}
+
+uint64_t tsc_hz() { return hz; }
+const char* source() { return src; }
+
+uint64_t ns_to_tsc_delta(uint64_t ns) {
+    return static_cast<uint64_t>((static_cast<unsigned __int128>(ns) * tsc_per_ns_fp32) >> 32);
+}
+
+void arm_deadline(uint64_t deadline_ns) {
+    if (deadline_ns == 0) {
+        apic::timer_disarm();
+        return;
+    }
+    apic::timer_arm_tsc(tsc0 + ns_to_tsc_delta(deadline_ns));
+}
+
+void delay_us(uint64_t us) {
+    uint64_t end = hw::rdtsc() + ns_to_tsc_delta(us * 1000);
+    while (hw::rdtsc() < end) hw::pause();
+}
+
+void set_epoch_offset(int64_t seconds) { epoch = seconds; }
+int64_t epoch_offset() { return epoch; }
+
+}  // namespace skerry::time

@@ -1,0 +1,19 @@
+# Host unit tests (GoogleTest). Each area adds a fragment tests/unit/<area>.mk that appends to
+#   UNIT_SRCS  - the pure-logic sources under src/ that it tests (compiled for the host),
+#   UNIT_TESTS - its test files under tests/unit/.
+UNIT_SRCS := src/hw/hw_host.cpp
+UNIT_TESTS :=
+-include $(wildcard tests/unit/*.mk)
+
+UNIT_BIN := build/host/skerry-unit
+UNIT_OBJS := $(patsubst %.cpp,build/host/%.o,$(sort $(UNIT_SRCS) $(UNIT_TESTS)))
+
+build/host/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(Q)$(HOSTCXX) $(HOST_CXXFLAGS) -Isrc -Itests -MMD -MP -c $< -o $@
+
+$(UNIT_BIN): $(UNIT_OBJS)
+	@mkdir -p $(dir $@)
+	$(Q)$(HOSTCXX) $(HOST_LDFLAGS) $^ -lgtest -lgtest_main -pthread -o $@
+
+-include $(UNIT_OBJS:.o=.d)
