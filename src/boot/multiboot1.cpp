@@ -18,7 +18,7 @@ constexpr size_t kFlags = 0, kMemLower = 4, kMemUpper = 8, kCmdline = 16, kMmapL
 constexpr size_t kInfoSize = 116;
 
 // Bytes of multiboot_info needed when flag bit i is the highest one set (bits 0..12).
-constexpr uint8_t kNeeded[13] = {12, 16, 20, 24, 44, 44, 52, 60, 64, 68, 72, 88, 116};
+constexpr uint8_t kNeeded[13] = {12, 16, 20, 28, 44, 44, 52, 60, 64, 68, 72, 88, 116};
 
 constexpr uint32_t kFlagMem = 1u << 0, kFlagCmdline = 1u << 2, kFlagAout = 1u << 4, kFlagElf = 1u << 5,
                    kFlagMmap = 1u << 6, kFlagLoaderName = 1u << 9, kFlagFramebuffer = 1u << 12;
