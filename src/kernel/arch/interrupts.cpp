@@ -41,7 +41,7 @@ Slot slots[256];
 uint64_t counts[256];
 uint64_t unhandled;
 void (*eoi_hook)();
-volatile int panic_depth;
+int panic_depth;  // one CPU; only touched with interrupts off
 
 constexpr uint8_t kFirstDynamicVector = 0x30;
 constexpr uint8_t kLastDynamicVector = 0xEF;
@@ -214,6 +214,7 @@ void free_vector(uint8_t vector) {
 }
 
 void set_eoi_hook(void (*eoi)()) { eoi_hook = eoi; }
+void break_gate_for_test(uint8_t vector) { idt[vector].type_attr &= 0x7F; }
 uint64_t count(uint8_t vector) { return counts[vector]; }
 uint64_t unhandled_count() { return unhandled; }
 

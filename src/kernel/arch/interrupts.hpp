@@ -26,6 +26,10 @@ void free_vector(uint8_t vector);
 // Called after every device-interrupt handler (the local APIC's end-of-interrupt).
 void set_eoi_hook(void (*eoi)());
 
+// Tests only (fault=doublefault): mark an exception's gate not present, so that exception escalates to a
+// double fault, which must land on its own stack.
+void break_gate_for_test(uint8_t vector);
+
 // Counters for the status output.
 uint64_t count(uint8_t vector);
 uint64_t unhandled_count();
