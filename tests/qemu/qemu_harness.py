@@ -1,0 +1,117 @@
+"""Helpers for QEMU integration tests: boot a guest, poll its serial log with a deadline, collect results.
+
+Every test prints one PASS/FAIL line; the runner ends with the plain 'N passed, N failed' line."""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+DEBUG_EXIT = ["-device", "isa-debug-exit,iobase=0xf4,iosize=4"]
+
+
+class Guest:
+    """A running QEMU whose serial output goes to a file we poll."""
+
+    def __init__(self, args, name, workdir, uefi=False, mem="128M"):
+        self.name = name
+        self.log_path = os.path.join(workdir, f"{name}.serial.log")
+        self.workdir = workdir
+        cmd = ["qemu-system-x86_64", "-accel", "tcg", "-m", mem, "-display", "none", "-no-reboot",
+               "-serial", f"file:{self.log_path}", "-monitor", "none"] + DEBUG_EXIT
+        if uefi:
+            vars_copy = os.path.join(workdir, f"{name}.OVMF_VARS.fd")
+            shutil.copyfile(OVMF_VARS, vars_copy)  # a fresh copy every run
+            cmd += ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+                    "-drive", f"if=pflash,format=raw,unit=1,file={vars_copy}"]
+        cmd += args
+        self.cmd = cmd
+        open(self.log_path, "w").close()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace").replace("\r\n", "\n")
+
+    def wait_for(self, pattern, timeout):
+        """Poll the serial log until the regex matches; returns the match or None at the deadline."""
+        deadline = time.monotonic() + timeout
+        rx = re.compile(pattern, re.M)
+        while True:
+            m = rx.search(self.log())
+            if m:
+                return m
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                return rx.search(self.log())
+            time.sleep(0.05)
+
+    def wait_exit(self, timeout):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def qemu_output(self):
+        try:
+            return self.proc.stdout.read().decode("utf-8", "replace") if self.proc.stdout else ""
+        except Exception:
+            return ""
+
+
+class Failure(Exception):
+    pass
+
+
+class Runner:
+    def __init__(self, keep_logs_dir=None):
+        self.passed = 0
+        self.failed = 0
+        self.workdir = keep_logs_dir or tempfile.mkdtemp(prefix="skerry-qemu-")
+        os.makedirs(self.workdir, exist_ok=True)
+
+    def run(self, name, fn):
+        t0 = time.monotonic()
+        try:
+            fn(self.workdir)
+            self.passed += 1
+            print(f"PASS {name} ({time.monotonic() - t0:.1f}s)", flush=True)
+        except Failure as e:
+            self.failed += 1
+            print(f"FAIL {name} ({time.monotonic() - t0:.1f}s): {e}", flush=True)
+        except Exception as e:  # a harness error is a failure too, never a silent pass
+            self.failed += 1
+            print(f"FAIL {name}: harness error {type(e).__name__}: {e}", flush=True)
+
+    def summary(self):
+        print(f"qemu: {self.passed} passed, {self.failed} failed", flush=True)
+        print(f"(serial logs in {self.workdir})")
+        return 0 if self.failed == 0 else 1
+
+
+def expect(guest, pattern, timeout=60, what=None):
+    m = guest.wait_for(pattern, timeout)
+    if not m:
+        tail = "\n    ".join(guest.log().splitlines()[-25:])
+        extra = guest.qemu_output() if guest.proc.poll() is not None else ""
+        raise Failure(f"{what or pattern!r} not seen in {guest.name}'s serial log within {timeout}s; "
+                      f"last lines:\n    {tail}\n{extra}")
+    return m
+
+
+def expect_exit(guest, status, timeout=60):
+    rc = guest.wait_exit(timeout)
+    if rc is None:
+        raise Failure(f"{guest.name} did not exit within {timeout}s (killed)")
+    if rc != status:
+        tail = "\n    ".join(guest.log().splitlines()[-25:])
+        raise Failure(f"{guest.name} exited with QEMU status {rc}, expected {status}; last lines:\n    {tail}")
