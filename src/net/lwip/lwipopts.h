@@ -1,0 +1,101 @@
+/* lwIP 2.1 options for Skerry. Used to build liblwip.a (scripts/deps_lwip.sh) and by kernel code that
+ * includes lwIP headers (-Isrc/net/lwip, see LWIP_INCLUDES in mk/deps.mk).
+ *
+ * Model: NO_SYS=1, raw/altcp API only, driven from the kernel's run-to-completion event loop. lwIP is
+ * never entered from interrupt handlers, so no lightweight protection (SYS_LIGHTWEIGHT_PROT=0).
+ * The kernel provides: u32_t sys_now(void) (milliseconds), uint32_t skerry_lwip_rand(void), and the
+ * diagnostics hooks declared in arch/cc.h.
+ *
+ * Editing this file changes the lwIP cache key: the next build rebuilds liblwip.a. */
+#ifndef SKERRY_LWIPOPTS_H
+#define SKERRY_LWIPOPTS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* Random numbers for TCP/UDP local ports, DNS transaction ids and DHCP xids (kernel: RDRAND/DRBG). */
+uint32_t skerry_lwip_rand(void);
+#ifdef __cplusplus
+}
+#endif
+#define LWIP_RAND() ((u32_t)skerry_lwip_rand())
+
+/* ---- System model ---------------------------------------------------------------------------------- */
+#define NO_SYS                      1
+#define SYS_LIGHTWEIGHT_PROT        0
+#define LWIP_TIMERS                 1   /* sys_check_timeouts() from the event loop; needs sys_now() */
+#define LWIP_SOCKET                 0
+#define LWIP_NETCONN                0
+#define LWIP_NETIF_API              0
+#define LWIP_ALTCP                  1
+#define LWIP_ALTCP_TLS              0   /* the mbedTLS adapter comes later */
+
+/* ---- Memory ---------------------------------------------------------------------------------------- */
+#define MEM_ALIGNMENT               8
+#define MEM_LIBC_MALLOC             0
+#define MEMP_MEM_MALLOC             0
+#define MEM_SIZE                    (4 * 1024 * 1024)   /* lwIP heap: PBUF_RAM (copied TCP send data) */
+#define MEMP_NUM_PBUF               1024                /* PBUF_REF/ROM (zero-copy writes) */
+#define MEMP_NUM_TCP_PCB            512
+#define MEMP_NUM_TCP_PCB_LISTEN     32
+#define MEMP_NUM_UDP_PCB            32
+#define MEMP_NUM_RAW_PCB            8
+#define MEMP_NUM_TCP_SEG            4096                /* >= TCP_SND_QUEUELEN */
+#define MEMP_NUM_REASSDATA          16                  /* <= IP_REASS_MAX_PBUFS */
+#define MEMP_NUM_FRAG_PBUF          64
+#define MEMP_NUM_ARP_QUEUE          64
+#define MEMP_NUM_SYS_TIMEOUT        (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 16)
+#define PBUF_POOL_SIZE              1024                /* received frames */
+
+/* ---- Link, IPv4, IPv6 ------------------------------------------------------------------------------ */
+#define LWIP_ETHERNET               1
+#define LWIP_ARP                    1
+#define ARP_TABLE_SIZE              64
+#define ARP_QUEUEING                1
+#define ETHARP_SUPPORT_STATIC_ENTRIES 1
+#define LWIP_IPV4                   1
+#define LWIP_ICMP                   1
+#define IP_REASSEMBLY               1
+#define IP_REASS_MAX_PBUFS          64
+#define IP_FRAG                     1
+#define LWIP_DHCP                   1
+#define LWIP_IPV6                   1
+#define LWIP_IPV6_AUTOCONFIG        1
+#define LWIP_IPV6_MLD               1
+#define LWIP_IPV6_DHCP6             0
+#define LWIP_ICMP6                  1
+#define LWIP_NETIF_HOSTNAME         1   /* DHCP option 12 */
+#define LWIP_NETIF_STATUS_CALLBACK  1
+#define LWIP_NETIF_LINK_CALLBACK    1
+#define LWIP_NETIF_LOOPBACK         0
+#define LWIP_HAVE_LOOPIF            0
+
+/* ---- UDP, DNS -------------------------------------------------------------------------------------- */
+#define LWIP_UDP                    1
+#define LWIP_DNS                    1
+#define DNS_TABLE_SIZE              16
+#define DNS_MAX_SERVERS             2
+
+/* ---- TCP ------------------------------------------------------------------------------------------- */
+#define LWIP_TCP                    1
+#define TCP_MSS                     1460
+#define LWIP_WND_SCALE              1
+#define TCP_RCV_SCALE               4                   /* windows up to 0xFFFF << 4 = 1 MiB */
+#define TCP_WND                     (512 * 1024)
+#define TCP_SND_BUF                 (512 * 1024)
+#define TCP_SNDLOWAT                (32 * 1024)         /* lwIP requires < 0xFFFF - 4 * TCP_MSS */
+#define TCP_QUEUE_OOSEQ             1
+#define TCP_LISTEN_BACKLOG          1
+#define LWIP_TCP_KEEPALIVE          1
+#define SO_REUSE                    1
+#define LWIP_CHECKSUM_ON_COPY       1
+
+/* ---- Statistics and debugging ---------------------------------------------------------------------- */
+#define LWIP_STATS                  1
+#define LWIP_STATS_DISPLAY          1   /* stats_display() prints through LWIP_PLATFORM_DIAG */
+#define MIB2_STATS                  0
+/* LWIP_DEBUG stays undefined (no LWIP_DEBUGF output); LWIP_ASSERT is active (see arch/cc.h). */
+
+#endif /* SKERRY_LWIPOPTS_H */
