@@ -5,7 +5,7 @@
 # mapped, so the small code model and non-PIC code are correct. No red zone: interrupts push onto the
 # current stack. Frame pointers are kept for the exception backtrace.
 KERNEL_ARCH_FLAGS := -m64 -march=x86-64 -mtune=generic -mno-red-zone -mcmodel=small -fno-pic -fno-pie \
-  -fno-omit-frame-pointer -fstack-protector-strong -ffunction-sections -fdata-sections \
+  -fno-omit-frame-pointer -fstack-protector-strong -mstack-protector-guard=global -ffunction-sections -fdata-sections \
   -fno-asynchronous-unwind-tables -fno-unwind-tables
 
 KERNEL_OPT_FLAGS := -O2 -g

@@ -8,7 +8,7 @@ UNIT_TESTS :=
 UNIT_BIN := build/host/skerry-unit
 UNIT_OBJS := $(patsubst %.cpp,build/host/%.o,$(sort $(UNIT_SRCS) $(UNIT_TESTS)))
 
-build/host/%.o: %.cpp
+build/host/%.o: %.cpp mk/flags.mk
 	@mkdir -p $(dir $@)
 	$(Q)$(HOSTCXX) $(HOST_CXXFLAGS) -Isrc -Itests -MMD -MP -c $< -o $@
 

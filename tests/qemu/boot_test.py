@@ -61,11 +61,14 @@ def test_multiboot1(kernel):
 
 def test_pvh(kernel):
     def run(workdir):
-        g = Guest(["-kernel", pvh_copy(kernel, workdir), "-append", "debug_exit=0xf4 poweroff_after=300 marker=pvh",
-                   "-device", "e1000"], "pvh", workdir, mem="256M")
+        # q35: PCI Express, so configuration access goes through ECAM found in the ACPI MCFG table.
+        g = Guest(["-machine", "q35", "-kernel", pvh_copy(kernel, workdir),
+                   "-append", "debug_exit=0xf4 poweroff_after=300 marker=pvh", "-device", "e1000"],
+                  "pvh", workdir, mem="256M")
         try:
             check_common_boot(g, "PVH", 256, "marker=pvh")
             expect(g, r"acpi: RSDP", what="ACPI RSDP from the PVH start info")
+            expect(g, r"pci: \d+ devices \(configuration access: ECAM\)", what="ECAM from the MCFG table on q35")
             expect_exit(g, CLEAN_EXIT, BOOT_TIMEOUT)
         finally:
             g.kill()
@@ -151,7 +154,8 @@ def main():
         ("fault-invalid-opcode", test_fault(args.kernel, "ud", [
             (r"KERNEL EXCEPTION: invalid opcode \(#UD\)", "the #UD dump")])),
         ("fault-double-fault", test_fault(args.kernel, "doublefault", [
-            (r"KERNEL EXCEPTION: double fault \(#DF\)", "the #DF dump on its own stack")])),
+            (r"KERNEL EXCEPTION: double fault \(#DF\)", "the #DF dump"),
+            (r"Handler on the double-fault stack", "the double fault handled on its own stack")])),
         ("cmdline-malformed", test_bad_cmdline(args.kernel)),
     ]
     for name, fn in tests:

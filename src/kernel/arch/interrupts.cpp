@@ -115,6 +115,15 @@ void backtrace_from(uint64_t rip, uint64_t rbp) {
     }
 }
 
+// The kernel stack holding addr (for "the handler runs on the double-fault stack"), nullptr if none.
+const char* running_on(uint64_t addr) {
+    const gdt::StackRange* ranges;
+    int n = gdt::stacks(&ranges);
+    for (int i = 0; i < n; ++i)
+        if (addr >= ranges[i].bottom && addr < ranges[i].top) return ranges[i].name;
+    return nullptr;
+}
+
 const char* stack_name(uint64_t addr) {
     const gdt::StackRange* ranges;
     int n = gdt::stacks(&ranges);
@@ -152,6 +161,14 @@ const char* stack_name(uint64_t addr) {
     out("RIP ");
     out_symbol(f.rip);
     out("\n");
+    uint64_t here = reinterpret_cast<uint64_t>(__builtin_frame_address(0));
+    const char* handler_stack = running_on(here);
+    const char* fault_stack = running_on(f.rsp);
+    out("Handler on the ");
+    out(handler_stack ? handler_stack : "unknown");
+    out(" stack; interrupted code on the ");
+    out(fault_stack ? fault_stack : "unknown");
+    out(" stack\n");
     out_reg("RAX", f.rax); out(" "); out_reg("RBX", f.rbx); out(" "); out_reg("RCX", f.rcx); out("\n");
     out_reg("RDX", f.rdx); out(" "); out_reg("RSI", f.rsi); out(" "); out_reg("RDI", f.rdi); out("\n");
     out_reg("RBP", f.rbp); out(" "); out_reg("RSP", f.rsp); out(" "); out_reg("R8 ", f.r8); out("\n");

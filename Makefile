@@ -1,0 +1,158 @@
+# Skerry: the one entry point.
+#   make            build every appliance kernel and the host unit tests
+#   make run        set up, build and boot APP (default: hello) in QEMU on the serial console
+#   make test       set up, build and run every test (unit + QEMU integration)
+#   make check      unit tests only (fast loop)
+#   make clean      remove build/ (the dependency cache in $(SKERRY_CACHE) stays)
+# V=1 shows the commands.
+
+APPS := hello
+APP ?= hello
+CMDLINE ?=
+MEM ?= 128M
+
+V ?= 0
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+CXX_K ?= g++
+CC_K ?= gcc
+HOSTCXX ?= g++
+PYTHON ?= python3
+SKERRY_CACHE ?= $(HOME)/.cache/skerry
+export SKERRY_CACHE
+
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+include mk/flags.mk
+include mk/deps.mk
+-include mk/font.mk
+include tests/unit.mk
+
+# ---------------------------------------------------------------------------------------------------
+# Kernel objects. Everything under src/ is kernel code except *_host.cpp (host-test implementations).
+KERNEL_CXX_SRCS := $(sort $(shell find src -name '*.cpp' ! -name '*_host.cpp'))
+KERNEL_ASM_SRCS := $(sort $(shell find src -name '*.S'))
+KERNEL_OBJS := $(patsubst %.cpp,build/kernel/%.o,$(KERNEL_CXX_SRCS)) \
+               $(patsubst %.S,build/kernel/%.o,$(KERNEL_ASM_SRCS))
+ifneq ($(FONT_SRC),)
+KERNEL_OBJS += build/kernel/gen/font.o
+endif
+
+GCC_INCLUDE := $(shell $(CC_K) -print-file-name=include)
+GCC_MAJOR := $(shell $(CC_K) -dumpversion | cut -d. -f1)
+CXX_INCLUDES := -isystem /usr/include/c++/$(GCC_MAJOR) -isystem /usr/include/x86_64-linux-gnu/c++/$(GCC_MAJOR)
+KERNEL_INCLUDES := -nostdinc $(CXX_INCLUDES) -isystem $(NEWLIB_INCLUDE) -isystem src/kernel/include -isystem $(GCC_INCLUDE) -Isrc \
+                   $(LWIP_INCLUDES) $(MBEDTLS_INCLUDES)
+KERNEL_DEFS := -DSKERRY_KERNEL=1 -D_POSIX_MONOTONIC_CLOCK=200112L
+SKERRY_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+LIBGCC := $(shell $(CC_K) -print-libgcc-file-name)
+
+build/kernel/%.o: %.cpp mk/flags.mk | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	@echo "  CXX     $<"
+	$(Q)$(CXX_K) $(KERNEL_CXXFLAGS) $(KERNEL_WARN_FLAGS) $(KERNEL_INCLUDES) $(KERNEL_DEFS) -MMD -MP -c $< -o $@
+
+build/kernel/%.o: %.S mk/flags.mk | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	@echo "  AS      $<"
+	$(Q)$(CC_K) $(KERNEL_ARCH_FLAGS) -Isrc -MMD -MP -c $< -o $@
+
+build/kernel/gen/font.o: $(FONT_SRC) mk/flags.mk | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	@echo "  CXX     $<"
+	$(Q)$(CXX_K) $(KERNEL_CXXFLAGS) $(KERNEL_WARN_FLAGS) $(KERNEL_INCLUDES) -c $< -o $@
+
+# ---------------------------------------------------------------------------------------------------
+# Appliances: build/appliances/<name>.elf. Two links: the first finds the text symbols, which become
+# the backtrace table (.ksyms) of the second; text addresses do not move between the two.
+KERNEL_LIBS = -Wl,--start-group $(MBEDTLS_LIBS) $(LWIP_LIB) $(NEWLIB_LIBS) $(LIBGCC) -Wl,--end-group
+LDFLAGS_K := -nostdlib -static -no-pie -Wl,-T,src/boot/kernel.ld -Wl,-z,max-page-size=0x1000 \
+             -Wl,--gc-sections -Wl,--no-warn-rwx-segments -Wl,-z,noexecstack -Wl,--build-id=none
+
+# The version string lives in build/version.txt, rewritten only when `git describe` changes, so a new
+# commit relinks the kernels without recompiling everything.
+$(shell mkdir -p build && v='$(SKERRY_VERSION)'; [ "$$(cat build/version.txt 2>/dev/null)" = "$$v" ] || echo "$$v" > build/version.txt)
+
+# Each appliance gets an identity object: its name and the version, for the boot banner.
+build/appliances/%.ident.o: build/version.txt
+	@mkdir -p $(dir $@)
+	$(Q)printf '\t.section .rodata\n\t.globl skerry_app_name, skerry_version\nskerry_app_name: .asciz "%s"\nskerry_version: .asciz "%s"\n\t.section .note.GNU-stack, "", @progbits\n' \
+	    '$*' "$$(cat build/version.txt)" | $(CC_K) -x assembler -c - -o $@
+
+define APP_RULES
+APP_$(1)_SRCS := $$(sort $$(wildcard appliances/$(1)/*.cpp))
+APP_$(1)_OBJS := $$(patsubst %.cpp,build/kernel/%.o,$$(APP_$(1)_SRCS)) build/appliances/$(1).ident.o
+
+build/appliances/$(1).pass1.elf: $$(KERNEL_OBJS) $$(APP_$(1)_OBJS) build/kernel/ksyms_empty.o src/boot/kernel.ld $(DEPS_STAMP)
+	@mkdir -p $$(dir $$@)
+	@echo "  LD      $$@"
+	$(Q)$(CXX_K) $(LDFLAGS_K) -o $$@ $$(KERNEL_OBJS) $$(APP_$(1)_OBJS) build/kernel/ksyms_empty.o $$(KERNEL_LIBS)
+
+build/appliances/$(1).ksyms.S: build/appliances/$(1).pass1.elf scripts/gen_ksyms.py
+	$(Q)$(PYTHON) scripts/gen_ksyms.py $$< $$@
+
+build/appliances/$(1).debug.elf: build/appliances/$(1).pass1.elf build/appliances/$(1).ksyms.o scripts/check_image.py
+	@echo "  LD      $$@"
+	$(Q)$(CXX_K) $(LDFLAGS_K) -o $$@ $$(KERNEL_OBJS) $$(APP_$(1)_OBJS) build/appliances/$(1).ksyms.o $$(KERNEL_LIBS)
+	$(Q)$(PYTHON) scripts/check_image.py $$@ --same-text-as build/appliances/$(1).pass1.elf
+
+build/appliances/$(1).elf: build/appliances/$(1).debug.elf
+	$(Q)objcopy --strip-debug $$< $$@
+	@echo "  IMAGE   $$@ ($$$$(stat -c %s $$@) bytes)"
+
+-include $$(APP_$(1)_OBJS:.o=.d)
+endef
+$(foreach a,$(APPS),$(eval $(call APP_RULES,$(a))))
+
+build/appliances/%.ksyms.o: build/appliances/%.ksyms.S
+	$(Q)$(CC_K) -c $< -o $@
+
+build/kernel/ksyms_empty.o:
+	@mkdir -p $(dir $@)
+	$(Q)printf '\t.section .ksyms, "a"\n\t.balign 8\n\t.quad 0\n\t.section .note.GNU-stack, "", @progbits\n' | $(CC_K) -x assembler -c - -o $@
+
+-include $(KERNEL_OBJS:.o=.d)
+
+# ---------------------------------------------------------------------------------------------------
+APP_ELFS := $(foreach a,$(APPS),build/appliances/$(a).elf)
+
+.PHONY: all kernels unit check test test-qemu run clean iso
+all: kernels $(UNIT_BIN) $(DEPS_LINK_CHECK)
+kernels: $(APP_ELFS)
+unit: $(UNIT_BIN)
+
+check: $(UNIT_BIN)
+	@echo "== unit tests"
+	$(Q)$(UNIT_BIN) --gtest_brief=1
+
+# A GRUB ISO (BIOS + UEFI) of one appliance, used by the boot tests; `make images` builds the full set.
+build/images/%/boot.iso: build/appliances/%.elf images/grub.cfg.in images/make_iso.sh
+	$(Q)sh images/make_iso.sh $< $@ "$(CMDLINE)"
+iso: build/images/$(APP)/boot.iso
+
+# The boot tests' ISO: the command line makes the guest power off through isa-debug-exit when done.
+TEST_ISO_CMDLINE := debug_exit=0xf4 poweroff_after=300
+build/test/hello-test.iso: build/appliances/hello.elf images/grub.cfg.in images/make_iso.sh
+	$(Q)sh images/make_iso.sh $< $@ "$(TEST_ISO_CMDLINE)"
+
+test-qemu: kernels build/test/hello-test.iso
+	@echo "== QEMU integration tests"
+	$(Q)$(PYTHON) tests/qemu/boot_test.py --kernel build/appliances/hello.elf --iso build/test/hello-test.iso
+
+test: setup
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory check
+	$(Q)$(MAKE) --no-print-directory test-qemu
+
+run: setup
+	$(Q)$(MAKE) --no-print-directory build/appliances/$(APP).elf
+	$(Q)sh scripts/run_qemu.sh build/appliances/$(APP).elf "$(CMDLINE)" $(MEM)
+
+clean:
+	rm -rf build
