@@ -25,6 +25,11 @@ PYTHON ?= python3
 SKERRY_CACHE ?= $(HOME)/.cache/skerry
 export SKERRY_CACHE
 
+# Build in parallel on every core unless -j was given.
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
+
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
 .SUFFIXES:
@@ -122,8 +127,12 @@ build/kernel/ksyms_empty.o:
 # ---------------------------------------------------------------------------------------------------
 APP_ELFS := $(foreach a,$(APPS),build/appliances/$(a).elf)
 
-.PHONY: all kernels unit check test test-qemu run clean iso
-all: kernels $(UNIT_BIN) $(DEPS_LINK_CHECK)
+.PHONY: all build-all kernels unit check test test-qemu run clean iso
+# `make` on a fresh machine sets up first (packages, pinned sources), then builds in a new make that
+# sees what the set-up installed (the console font, GoogleTest).
+all: setup
+	$(Q)$(MAKE) --no-print-directory build-all
+build-all: kernels $(UNIT_BIN) $(DEPS_LINK_CHECK)
 kernels: $(APP_ELFS)
 unit: $(UNIT_BIN)
 
@@ -146,7 +155,7 @@ test-qemu: kernels build/test/hello-test.iso
 	$(Q)$(PYTHON) tests/qemu/boot_test.py --kernel build/appliances/hello.elf --iso build/test/hello-test.iso
 
 test: setup
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory build-all
 	$(Q)$(MAKE) --no-print-directory check
 	$(Q)$(MAKE) --no-print-directory test-qemu
 
