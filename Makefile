@@ -26,7 +26,7 @@ SKERRY_CACHE ?= $(HOME)/.cache/skerry
 export SKERRY_CACHE
 
 # Build in parallel on every core unless -j was given.
-ifeq ($(filter -j%,$(MAKEFLAGS)),)
+ifeq ($(MAKELEVEL)$(filter -j%,$(MAKEFLAGS)),0)
 MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
 endif
 
@@ -52,7 +52,7 @@ endif
 GCC_INCLUDE := $(shell $(CC_K) -print-file-name=include)
 GCC_MAJOR := $(shell $(CC_K) -dumpversion | cut -d. -f1)
 CXX_INCLUDES := -isystem /usr/include/c++/$(GCC_MAJOR) -isystem /usr/include/x86_64-linux-gnu/c++/$(GCC_MAJOR)
-KERNEL_INCLUDES := -nostdinc $(CXX_INCLUDES) -isystem $(NEWLIB_INCLUDE) -isystem src/kernel/include -isystem $(GCC_INCLUDE) -Isrc \
+KERNEL_INCLUDES := -nostdinc $(CXX_INCLUDES) -isystem $(NEWLIB_INCLUDE) -isystem src/kernel/include -isystem $(GCC_INCLUDE) -Isrc -I. \
                    $(LWIP_INCLUDES) $(MBEDTLS_INCLUDES)
 KERNEL_DEFS := -DSKERRY_KERNEL=1 -D_POSIX_MONOTONIC_CLOCK=200112L
 SKERRY_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)

@@ -2,6 +2,7 @@
 // says so, arms a timer to prove the event loop wakes from idle, and then idles.
 #include <stdio.h>
 
+#include "appliances/hello/hello.hpp"
 #include "kernel/event_loop.hpp"
 #include "kernel/log.hpp"
 #include "kernel/time.hpp"
@@ -21,5 +22,6 @@ int main() {
     printf("hello: Skerry is up. This appliance only shows the boot; it serves nothing.\n");
     armed_at = skerry::time::now_ns();
     skerry::loop::arm(wake_timer, armed_at + 50 * 1000000ull, woke, nullptr);
+    hello::start_irq_check();
     return 0;
 }

@@ -17,6 +17,7 @@
 #include "kernel/cpu_info.hpp"
 #include "kernel/event_loop.hpp"
 #include "kernel/heap.hpp"
+#include "kernel/kernel.hpp"
 #include "kernel/log.hpp"
 #include "kernel/page_alloc.hpp"
 #include "kernel/power.hpp"
@@ -316,6 +317,13 @@ volatile uintptr_t null_page_address = 0x10;
 }
 }  // namespace
 }  // namespace skerry
+
+namespace skerry::kernel {
+const boot::BootInfo& boot_info() { return skerry::boot_info; }
+const acpi::AcpiInfo& acpi() { return acpi_info; }
+const cpu_info::CpuInfo& cpu() { return cpu_facts; }
+PageAllocator& pages() { return page_allocator; }
+}  // namespace skerry::kernel
 
 using namespace skerry;
 

@@ -53,6 +53,8 @@ def test_multiboot1(kernel):
         try:
             check_common_boot(g, "Multiboot1", 128, "marker=mb1")
             expect(g, r"timer: event loop woke after \d+ ms", what="a timer firing from the idle loop")
+            expect(g, r"irq: 00:0\d\.0 8086:100e interrupt delivered via INTx, I/O APIC GSI \d+",
+                   what="a device interrupt through the I/O APIC")
             expect_exit(g, CLEAN_EXIT, BOOT_TIMEOUT)
         finally:
             g.kill()
@@ -69,6 +71,7 @@ def test_pvh(kernel):
             check_common_boot(g, "PVH", 256, "marker=pvh")
             expect(g, r"acpi: RSDP", what="ACPI RSDP from the PVH start info")
             expect(g, r"pci: \d+ devices \(configuration access: ECAM\)", what="ECAM from the MCFG table on q35")
+            expect(g, r"irq: 00:0\d\.0 8086:10d3 interrupt delivered via MSI", what="an MSI from q35's e1000e")
             expect_exit(g, CLEAN_EXIT, BOOT_TIMEOUT)
         finally:
             g.kill()
