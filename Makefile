@@ -54,11 +54,11 @@ GCC_MAJOR := $(shell $(CC_K) -dumpversion | cut -d. -f1)
 CXX_INCLUDES := -isystem /usr/include/c++/$(GCC_MAJOR) -isystem /usr/include/x86_64-linux-gnu/c++/$(GCC_MAJOR)
 KERNEL_INCLUDES := -nostdinc $(CXX_INCLUDES) -isystem $(NEWLIB_INCLUDE) -isystem src/kernel/include -isystem $(GCC_INCLUDE) -Isrc -I. \
                    $(LWIP_INCLUDES) $(MBEDTLS_INCLUDES)
-KERNEL_DEFS := -DSKERRY_KERNEL=1 -D_POSIX_MONOTONIC_CLOCK=200112L
+KERNEL_DEFS := -DSKERRY_KERNEL=1 -D_POSIX_TIMERS=200112L -D_POSIX_MONOTONIC_CLOCK=200112L
 SKERRY_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 LIBGCC := $(shell $(CC_K) -print-libgcc-file-name)
 
-build/kernel/%.o: %.cpp mk/flags.mk | $(DEPS_STAMP)
+build/kernel/%.o: %.cpp mk/flags.mk Makefile | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CXX     $<"
 	$(Q)$(CXX_K) $(KERNEL_CXXFLAGS) $(KERNEL_WARN_FLAGS) $(KERNEL_INCLUDES) $(KERNEL_DEFS) -MMD -MP -c $< -o $@

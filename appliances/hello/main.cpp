@@ -1,6 +1,13 @@
-// The hello appliance: the kernel has already logged its boot (hypervisor, memory, PCI devices); hello
-// says so, arms a timer to prove the event loop wakes from idle, and then idles.
+// The hello appliance: the kernel has already logged its boot (hypervisor, memory, PCI devices). hello
+// exercises the C library the other appliances build on, arms a timer to prove the event loop wakes from
+// idle, makes a NIC raise an interrupt to prove device interrupt delivery, and then idles.
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "appliances/hello/hello.hpp"
 #include "kernel/event_loop.hpp"
@@ -16,10 +23,38 @@ void woke(void*) {
     skerry::log::info("timer: event loop woke after %llu ms", static_cast<unsigned long long>(ms));
     skerry::log::info("hello: idle (nothing to serve; the network appliances are echo, http and iperf)");
 }
+
+// malloc/free through _sbrk, the clocks, getentropy and formatted output, each reported in one line.
+void check_libc() {
+    const size_t kBig = 4u << 20;
+    char* big = static_cast<char*>(malloc(kBig));
+    bool malloc_ok = big != nullptr;
+    if (big) {
+        memset(big, 0x5A, kBig);
+        malloc_ok = big[kBig - 1] == 0x5A;
+        free(big);
+    }
+    timespec mono{}, real{};
+    const bool clocks_ok = clock_gettime(CLOCK_MONOTONIC, &mono) == 0 && clock_gettime(CLOCK_REALTIME, &real) == 0;
+    timeval tv{};
+    gettimeofday(&tv, nullptr);
+    char date[32] = "?";
+    time_t now = tv.tv_sec;
+    struct tm tm_utc;
+    if (gmtime_r(&now, &tm_utc)) strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm_utc);
+    unsigned char entropy[16];
+    const int e = getentropy(entropy, sizeof entropy);
+    char line[160];
+    snprintf(line, sizeof line, "%.3f ms", static_cast<double>(mono.tv_sec) * 1e3 + mono.tv_nsec / 1e6);
+    skerry::log::info("hello: libc: malloc+free 4 MiB %s, monotonic clock %s (%s), date %s, getentropy %s",
+                      malloc_ok ? "ok" : "FAILED", clocks_ok ? "ok" : "FAILED", line, date,
+                      e == 0 ? "ok (RDRAND)" : strerror(errno));
+}
 }  // namespace
 
 int main() {
     printf("hello: Skerry is up. This appliance only shows the boot; it serves nothing.\n");
+    check_libc();
     armed_at = skerry::time::now_ns();
     skerry::loop::arm(wake_timer, armed_at + 50 * 1000000ull, woke, nullptr);
     hello::start_irq_check();

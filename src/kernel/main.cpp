@@ -1,6 +1,7 @@
 // kernel_entry: from the boot stub (long mode, early page tables) to the appliance's main and the
 // event loop. Each step logs what it found, so the console always says what is going on.
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "boot/bootinfo.hpp"
@@ -22,6 +23,7 @@
 #include "kernel/page_alloc.hpp"
 #include "kernel/power.hpp"
 #include "kernel/random.hpp"
+#include "kernel/rtc.hpp"
 #include "kernel/time.hpp"
 
 extern "C" {
@@ -221,6 +223,21 @@ void init_interrupts_and_time() {
               apic::tsc_deadline() ? "TSC deadline" : "APIC one-shot");
 }
 
+void init_wall_clock() {
+    if (acpi_info.have_boot_arch && (acpi_info.boot_arch & acpi::kBootArchCmosRtcNotPresent)) {
+        log::info("time: no CMOS RTC (ACPI says so); wall clock starts at the epoch");
+        return;
+    }
+    rtc::DateTime t;
+    if (!rtc::read(t)) {
+        log::warn("time: the CMOS RTC gave no valid date; wall clock starts at the epoch");
+        return;
+    }
+    time::set_epoch_offset(rtc::to_unix(t) - static_cast<int64_t>(time::now_ns() / 1000000000ull));
+    log::info("time: wall clock %04d-%02d-%02d %02d:%02d:%02d UTC (CMOS RTC)", t.year, t.month, t.day, t.hour,
+              t.minute, t.second);
+}
+
 void log_cpu() {
     char features[512];
     cpu_info::format_features(cpu_facts, features, sizeof features);
@@ -259,8 +276,8 @@ void log_boot() {
 [[noreturn]] void deliberate_fault(int kind);
 
 void poweroff_timer_fn(void*) {
-    log::info("poweroff_after: %lld ms reached, powering off", static_cast<long long>(opt_poweroff_after.as_int()));
-    power::power_off(0);
+    log::info("poweroff_after: %lld ms reached", static_cast<long long>(opt_poweroff_after.as_int()));
+    exit(0);  // through Newlib's exit and our _exit, which powers off
 }
 loop::Timer poweroff_timer;
 
@@ -357,6 +374,7 @@ extern "C" __attribute__((no_stack_protector)) [[noreturn]] void kernel_entry(ui
     log_cpu();
     init_acpi();
     init_interrupts_and_time();
+    init_wall_clock();
     init_heap();
     random::seed();
 

@@ -16,8 +16,15 @@
 #include "kernel/random.hpp"
 #include "kernel/time.hpp"
 
+// Two errnos: Newlib's _r wrappers (what its stdio and malloc call) clear and read the global `errno` of
+// the system-call layer and copy it into the reentrancy structure; callers of the POSIX names and of
+// clock_gettime/getentropy read the reentrancy structure's errno directly. Set both.
 #undef errno
 extern int errno;
+static inline void set_errno(int e) {
+    errno = e;
+    *__errno() = e;
+}
 
 namespace skerry::heap {
 namespace {
@@ -48,7 +55,7 @@ extern "C" {
 void* _sbrk(ptrdiff_t increment) {
     void* old = skerry::heap::move_break(increment);
     if (!old) {
-        errno = ENOMEM;
+        set_errno(ENOMEM);
         return reinterpret_cast<void*>(-1);
     }
     return old;
@@ -59,22 +66,22 @@ int _write(int fd, const void* buf, size_t len) {
         skerry::log::write(static_cast<const char*>(buf), len);
         return static_cast<int>(len);
     }
-    errno = EBADF;
+    set_errno(EBADF);
     return -1;
 }
 
 int _read(int fd, void*, size_t) {
     if (fd == 0) {
-        errno = EAGAIN;  // the console is read through the event loop, never blocking here
+        set_errno(EAGAIN);  // the console is read through the event loop, never blocking here
         return -1;
     }
-    errno = EBADF;
+    set_errno(EBADF);
     return -1;
 }
 
 int _close(int fd) {
     if (fd >= 0 && fd <= 2) return 0;
-    errno = EBADF;
+    set_errno(EBADF);
     return -1;
 }
 
@@ -84,23 +91,23 @@ int _fstat(int fd, struct stat* st) {
         st->st_mode = S_IFCHR;
         return 0;
     }
-    errno = EBADF;
+    set_errno(EBADF);
     return -1;
 }
 
 int _isatty(int fd) {
     if (fd >= 0 && fd <= 2) return 1;
-    errno = EBADF;
+    set_errno(EBADF);
     return 0;
 }
 
 off_t _lseek(int, off_t, int) {
-    errno = ESPIPE;
+    set_errno(ESPIPE);
     return -1;
 }
 
 int _open(const char*, int, ...) {
-    errno = ENOSYS;
+    set_errno(ENOSYS);
     return -1;
 }
 
@@ -108,7 +115,7 @@ int _getpid(void) { return 1; }
 
 int _kill(int pid, int sig) {
     if (pid == 1 && sig == 6) skerry::interrupts::panic("abort() called");
-    errno = ENOSYS;
+    set_errno(ENOSYS);
     return -1;
 }
 
@@ -129,7 +136,7 @@ int _gettimeofday(struct timeval* tv, void*) {
 int clock_gettime(clockid_t id, struct timespec* ts) {
     uint64_t ns = skerry::time::now_ns();
     if (!ts) {
-        errno = EFAULT;
+        set_errno(EFAULT);
         return -1;
     }
     if (id == CLOCK_MONOTONIC) {
@@ -137,7 +144,7 @@ int clock_gettime(clockid_t id, struct timespec* ts) {
     } else if (id == CLOCK_REALTIME) {
         ts->tv_sec = static_cast<time_t>(skerry::time::epoch_offset() + static_cast<int64_t>(ns / 1000000000ull));
     } else {
-        errno = EINVAL;
+        set_errno(EINVAL);
         return -1;
     }
     ts->tv_nsec = static_cast<long>(ns % 1000000000ull);
@@ -146,11 +153,17 @@ int clock_gettime(clockid_t id, struct timespec* ts) {
 
 int getentropy(void* buf, size_t len) {
     if (len > 256) {
-        errno = EIO;
+        set_errno(EIO);
         return -1;
     }
     if (!skerry::random::hardware_fill(buf, len)) {
-        errno = ENOSYS;
+        static bool told;
+        if (!told) {
+            told = true;
+            skerry::log::error("getentropy: this CPU has no RDRAND, so there is no hardware entropy source; "
+                               "callers get ENOSYS (give the VM a CPU model with RDRAND, e.g. QEMU -cpu max or host)");
+        }
+        set_errno(ENOSYS);
         return -1;
     }
     return 0;
@@ -163,7 +176,7 @@ clock_t _times(struct tms* t) {
 
 #define SKERRY_ENOSYS(decl) \
     decl {                  \
-        errno = ENOSYS;     \
+        set_errno(ENOSYS);  \
         return -1;          \
     }
 SKERRY_ENOSYS(int _link(const char*, const char*))
@@ -173,5 +186,25 @@ SKERRY_ENOSYS(int _fork(void))
 SKERRY_ENOSYS(int _execve(const char*, char* const*, char* const*))
 SKERRY_ENOSYS(int _wait(int*))
 #undef SKERRY_ENOSYS
+
+// The POSIX names. Newlib's own code calls the underscore names above (through its _r wrappers); code
+// written against POSIX (the appliances, ports of network tools) calls these, which are the same functions.
+#define SKERRY_ALIAS(decl, target) decl __attribute__((alias(#target)));
+SKERRY_ALIAS(int read(int, void*, size_t), _read)
+SKERRY_ALIAS(int write(int, const void*, size_t), _write)
+SKERRY_ALIAS(int close(int), _close)
+SKERRY_ALIAS(int fstat(int, struct stat*), _fstat)
+SKERRY_ALIAS(int isatty(int), _isatty)
+SKERRY_ALIAS(off_t lseek(int, off_t, int), _lseek)
+SKERRY_ALIAS(int open(const char*, int, ...), _open)
+SKERRY_ALIAS(int getpid(void), _getpid)
+SKERRY_ALIAS(int kill(int, int), _kill)
+SKERRY_ALIAS(void* sbrk(ptrdiff_t), _sbrk)
+SKERRY_ALIAS(clock_t times(struct tms*), _times)
+SKERRY_ALIAS(int gettimeofday(struct timeval*, void*), _gettimeofday)
+SKERRY_ALIAS(int link(const char*, const char*), _link)
+SKERRY_ALIAS(int unlink(const char*), _unlink)
+SKERRY_ALIAS(int stat(const char*, struct stat*), _stat)
+#undef SKERRY_ALIAS
 
 }  // extern "C"

@@ -55,6 +55,10 @@ def test_multiboot1(kernel):
             expect(g, r"timer: event loop woke after \d+ ms", what="a timer firing from the idle loop")
             expect(g, r"irq: 00:0\d\.0 8086:100e interrupt delivered via INTx, I/O APIC GSI \d+",
                    what="a device interrupt through the I/O APIC")
+            expect(g, r"time: wall clock 20\d\d-\d\d-\d\d", what="the wall clock from the CMOS RTC")
+            expect(g, r"hello: libc: malloc\+free 4 MiB ok, monotonic clock ok .*date 20\d\d-.*getentropy "
+                      r"Function not implemented", what="newlib: heap, clocks, and getentropy's error without RDRAND")
+            expect(g, r"exit\(0\): powering off", what="exit() powering off")
             expect_exit(g, CLEAN_EXIT, BOOT_TIMEOUT)
         finally:
             g.kill()
@@ -64,7 +68,8 @@ def test_multiboot1(kernel):
 def test_pvh(kernel):
     def run(workdir):
         # q35: PCI Express, so configuration access goes through ECAM found in the ACPI MCFG table.
-        g = Guest(["-machine", "q35", "-kernel", pvh_copy(kernel, workdir),
+        # -cpu max: XSAVE with AVX state and RDRAND, which qemu64 (the other tests) lacks.
+        g = Guest(["-machine", "q35", "-cpu", "max", "-kernel", pvh_copy(kernel, workdir),
                    "-append", "debug_exit=0xf4 poweroff_after=300 marker=pvh", "-device", "e1000"],
                   "pvh", workdir, mem="256M")
         try:
@@ -72,6 +77,8 @@ def test_pvh(kernel):
             expect(g, r"acpi: RSDP", what="ACPI RSDP from the PVH start info")
             expect(g, r"pci: \d+ devices \(configuration access: ECAM\)", what="ECAM from the MCFG table on q35")
             expect(g, r"irq: 00:0\d\.0 8086:10d3 interrupt delivered via MSI", what="an MSI from q35's e1000e")
+            expect(g, r"cpu: state saving XSAVE \(\d+ bytes\), RDRAND available", what="XSAVE/AVX state and RDRAND")
+            expect(g, r"hello: libc: .*getentropy ok \(RDRAND\)", what="getentropy from RDRAND")
             expect_exit(g, CLEAN_EXIT, BOOT_TIMEOUT)
         finally:
             g.kill()
