@@ -10,6 +10,7 @@ APPS := hello
 APP ?= hello
 CMDLINE ?=
 MEM ?= 128M
+ACCEL ?= tcg
 
 V ?= 0
 ifeq ($(V),1)
@@ -161,7 +162,7 @@ test: setup
 
 run: setup
 	$(Q)$(MAKE) --no-print-directory build/appliances/$(APP).elf
-	$(Q)sh scripts/run_qemu.sh build/appliances/$(APP).elf "$(CMDLINE)" $(MEM)
+	$(Q)sh scripts/run_qemu.sh build/appliances/$(APP).elf "$(CMDLINE)" $(MEM) $(ACCEL)
 
 clean:
-	rm -rf build
+	rm -rf build third_party
