@@ -5,6 +5,9 @@
 - a Multiboot1 header in the first 8 KiB (4-byte aligned, checksum, address fields matching the ELF);
 - a Multiboot2 header in the first 32 KiB (8-byte aligned, checksum);
 - a PVH note (Xen, type 18) in its own PT_NOTE with p_align 4, pointing into the text;
+- no instruction addresses memory through %fs or %gs: the kernel sets no FS/GS base, so such an access
+  (typically a stack-protector canary read from %fs:0x28, when code was built without
+  -mstack-protector-guard=global) would fault;
 - with --same-text-as FIRST: the text symbols have the same addresses as in the first link.
 Exits non-zero with a message naming the broken invariant."""
 import argparse
@@ -106,6 +109,16 @@ def main():
             pos = desc_off + ((descsz + 3) & ~3)
     if not pvh:
         fail("no PVH (Xen PHYS32_ENTRY) note")
+
+    dis = subprocess.run(["objdump", "-d", "--no-show-raw-insn", args.elf], check=True, capture_output=True,
+                         text=True).stdout
+    func = "?"
+    for line in dis.splitlines():
+        if line.endswith(">:"):
+            func = line.split("<", 1)[-1][:-2]
+        elif "%fs:" in line or "%gs:" in line:
+            fail(f"{func} addresses memory through a segment base the kernel never sets: {line.strip()} "
+                 "(was it built with -mstack-protector-guard=global?)")
 
     if args.same_text_as:
         a, b = text_symbols(args.same_text_as), text_symbols(args.elf)
