@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hw/hw.hpp"
+#include "kernel/line_buffer.hpp"
 #include "kernel/log.hpp"
 #if !defined(SKERRY_HOST_TEST)
 #include "kernel/arch/paging.hpp"
@@ -437,23 +438,7 @@ uint64_t scan_for_rsdp(uint64_t base, uint64_t len) {
     return 0;
 }
 
-// A small appender for the summary lines.
-struct Line {
-    char* buf;
-    size_t size;
-    size_t len = 0;
-    Line(char* b, size_t s) : buf(b), size(s) {
-        if (size) buf[0] = 0;
-    }
-    void add(const char* fmt, ...) SKERRY_PRINTF(2, 3) {
-        if (len + 1 >= size) return;
-        va_list ap;
-        va_start(ap, fmt);
-        int r = vsnprintf(buf + len, size - len, fmt, ap);
-        va_end(ap);
-        if (r > 0) len = (len + static_cast<size_t>(r) < size) ? len + static_cast<size_t>(r) : size - 1;
-    }
-};
+using Line = LineBuffer;
 
 bool read_aml_integer(const uint8_t* aml, size_t* pos, size_t end, uint64_t* value) {
     size_t p = *pos;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hw/hw.hpp"
+#include "kernel/line_buffer.hpp"
 #include "kernel/log.hpp"
 #if !defined(SKERRY_HOST_TEST)
 #include "kernel/apic.hpp"
@@ -67,23 +68,7 @@ void legacy_select(uint8_t bus, uint8_t dev, uint8_t fn, uint16_t off) {
     hw::outl(kConfigAddress, address);
 }
 
-// ---- formatting helper
-struct Line {
-    char* buf;
-    size_t size;
-    size_t len = 0;
-    Line(char* b, size_t s) : buf(b), size(s) {
-        if (size) buf[0] = 0;
-    }
-    void add(const char* fmt, ...) SKERRY_PRINTF(2, 3) {
-        if (len + 1 >= size) return;
-        va_list ap;
-        va_start(ap, fmt);
-        int r = vsnprintf(buf + len, size - len, fmt, ap);
-        va_end(ap);
-        if (r > 0) len = (len + static_cast<size_t>(r) < size) ? len + static_cast<size_t>(r) : size - 1;
-    }
-};
+using Line = LineBuffer;
 
 void add_size(Line& l, uint64_t size) {
     constexpr uint64_t kK = 1024, kM = kK * 1024, kG = kM * 1024;
