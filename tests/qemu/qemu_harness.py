@@ -16,11 +16,11 @@ DEBUG_EXIT = ["-device", "isa-debug-exit,iobase=0xf4,iosize=4"]
 class Guest:
     """A running QEMU whose serial output goes to a file we poll."""
 
-    def __init__(self, args, name, workdir, uefi=False, mem="128M"):
+    def __init__(self, args, name, workdir, uefi=False, mem="128M", prefix=()):
         self.name = name
         self.log_path = os.path.join(workdir, f"{name}.serial.log")
         self.workdir = workdir
-        cmd = ["qemu-system-x86_64", "-accel", "tcg", "-m", mem, "-display", "none", "-no-reboot",
+        cmd = list(prefix) + ["qemu-system-x86_64", "-accel", "tcg", "-m", mem, "-display", "none", "-no-reboot",
                "-serial", f"file:{self.log_path}", "-monitor", "none"] + DEBUG_EXIT
         if uefi:
             vars_copy = os.path.join(workdir, f"{name}.OVMF_VARS.fd")
