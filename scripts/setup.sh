@@ -15,6 +15,8 @@ PACKAGES=(
   qemu-system-x86 qemu-utils ovmf ipxe ipxe-qemu grub-common grub-pc-bin grub-efi-amd64-bin xorriso mtools
   # network clients used by tests and benchmarks
   curl iperf iperf3 socat netcat-openbsd iproute2 iputils-ping
+  # the benchmark's Linux guest initramfs
+  cpio
 )
 SRC_LIST=/etc/apt/sources.list.d/skerry-deb-src.sources
 
