@@ -39,6 +39,7 @@ include mk/flags.mk
 include mk/deps.mk
 -include mk/font.mk
 include tests/unit.mk
+include mk/images.mk
 
 # ---------------------------------------------------------------------------------------------------
 # Kernel objects. Everything under src/ is kernel code except *_host.cpp (host-test implementations).
@@ -128,7 +129,7 @@ build/kernel/ksyms_empty.o:
 # ---------------------------------------------------------------------------------------------------
 APP_ELFS := $(foreach a,$(APPS),build/appliances/$(a).elf)
 
-.PHONY: all build-all kernels unit check test test-qemu run clean iso
+.PHONY: all build-all kernels unit check test test-qemu run clean iso images release test-images
 # `make` on a fresh machine sets up first (packages, pinned sources), then builds in a new make that
 # sees what the set-up installed (the console font, GoogleTest).
 all: setup

@@ -12,7 +12,12 @@ mkdir -p "$tmp/boot/grub" "$(dirname "$out")"
 cp "$kernel" "$tmp/boot/$app.elf"
 sed -e "s|@APP@|$app|g" -e "s|@CMDLINE@|$cmdline|g" "$(dirname "$0")/grub.cfg.in" > "$tmp/boot/grub/grub.cfg"
 # Fixed timestamps keep the image reproducible for the same inputs.
-SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000} grub-mkrescue -o "$out" "$tmp" -- -volid SKERRY >"$tmp.log" 2>&1 || {
+# (No locales, fonts or themes: the menu is text on serial and screen.)
+epoch=${SOURCE_DATE_EPOCH:-1700000000}
+date=$(date -u -d "@$epoch" +%Y%m%d%H%M%S00)
+SOURCE_DATE_EPOCH=$epoch grub-mkrescue --locales= --fonts= --themes= -o "$out" "$tmp" -- -volid SKERRY \
+    -volume_date c "=$epoch" -volume_date m "=$epoch" -volume_date uuid "$date" \
+    -volume_date all_file_dates "=$epoch" >"$tmp.log" 2>&1 || {
     cat "$tmp.log" >&2; rm -f "$tmp.log"; echo "make_iso: grub-mkrescue failed" >&2; exit 1; }
 rm -f "$tmp.log"
 echo "  ISO     $out"

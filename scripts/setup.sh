@@ -13,6 +13,8 @@ PACKAGES=(
   console-setup-linux
   # QEMU, firmware, boot loaders and image tools
   qemu-system-x86 qemu-utils ovmf ipxe ipxe-qemu grub-common grub-pc-bin grub-efi-amd64-bin xorriso mtools
+  # images (make images / release / test-images): GPT on a file, stream-optimized VMDK, OVF and dnsmasq checks
+  fdisk python3-vmdkstream libxml2-utils dnsmasq-base
   # network clients used by tests and benchmarks
   curl iperf iperf3 socat netcat-openbsd iproute2 iputils-ping
   # the benchmark's Linux guest initramfs
