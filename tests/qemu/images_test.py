@@ -1,0 +1,465 @@
+#!/usr/bin/env python3
+"""Prove that every artifact of `make images` boots, and serves, under QEMU (TCG).
+
+For each tested appliance, from build/images/<app>/ exactly as shipped (default command line; QEMU is
+stopped once the checks pass):
+  boots   ISO in BIOS and UEFI (OVMF) mode, raw disk BIOS and UEFI, the VMDK as a disk (format=vmdk), the VMDK
+          inside the OVA with the OVF's own CPU count and RAM, the VHDX in BIOS and UEFI mode (format=vhdx),
+          PXE with QEMU's TFTP: the e1000's iPXE ROM running boot.ipxe (BIOS, Multiboot1) and OVMF loading
+          GRUB's EFI network image (UEFI, Multiboot2). Every guest has an e1000 on user networking with a
+          hostfwd on 127.0.0.1; an appliance that serves is reached through it (echo: bytes come back).
+  files   SHA256SUMS, qemu-img check of every VMDK/VHDX, the raw disk's GPT, the OVA's tar order, manifest
+          and OVF (well-formed per xmllint; names the disk, the e1000 NIC and the serial port; vmx-10, 1 vCPU,
+          BIOS, no ExtraConfig), the stream-optimized VMDK's version, the Hyper-V script, the PXE tree and
+          its dnsmasq example (dnsmasq --test).
+Which appliances: those of --apps whose images exist and that serve something (PROFILES); hello only when
+none of them serves. --matrix quick boots the subset `make test` runs; full boots everything."""
+import argparse
+import concurrent.futures
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.dirname(__file__))
+from qemu_harness import Failure, Guest, Runner, expect  # noqa: E402
+
+BOOT_TIMEOUT = 150       # a UEFI boot is ~15 s alone under TCG; two run at once
+SERVE_TIMEOUT = 90       # from boot to "ready" (DHCP included)
+
+
+# ------------------------------------------------------------------------------------------------------
+# What each appliance serves and how to check it. Adding an appliance is one line here.
+def check_tcp_echo(port):
+    data = os.urandom(64 * 1024)
+    s = connect(port)
+    try:
+        s.settimeout(30)
+        s.sendall(data)
+        got = bytearray()
+        while len(got) < len(data):
+            b = s.recv(65536)
+            if not b:
+                raise Failure(f"connection closed after {len(got)} of {len(data)} echoed bytes")
+            got += b
+        if bytes(got) != data:
+            raise Failure("the echoed bytes differ from the ones sent")
+    except socket.timeout:
+        raise Failure(f"echo timed out after {len(got)} of {len(data)} bytes")
+    finally:
+        s.close()
+    return f"{len(data)} bytes echoed"
+
+
+def check_http_get(port):
+    s = connect(port)
+    try:
+        s.settimeout(30)
+        s.sendall(b"GET / HTTP/1.0\r\nHost: skerry\r\n\r\n")
+        got = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            got += b
+    finally:
+        s.close()
+    if not re.match(rb"HTTP/1\.[01] 200", got):
+        raise Failure(f"GET / did not answer 200: {got[:120]!r}")
+    return f"GET / -> 200, {len(got)} bytes"
+
+
+class Profile:
+    def __init__(self, port=None, check=None, ready=None):
+        self.port, self.check = port, check
+        self.ready = ready  # regex in the serial log once the appliance serves; default "<app>: ready on ... port N"
+
+
+PROFILES = {
+    "http": Profile(80, check_http_get),
+    "echo": Profile(7, check_tcp_echo),
+    "hello": Profile(ready=r"boot: ready after \d+ ms"),
+}
+PREFERENCE = ["http", "echo"]   # the primary appliance, when present, comes first
+
+
+def ready_pattern(app):
+    p = PROFILES.get(app, Profile())
+    if p.ready:
+        return p.ready
+    if p.port:
+        return rf"{app}: ready on \S+ port {p.port}\b"
+    return r"boot: ready after \d+ ms"
+
+
+# ------------------------------------------------------------------------------------------------------
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def connect(port, timeout=30):
+    deadline = time.monotonic() + timeout
+    while True:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(10)
+        try:
+            s.connect(("127.0.0.1", port))
+            return s
+        except OSError as e:
+            s.close()
+            if time.monotonic() > deadline:
+                raise Failure(f"cannot connect to 127.0.0.1 port {port}: {e}")
+            time.sleep(0.2)
+
+
+def sh(cmd, what):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = p.stdout.decode("utf-8", "replace")
+    if p.returncode != 0:
+        raise Failure(f"{what}: {' '.join(cmd)} failed ({p.returncode}):\n{out}")
+    return out
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class Images:
+    """Paths of one appliance's artifacts, and the OVA unpacked once (shared by the file checks and the boot)."""
+
+    def __init__(self, root, app, workdir):
+        self.app, self.dir = app, os.path.join(root, app)
+        self.iso, self.img = self.path(".iso"), self.path(".img")
+        self.vmdk, self.vhdx, self.ova = self.path(".vmdk"), self.path(".vhdx"), self.path(".ova")
+        self.ps1, self.pxe = self.path("-hyperv.ps1"), os.path.join(self.dir, "pxe")
+        self.ova_dir = os.path.join(workdir, f"{app}-ova")
+        self._lock = threading.Lock()
+        self._ova = None
+
+    def path(self, suffix):
+        return os.path.join(self.dir, self.app + suffix)
+
+    def unpacked_ova(self):
+        """(members in tar order, OVF path, VMDK path) of the OVA extracted into the work directory."""
+        with self._lock:
+            if self._ova is None:
+                shutil.rmtree(self.ova_dir, ignore_errors=True)
+                os.makedirs(self.ova_dir)
+                with tarfile.open(self.ova) as t:
+                    members = t.getmembers()
+                    for m in members:
+                        if not m.isfile() or "/" in m.name or m.name.startswith("."):
+                            raise Failure(f"unexpected OVA member {m.name!r}")
+                    t.extractall(self.ova_dir)
+                names = [m.name for m in members]
+                ovf = [n for n in names if n.endswith(".ovf")]
+                vmdk = [n for n in names if n.endswith(".vmdk")]
+                if len(ovf) != 1 or len(vmdk) != 1:
+                    raise Failure(f"the OVA should hold one .ovf and one .vmdk, it holds {names}")
+                self._ova = (names, os.path.join(self.ova_dir, ovf[0]), os.path.join(self.ova_dir, vmdk[0]))
+            return self._ova
+
+
+# ------------------------------------------------------------------------------------------------------
+# Boots
+OVF_NS = {"ovf": "http://schemas.dmtf.org/ovf/envelope/1",
+          "rasd": "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData",
+          "vssd": "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData",
+          "vmw": "http://www.vmware.com/schema/ovf"}
+
+
+def ovf_items(ovf_path):
+    root = ET.parse(ovf_path).getroot()
+    items = []
+    for it in root.iter(f"{{{OVF_NS['ovf']}}}Item"):
+        d = {c.tag.split("}")[1]: (c.text or "").strip() for c in it if c.tag.startswith(f"{{{OVF_NS['rasd']}}}")}
+        items.append(d)
+    return root, items
+
+
+def ovf_hardware(ovf_path):
+    _, items = ovf_items(ovf_path)
+    cpus = [int(i["VirtualQuantity"]) for i in items if i.get("ResourceType") == "3"]
+    mem = [i for i in items if i.get("ResourceType") == "4"]
+    if len(cpus) != 1 or len(mem) != 1 or mem[0].get("AllocationUnits") != "byte * 2^20":
+        raise Failure("the OVF does not give exactly one CPU count and one memory size in MiB")
+    return cpus[0], int(mem[0]["VirtualQuantity"])
+
+
+def boot_test(imgs, kind, mem_mib):
+    app = imgs.app
+    prof = PROFILES.get(app, Profile())
+
+    def run(workdir):
+        uefi = kind.endswith("uefi")
+        smp = 1
+        mem = mem_mib
+        netdev = "user,id=n0"
+        hostport = None
+        if prof.port:
+            hostport = free_port()
+            netdev += f",hostfwd=tcp:127.0.0.1:{hostport}-:{prof.port}"
+        protocol, loader = r"Multiboot2", r"GRUB"
+        if kind.startswith("iso"):
+            args = ["-cdrom", imgs.iso]
+        elif kind.startswith("img"):
+            args = ["-drive", f"file={imgs.img},format=raw,snapshot=on"]
+        elif kind.startswith("vmdk"):
+            args = ["-drive", f"file={imgs.vmdk},format=vmdk,snapshot=on"]
+        elif kind.startswith("vhdx"):
+            args = ["-drive", f"file={imgs.vhdx},format=vhdx,snapshot=on"]
+        elif kind.startswith("ova"):
+            _, ovf, vmdk = imgs.unpacked_ova()
+            smp, mem = ovf_hardware(ovf)   # boot it the way the OVF describes the VM
+            args = ["-drive", f"file={vmdk},format=vmdk,snapshot=on"]
+        elif kind == "pxe-bios":
+            netdev += f",tftp={imgs.pxe},bootfile=boot.ipxe"
+            args = ["-boot", "n"]
+            protocol, loader = r"Multiboot1", r"iPXE"
+        elif kind == "pxe-uefi":
+            netdev += f",tftp={imgs.pxe},bootfile=boot/grub/x86_64-efi/core.efi"
+            args = ["-boot", "n"]
+        else:
+            raise Failure(f"unknown boot kind {kind}")
+        args += ["-smp", str(smp), "-netdev", netdev, "-device", "e1000,netdev=n0"]
+        g = Guest(args, f"{app}-{kind}", workdir, uefi=uefi, mem=f"{mem}M")
+        try:
+            expect(g, rf"Skerry \S+ \({re.escape(app)}\)", BOOT_TIMEOUT, what=f"the {app} banner")
+            expect(g, rf"boot: {protocol}, loader '{loader}", 10, what=f"{protocol} from {loader}")
+            expect(g, ready_pattern(app), SERVE_TIMEOUT, what=f"{app} ready")
+            if prof.check:
+                return prof.check(hostport)
+            return None
+        finally:
+            g.kill()
+    return run
+
+
+BOOT_KINDS_FULL = ["iso-bios", "iso-uefi", "img-bios", "img-uefi", "vmdk-bios", "ova-vmdk-bios", "vhdx-bios",
+                   "vhdx-uefi", "pxe-bios", "pxe-uefi"]
+BOOT_KINDS_QUICK = ["iso-bios", "iso-uefi", "vhdx-uefi", "ova-vmdk-bios", "pxe-bios", "pxe-uefi"]
+
+
+# ------------------------------------------------------------------------------------------------------
+# File checks
+def check_sums(imgs):
+    def run(workdir):
+        listed = set()
+        for line in open(os.path.join(imgs.dir, "SHA256SUMS")):
+            m = re.fullmatch(r"([0-9a-f]{64})  (\S+)\n", line)
+            if not m:
+                raise Failure(f"malformed SHA256SUMS line {line!r}")
+            listed.add(m.group(2))
+            if sha256(os.path.join(imgs.dir, m.group(2))) != m.group(1):
+                raise Failure(f"SHA256SUMS: {m.group(2)} does not match")
+        for f in [imgs.iso, imgs.img, imgs.vmdk, imgs.vhdx, imgs.ova, imgs.ps1, os.path.join(imgs.pxe, "boot.ipxe")]:
+            if os.path.relpath(f, imgs.dir) not in listed:
+                raise Failure(f"SHA256SUMS does not list {os.path.relpath(f, imgs.dir)}")
+        return f"{len(listed)} files match"
+    return run
+
+
+def check_disk_formats(imgs):
+    def run(workdir):
+        for path, fmt in [(imgs.vmdk, "vmdk"), (imgs.vhdx, "vhdx")]:
+            sh(["qemu-img", "check", "-f", fmt, path], f"qemu-img check {os.path.basename(path)}")
+        info = json.loads(sh(["qemu-img", "info", "--output=json", "-f", "vmdk", imgs.vmdk], "qemu-img info"))
+        if info["format-specific"]["data"]["create-type"] != "monolithicSparse":
+            raise Failure(f"{imgs.vmdk} is not monolithic sparse")
+        raw_size = os.path.getsize(imgs.img)
+        for path, fmt in [(imgs.vmdk, "vmdk"), (imgs.vhdx, "vhdx")]:
+            info = json.loads(sh(["qemu-img", "info", "--output=json", "-f", fmt, path], "qemu-img info"))
+            if info["virtual-size"] != raw_size:
+                raise Failure(f"{path}: virtual size {info['virtual-size']} != the raw disk's {raw_size}")
+        # The raw disk: GPT with a BIOS boot partition and an EFI system partition, GRUB's code in the MBR.
+        pt = json.loads(sh(["sfdisk", "--json", imgs.img], "sfdisk"))["partitiontable"]
+        types = [p["type"].upper() for p in pt["partitions"]]
+        if pt["label"] != "gpt" or types != ["21686148-6449-6E6F-744E-656564454649",
+                                             "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"]:
+            raise Failure(f"unexpected partition table: {pt}")
+        mbr = open(imgs.img, "rb").read(512)
+        if mbr[510:] != b"\x55\xaa" or b"GRUB" not in mbr:
+            raise Failure("the raw disk's MBR has no GRUB boot code")
+        return "qemu-img check ok (vmdk, vhdx); GPT with BIOS boot + ESP"
+    return run
+
+
+def check_ova(imgs):
+    def run(workdir):
+        names, ovf, vmdk = imgs.unpacked_ova()
+        if not names[0].endswith(".ovf") or not names[1].endswith(".mf"):
+            raise Failure(f"OVA order must be descriptor, manifest, files; it is {names}")
+        with tarfile.open(imgs.ova) as t:
+            if t.format not in (tarfile.USTAR_FORMAT,) and any(m.pax_headers for m in t.getmembers()):
+                raise Failure("the OVA is not a plain ustar archive")
+        # Manifest: exactly "SHA256(file)= hex" for every other member.
+        lines = open(os.path.join(imgs.ova_dir, names[1]), "rb").read().decode("ascii").splitlines()
+        listed = {}
+        for line in lines:
+            m = re.fullmatch(r"SHA256\(([^)]+)\)= ([0-9a-f]{64})", line)
+            if not m:
+                raise Failure(f"manifest line not of the form 'SHA256(file)= hex': {line!r}")
+            listed[m.group(1)] = m.group(2)
+        if set(listed) != set(names) - {names[1]}:
+            raise Failure(f"manifest lists {sorted(listed)}, the OVA holds {names}")
+        for n, h in listed.items():
+            if sha256(os.path.join(imgs.ova_dir, n)) != h:
+                raise Failure(f"manifest checksum of {n} does not match")
+        sh(["xmllint", "--noout", ovf], "xmllint")
+        root, items = ovf_items(ovf)
+        text = open(ovf).read()
+        if "ExtraConfig" in text:
+            raise Failure("the OVF has ExtraConfig entries")
+        ns = OVF_NS
+        systype = root.find(".//ovf:VirtualHardwareSection/ovf:System/vssd:VirtualSystemType", ns)
+        if systype is None or systype.text != "vmx-10":
+            raise Failure("VirtualSystemType is not vmx-10")
+        by_type = {}
+        for it in items:
+            by_type.setdefault(it.get("ResourceType"), []).append(it)
+        cpus, mem = ovf_hardware(ovf)
+        if cpus != 1:
+            raise Failure(f"the OVF asks for {cpus} vCPUs, not 1")
+        nics = by_type.get("10", [])
+        if len(nics) != 1 or nics[0].get("ResourceSubType") != "E1000":
+            raise Failure(f"the OVF's NIC is not one e1000: {nics}")
+        if len(by_type.get("21", [])) != 1:
+            raise Failure("the OVF has no serial port (ResourceType 21)")
+        disks = by_type.get("17", [])
+        if len(disks) != 1 or disks[0].get("HostResource") != "ovf:/disk/vmdisk1":
+            raise Failure(f"the OVF's disk item is wrong: {disks}")
+        disk = root.find(".//ovf:DiskSection/ovf:Disk", ns)
+        file_el = root.find(".//ovf:References/ovf:File", ns)
+        q = lambda el, a: el.get(f"{{{ns['ovf']}}}{a}")  # noqa: E731
+        if q(disk, "diskId") != "vmdisk1" or q(disk, "fileRef") != q(file_el, "id") or \
+                q(file_el, "href") != os.path.basename(vmdk) or "streamOptimized" not in q(disk, "format"):
+            raise Failure("DiskSection/References do not name the stream-optimized VMDK in the OVA")
+        if int(q(file_el, "size")) != os.path.getsize(vmdk):
+            raise Failure("References gives the wrong VMDK size")
+        if int(q(disk, "capacity")) * (1 << 20) != os.path.getsize(imgs.img):
+            raise Failure("the OVF disk capacity differs from the disk's size")
+        fw = [c for c in root.iter(f"{{{ns['vmw']}}}Config") if c.get(f"{{{ns['vmw']}}}key") == "firmware"]
+        if len(fw) != 1 or fw[0].get(f"{{{ns['vmw']}}}value") != "bios":
+            raise Failure("the OVF does not ask for BIOS firmware")
+        hdr = open(vmdk, "rb").read(12)
+        if hdr[:4] != b"KDMV" or int.from_bytes(hdr[4:8], "little") != 3:
+            raise Failure("the OVA's VMDK is not a version 3 sparse extent")
+        info = json.loads(sh(["qemu-img", "info", "--output=json", "-f", "vmdk", vmdk], "qemu-img info"))
+        if info["format-specific"]["data"]["create-type"] != "streamOptimized":
+            raise Failure("the OVA's VMDK is not stream-optimized")
+        sh(["qemu-img", "check", "-f", "vmdk", vmdk], "qemu-img check of the OVA's VMDK")
+        return f"vmx-10, {cpus} vCPU, {mem} MiB, e1000, serial, streamOptimized v3, manifest ok"
+    return run
+
+
+def check_hyperv_and_pxe(imgs):
+    def run(workdir):
+        ps1 = open(imgs.ps1, "rb").read().decode("utf-8")
+        for needle in ["New-VM", "-Generation $Generation", "[int]$Generation = 2", "-EnableSecureBoot Off",
+                       "Set-VMComPort", "-SwitchName $SwitchName", f"{imgs.app}.vhdx", "Start-VM"]:
+            if needle not in ps1:
+                raise Failure(f"the Hyper-V script lacks {needle!r}")
+        for f in ["undionly.kpxe", "boot.ipxe", f"boot/{imgs.app}.elf", "boot/grub/grub.cfg",
+                  "boot/grub/x86_64-efi/core.efi", "dnsmasq.conf"]:
+            if not os.path.isfile(os.path.join(imgs.pxe, f)):
+                raise Failure(f"pxe/{f} is missing")
+        script = open(os.path.join(imgs.pxe, "boot.ipxe")).read()
+        if not script.startswith("#!ipxe\n") or f"kernel boot/{imgs.app}.elf" not in script:
+            raise Failure("boot.ipxe does not load the kernel")
+        if f"multiboot2 /boot/{imgs.app}.elf" not in open(os.path.join(imgs.pxe, "boot/grub/grub.cfg")).read():
+            raise Failure("the PXE grub.cfg does not load the kernel by multiboot2")
+        if shutil.which("dnsmasq"):
+            sh(["dnsmasq", "--test", f"--conf-file={os.path.join(imgs.pxe, 'dnsmasq.conf')}"], "dnsmasq --test")
+            return "script ok; pxe tree complete; dnsmasq.conf syntax ok"
+        return "script ok; pxe tree complete (dnsmasq not installed: its syntax not checked)"
+    return run
+
+
+# ------------------------------------------------------------------------------------------------------
+class ParallelRunner(Runner):
+    """The harness's Runner, safe to call from worker threads; a test may return a detail string."""
+
+    def __init__(self, logs):
+        super().__init__(logs)
+        self.lock = threading.Lock()
+
+    def run(self, name, fn):
+        t0 = time.monotonic()
+        try:
+            detail = fn(self.workdir)
+            line, ok = f"PASS {name} ({time.monotonic() - t0:.1f}s){': ' + detail if detail else ''}", True
+        except Failure as e:
+            line, ok = f"FAIL {name} ({time.monotonic() - t0:.1f}s): {e}", False
+        except Exception as e:  # a harness error is a failure too, never a silent pass
+            line, ok = f"FAIL {name}: harness error {type(e).__name__}: {e}", False
+        with self.lock:
+            if ok:
+                self.passed += 1
+            else:
+                self.failed += 1
+            print(line, flush=True)
+
+
+def pick_apps(root, apps):
+    have = [a for a in apps if os.path.isfile(os.path.join(root, a, "SHA256SUMS"))]
+    serving = [a for a in have if PROFILES.get(a, Profile()).port]
+    serving.sort(key=lambda a: PREFERENCE.index(a) if a in PREFERENCE else len(PREFERENCE))
+    return have, serving or have[:1]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--images", default="build/images")
+    ap.add_argument("--apps", default="", help="appliances to consider (default: every directory in --images)")
+    ap.add_argument("--matrix", choices=["quick", "full"], default="full")
+    ap.add_argument("--mem-mib", type=int, default=128, help="guest RAM for every boot except the OVA's (OVF's own)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="guests booting at once")
+    ap.add_argument("--logs", default="build/test-logs/images")
+    ap.add_argument("-k", dest="only", help="run only tests whose name contains this")
+    args = ap.parse_args()
+    apps = args.apps.split() or sorted(os.listdir(args.images))
+    have, booted = pick_apps(args.images, apps)
+    if not have:
+        print(f"images: no images in {args.images} for {apps}: run make images", file=sys.stderr)
+        return 1
+    r = ParallelRunner(args.logs)
+    print(f"images: file checks for {' '.join(have)}; {args.matrix} boot matrix for {' '.join(booted)}", flush=True)
+    imgs = {a: Images(args.images, a, r.workdir) for a in have}
+    tests = []
+    kinds = BOOT_KINDS_FULL if args.matrix == "full" else BOOT_KINDS_QUICK
+    # Boots first, UEFI ones (the slowest) leading, so the two workers stay busy; file checks fill the gaps.
+    for kind in sorted(kinds, key=lambda k: not k.endswith("uefi")):
+        for a in booted:
+            tests.append((f"image-{a}-{kind}", boot_test(imgs[a], kind, args.mem_mib)))
+    for a in have:
+        tests += [(f"image-{a}-sha256sums", check_sums(imgs[a])),
+                  (f"image-{a}-disk-formats", check_disk_formats(imgs[a])),
+                  (f"image-{a}-ova", check_ova(imgs[a])),
+                  (f"image-{a}-hyperv-pxe-files", check_hyperv_and_pxe(imgs[a]))]
+    tests = [(n, f) for n, f in tests if not args.only or args.only in n]
+    t0 = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for f in [pool.submit(r.run, n, fn) for n, fn in tests]:
+            f.result()
+    print(f"images: {len(tests)} tests in {time.monotonic() - t0:.0f}s", flush=True)
+    return r.summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
