@@ -160,6 +160,7 @@ test: setup
 	$(Q)$(MAKE) --no-print-directory build-all
 	$(Q)$(MAKE) --no-print-directory check
 	$(Q)$(MAKE) --no-print-directory test-qemu
+	$(Q)$(MAKE) --no-print-directory test-images-quick
 
 run: setup
 	$(Q)$(MAKE) --no-print-directory build/appliances/$(APP).elf
