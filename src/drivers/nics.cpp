@@ -1,0 +1,13 @@
+// Every NIC on the buses, from every driver. New drivers add their probe here.
+#include "drivers/e1000/e1000.hpp"
+#include "net/nic.hpp"
+
+namespace skerry::net {
+
+size_t probe_nics(NicDriver** out, size_t max) {
+    size_t n = 0;
+    n += e1000::probe(out + n, max - n);
+    return n;
+}
+
+}  // namespace skerry::net
