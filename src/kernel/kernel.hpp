@@ -4,6 +4,7 @@
 
 #include "boot/bootinfo.hpp"
 #include "kernel/acpi.hpp"
+#include "kernel/cmdline.hpp"
 #include "kernel/cpu_info.hpp"
 #include "kernel/page_alloc.hpp"
 
@@ -13,5 +14,8 @@ const boot::BootInfo& boot_info();
 const acpi::AcpiInfo& acpi();  // valid == false when the firmware has no (usable) ACPI tables
 const cpu_info::CpuInfo& cpu();
 PageAllocator& pages();
+// The kernel command line, loaded at boot. Modules declare their own options and apply() them when they
+// start (before the appliance's main returns; unclaimed options are reported after that).
+cmdline::CommandLine& command_line();
 
 }  // namespace skerry::kernel

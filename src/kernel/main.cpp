@@ -340,6 +340,7 @@ const boot::BootInfo& boot_info() { return skerry::boot_info; }
 const acpi::AcpiInfo& acpi() { return acpi_info; }
 const cpu_info::CpuInfo& cpu() { return cpu_facts; }
 PageAllocator& pages() { return page_allocator; }
+cmdline::CommandLine& command_line() { return skerry::command_line; }
 }  // namespace skerry::kernel
 
 using namespace skerry;
