@@ -10,7 +10,8 @@
 #   make deps-prune   remove cache entries other than the current ones
 
 DEPS_SH := scripts/deps.sh
-DEPS_ENV := SKERRY_CACHE='$(SKERRY_CACHE)' THIRD_PARTY_CFLAGS='$(THIRD_PARTY_CFLAGS)' DEPS_CC='$(CC_K)'
+HOSTCC ?= gcc
+DEPS_ENV := SKERRY_CACHE='$(SKERRY_CACHE)' THIRD_PARTY_CFLAGS='$(THIRD_PARTY_CFLAGS)' DEPS_CC='$(CC_K)' DEPS_HOSTCC='$(HOSTCC)'
 DEPS_DIRS := $(shell $(DEPS_ENV) bash $(DEPS_SH) dirs)
 ifneq ($(words $(DEPS_DIRS)),4)
 $(error deps: could not compute the dependency cache paths; run "bash $(DEPS_SH) dirs" to see why)
@@ -24,6 +25,7 @@ NEWLIB_INCLUDE := $(NEWLIB_DIR)/include
 NEWLIB_LIBS := $(NEWLIB_DIR)/lib/libc.a $(NEWLIB_DIR)/lib/libm.a
 LWIP_INCLUDES := -isystem $(LWIP_DIR)/include -Isrc/net/lwip
 LWIP_LIB := $(LWIP_DIR)/lib/liblwip.a
+LWIP_HOST_LIB := $(LWIP_DIR)/lib/liblwip-host.a   # the same lwIP for host unit tests (ASan)
 MBEDTLS_INCLUDES := -isystem $(MBEDTLS_DIR)/include -DMBEDTLS_CONFIG_FILE='"mbedtls_config.h"' -Isrc/net/tls
 MBEDTLS_LIBS := $(MBEDTLS_DIR)/lib/libmbedtls.a $(MBEDTLS_DIR)/lib/libmbedx509.a $(MBEDTLS_DIR)/lib/libmbedcrypto.a
 

@@ -20,7 +20,8 @@
 # newlib's headers). A cached library is never rebuilt; a changed input gives a new key and a new build.
 #
 # Environment: SKERRY_CACHE (default ~/.cache/skerry), THIRD_PARTY_CFLAGS (default: from mk/flags.mk),
-# DEPS_CC (default gcc), DEPS_AR (default ar), DEPS_JOBS (default: number of CPUs).
+# DEPS_CC (default gcc), DEPS_AR (default ar), DEPS_JOBS (default: number of CPUs), DEPS_HOSTCC (default gcc:
+# the host compiler of lwIP's unit-test build, liblwip-host.a).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,6 +31,7 @@ LIBS=(newlib lwip mbedtls)
 SKERRY_CACHE=${SKERRY_CACHE:-$HOME/.cache/skerry}
 DEPS_CC=${DEPS_CC:-gcc}
 DEPS_AR=${DEPS_AR:-ar}
+DEPS_HOSTCC=${DEPS_HOSTCC:-gcc}
 DEPS_JOBS=${DEPS_JOBS:-$(nproc 2>/dev/null || echo 2)}
 TP=$ROOT/third_party
 # Run from a make recipe: do not hand the outer make's flags, variables or jobserver to the inner builds.
@@ -104,6 +106,7 @@ compute_keys() {
                    hash_files scripts/deps_newlib.sh; } | hash_stream)
   # shellcheck disable=SC2046
   KEY[lwip]=$( { echo "lwip"; lock_lines lwip; echo "$common"; echo "newlib ${KEY[newlib]}";
+                 echo "host $("$DEPS_HOSTCC" -dumpmachine 2>/dev/null) $("$DEPS_HOSTCC" -dumpfullversion 2>/dev/null)";
                  hash_files scripts/deps_lwip.sh scripts/deps_cc.sh src/net/lwip/lwipopts.h \
                             $(find src/net/lwip/arch -name '*.h' 2>/dev/null | sort); } | hash_stream)
   KEY[mbedtls]=$( { echo "mbedtls"; lock_lines mbedtls; echo "$common"; echo "newlib ${KEY[newlib]}";
@@ -256,7 +259,7 @@ unpack() {
 # ---- building ----------------------------------------------------------------------------------------------
 check_tools() {
   local t missing=""
-  for t in "$DEPS_CC" "$DEPS_AR" make tar xz sha256sum flock; do command -v "$t" >/dev/null || missing+=" $t"; done
+  for t in "$DEPS_CC" "$DEPS_HOSTCC" "$DEPS_AR" make tar xz sha256sum flock; do command -v "$t" >/dev/null || missing+=" $t"; done
   [ -z "$missing" ] || die "build tools missing:$missing" "$(setup_hint) (it installs gcc, make, xz-utils, dpkg-dev)"
 }
 

@@ -2,10 +2,13 @@
 # Sourced by scripts/deps.sh: builds lwIP's core (NO_SYS=1: no api/ directory) into liblwip.a.
 # Part of lwIP's cache key, with src/net/lwip/lwipopts.h and src/net/lwip/arch/*.h.
 #
-# build_lwip SRC BUILD STAGE -> STAGE/include (lwIP's src/include), STAGE/lib/liblwip.a
+# build_lwip SRC BUILD STAGE -> STAGE/include (lwIP's src/include), STAGE/lib/liblwip.a,
+#                               STAGE/lib/liblwip-host.a
 #
-# Compiled like kernel C code: THIRD_PARTY_CFLAGS plus -ffreestanding, against newlib's headers and gcc's
-# freestanding headers only (-nostdinc), with our lwipopts.h and arch/cc.h from src/net/lwip.
+# liblwip.a is compiled like kernel C code: THIRD_PARTY_CFLAGS plus -ffreestanding, against newlib's
+# headers and gcc's freestanding headers only (-nostdinc), with our lwipopts.h and arch/cc.h from
+# src/net/lwip. liblwip-host.a is the same sources and configuration compiled for the host unit tests
+# (tests/unit/net.mk): DEPS_HOSTCC, the host C library, AddressSanitizer (LWIP_HOST_CFLAGS below).
 # shellcheck source=scripts/deps_cc.sh
 source "$ROOT/scripts/deps_cc.sh"
 
@@ -21,4 +24,16 @@ build_lwip() {
   rm -f "$stage/lib/liblwip.a"
   "$DEPS_AR" rcsD "$stage/lib/liblwip.a" "$bld"/obj/*.o
   cp -a "$src/src/include/." "$stage/include/"
+
+  # shellcheck disable=SC2206
+  CC_FLAGS=($LWIP_HOST_CFLAGS -std=gnu11 -I"$src/src/include" -I"$ROOT/src/net/lwip")
+  echo "host flags: ${CC_FLAGS[*]}"
+  DEPS_CC=$DEPS_HOSTCC cc_parallel "$bld/host-obj" "$src/src" "${files[@]}"
+  rm -f "$stage/lib/liblwip-host.a"
+  "$DEPS_AR" rcsD "$stage/lib/liblwip-host.a" "$bld"/host-obj/*.o
 }
+
+# Host unit tests link this with -fsanitize=address,undefined code; lwIP itself gets ASan only (its packed
+# header structs would make UBSan's alignment checks noisy).
+LWIP_HOST_CFLAGS="-O1 -g -fsanitize=address -fno-omit-frame-pointer"
+

@@ -65,11 +65,14 @@ uint32_t skerry_lwip_rand(void);
 #define LWIP_IPV6_AUTOCONFIG        1
 #define LWIP_IPV6_MLD               1
 #define LWIP_IPV6_DHCP6             0
+#define IPV6_FRAG_COPYHEADER        1   /* 64-bit pointers: the reassembly helper does not fit in the fragment header */
 #define LWIP_ICMP6                  1
 #define LWIP_NETIF_HOSTNAME         1   /* DHCP option 12 */
 #define LWIP_NETIF_STATUS_CALLBACK  1
 #define LWIP_NETIF_LINK_CALLBACK    1
 #define LWIP_NETIF_LOOPBACK         0
+#define LWIP_IGMP                   1   /* the netif's IPv4 multicast MAC filter callback (all-systems group) */
+#define LWIP_CHECKSUM_CTRL_PER_NETIF 1  /* checksum offload: per-netif NETIF_CHECKSUM_GEN_* / CHECK_* flags */
 #define LWIP_HAVE_LOOPIF            0
 
 /* ---- UDP, DNS -------------------------------------------------------------------------------------- */
@@ -95,6 +98,7 @@ uint32_t skerry_lwip_rand(void);
 /* ---- Statistics and debugging ---------------------------------------------------------------------- */
 #define LWIP_STATS                  1
 #define LWIP_STATS_DISPLAY          1   /* stats_display() prints through LWIP_PLATFORM_DIAG */
+#define LWIP_STATS_LARGE            1   /* 32-bit counters: 16-bit ones wrap within a second under load */
 #define MIB2_STATS                  0
 /* LWIP_DEBUG stays undefined (no LWIP_DEBUGF output); LWIP_ASSERT is active (see arch/cc.h). */
 
