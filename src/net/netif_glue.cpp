@@ -1,0 +1,430 @@
+#include "net/netif_glue.hpp"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernel/event_loop.hpp"
+#include "kernel/log.hpp"
+#include "lwip/etharp.h"
+#include "lwip/ethip6.h"
+#include "lwip/netif.h"
+#include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h"
+#include "net/alloc.hpp"
+#include "netif/ethernet.h"
+
+namespace skerry::net {
+
+// A receive buffer lent to the stack: the custom pbuf lwIP frees through custom_free, and the driver's
+// handle. pbuf_custom comes first, so the pbuf pointer lwIP hands back is the slot's address.
+struct NetifGlue::RxSlot {
+    pbuf_custom pc;
+    NetifGlue* glue;
+    void* buffer;
+    RxSlot* next;
+};
+
+namespace {
+
+constexpr size_t kRxExtraSlots = 256;  // carry the deferred releases of copied frames
+constexpr uint16_t kEthHeader = 14;
+constexpr uint16_t kEthTypeIpv4 = 0x0800, kEthTypeIpv6 = 0x86DD, kEthTypeVlan = 0x8100;
+constexpr uint8_t kProtoTcp = 6;
+constexpr uint16_t kTcpChecksumOffset = 16;
+
+void custom_free(pbuf* p) {
+    auto* slot = reinterpret_cast<NetifGlue::RxSlot*>(p);
+    slot->glue->free_rx(slot);
+}
+
+err_t linkoutput_cb(netif* n, pbuf* p) { return static_cast<NetifGlue*>(n->state)->output(p); }
+
+err_t igmp_filter_cb(netif* n, const ip4_addr_t* group, enum netif_mac_filter_action action) {
+    uint8_t g[4];
+    memcpy(g, &group->addr, 4);  // network order
+    const uint8_t mac[6] = {0x01, 0x00, 0x5e, static_cast<uint8_t>(g[1] & 0x7f), g[2], g[3]};
+    return static_cast<NetifGlue*>(n->state)->multicast_filter(mac, action == NETIF_ADD_MAC_FILTER);
+}
+
+err_t mld_filter_cb(netif* n, const ip6_addr_t* group, enum netif_mac_filter_action action) {
+    uint8_t g[16];
+    memcpy(g, group->addr, 16);  // network order
+    const uint8_t mac[6] = {0x33, 0x33, g[12], g[13], g[14], g[15]};
+    return static_cast<NetifGlue*>(n->state)->multicast_filter(mac, action == NETIF_ADD_MAC_FILTER);
+}
+
+// One's-complement sum of big-endian 16-bit words (not folded).
+uint32_t sum16(const uint8_t* p, size_t n, uint32_t sum = 0) {
+    for (size_t i = 0; i + 1 < n; i += 2) sum += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
+    if (n & 1) sum += static_cast<uint32_t>(p[n - 1] << 8);
+    return sum;
+}
+
+uint16_t fold(uint32_t sum) {
+    while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
+    return static_cast<uint16_t>(sum);
+}
+
+err_t netif_init_cb(netif* n);
+
+}  // namespace
+
+NetifGlue* NetifGlue::from(netif* n) {
+    if (!n || n->linkoutput != linkoutput_cb) return nullptr;
+    return static_cast<NetifGlue*>(n->state);
+}
+
+unsigned NetifGlue::index() const { return netif_ ? netif_->num : 0; }
+
+namespace {
+err_t netif_init_cb(netif* n) {
+    NetifGlue* g = static_cast<NetifGlue*>(n->state);
+    NicDriver& d = g->driver();
+    n->name[0] = 'e';
+    n->name[1] = 'n';
+    n->hwaddr_len = ETH_HWADDR_LEN;
+    memcpy(n->hwaddr, d.mac(), ETH_HWADDR_LEN);
+    n->mtu = d.mtu() ? d.mtu() : 1500;
+    n->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_IGMP | NETIF_FLAG_MLD6;
+    n->output = etharp_output;
+    n->output_ip6 = ethip6_output;
+    n->linkoutput = linkoutput_cb;
+    // Before netif_add starts IGMP (which joins 224.0.0.1) and before any IPv6 address joins its
+    // solicited-node group.
+    netif_set_igmp_mac_filter(n, igmp_filter_cb);
+    netif_set_mld_mac_filter(n, mld_filter_cb);
+    return ERR_OK;
+}
+}  // namespace
+
+bool NetifGlue::attach(NicDriver& d) {
+    driver_ = &d;
+    offloads_ = d.offloads();
+    ip_tx_offload_ = offloads_ & kOffloadTxIpv4Checksum;
+    // lwIP's TCP checksum switch covers IPv4 and IPv6 at once. UDP stays in software: a datagram larger than
+    // the MTU is fragmented after its checksum would have been left to the device, which cannot see it whole.
+    tcp_tx_offload_ = (offloads_ & kOffloadTxTcpUdpChecksum) && (offloads_ & kOffloadTxTcp6UdpChecksum);
+    base_chksum_flags_ = NETIF_CHECKSUM_ENABLE_ALL;
+    if (ip_tx_offload_) base_chksum_flags_ &= static_cast<uint16_t>(~NETIF_CHECKSUM_GEN_IP);
+    if (tcp_tx_offload_) base_chksum_flags_ &= static_cast<uint16_t>(~NETIF_CHECKSUM_GEN_TCP);
+
+    netif_ = create<netif>();
+    rx_slots_ = static_cast<RxSlot*>(calloc(kRxZeroCopy + kRxExtraSlots, sizeof(RxSlot)));
+    if (!netif_ || !rx_slots_) {
+        log::error("net: no memory for interface state of %s", d.name());
+        return false;
+    }
+    for (size_t i = 0; i < kRxZeroCopy + kRxExtraSlots; ++i) {
+        rx_slots_[i].glue = this;
+        rx_slots_[i].next = rx_free_;
+        rx_free_ = &rx_slots_[i];
+    }
+    if (!netif_add(netif_, nullptr, nullptr, nullptr, this, netif_init_cb, netif_input)) {
+        log::error("net: lwIP refused the interface for %s", d.name());
+        return false;
+    }
+    NETIF_SET_CHECKSUM_CTRL(netif_, base_chksum_flags_);
+    snprintf(name_, sizeof name_, "e%u", static_cast<unsigned>(netif_->num));
+    // IPv6 all-nodes (ff02::1) is never joined through MLD, but neighbour discovery and router
+    // advertisements arrive on it.
+    const uint8_t all_nodes[6] = {0x33, 0x33, 0x00, 0x00, 0x00, 0x01};
+    multicast_filter(all_nodes, true);
+    loop::add_poller(poll, this);
+    if (!d.start(*this)) {
+        log::error("net %s: %s did not start", name_, d.name());
+        return false;
+    }
+    return true;
+}
+
+void NetifGlue::bring_up() {
+    is_up_ = true;
+    netif_set_up(netif_);
+    if (driver_->link_up()) netif_set_link_up(netif_);
+    netif_create_ip6_linklocal_address(netif_, 1);
+    netif_set_ip6_autoconfig_enabled(netif_, 1);
+}
+
+// ---- transmit
+
+bool NetifGlue::transmit(pbuf* p) {
+    TxFrame f{};
+    for (pbuf* q = p; q; q = q->next) {
+        if (q->len == 0) continue;
+        f.segs[f.count++] = TxSegment{q->payload, q->len};
+    }
+    f.total_len = p->tot_len;
+    f.cookie = p;
+    f.offload = prepare_offload(p, f);
+    if (!driver_->transmit(f)) return false;
+    if (f.offload) ++ctr_.tx_offloaded;
+    return true;
+}
+
+// Fills the frame's offload request and offsets. For TCP the checksum field gets the pseudo-header sum
+// (folded, not complemented): the device adds the segment and stores the complement. lwIP zeroes the field
+// before every (re)transmission, and does not retransmit a segment whose pbuf the driver still holds.
+uint32_t NetifGlue::prepare_offload(pbuf* p, TxFrame& f) {
+    if (!ip_tx_offload_ && !tcp_tx_offload_) return 0;
+    uint8_t h[kEthHeader + 4 + 60];
+    const uint16_t n = pbuf_copy_partial(p, h, sizeof h, 0);
+    if (n < kEthHeader) return 0;
+    uint16_t l3 = kEthHeader;
+    uint16_t type = static_cast<uint16_t>(h[12] << 8 | h[13]);
+    if (type == kEthTypeVlan && n >= l3 + 4) {
+        type = static_cast<uint16_t>(h[16] << 8 | h[17]);
+        l3 = kEthHeader + 4;
+    }
+    uint32_t req = 0;
+    uint16_t l4 = 0;
+    uint32_t sum = 0;
+    if (type == kEthTypeIpv4 && n >= l3 + 20 && (h[l3] >> 4) == 4) {
+        const uint16_t ihl = static_cast<uint16_t>((h[l3] & 0x0f) * 4);
+        if (ihl < 20 || n < l3 + ihl) return 0;
+        if (ip_tx_offload_) req |= kOffloadTxIpv4Checksum;
+        const bool fragment = ((h[l3 + 6] & 0x3f) | h[l3 + 7]) != 0;  // MF or an offset
+        const uint16_t total = static_cast<uint16_t>(h[l3 + 2] << 8 | h[l3 + 3]);
+        if (tcp_tx_offload_ && h[l3 + 9] == kProtoTcp && !fragment && total > ihl) {
+            l4 = static_cast<uint16_t>(l3 + ihl);
+            sum = sum16(h + l3 + 12, 8) + kProtoTcp + static_cast<uint32_t>(total - ihl);
+            req |= kOffloadTxTcpUdpChecksum;
+        }
+    } else if (type == kEthTypeIpv6 && n >= l3 + 40 && (h[l3] >> 4) == 6) {
+        if (tcp_tx_offload_ && h[l3 + 6] == kProtoTcp) {
+            l4 = static_cast<uint16_t>(l3 + 40);
+            const uint32_t payload = static_cast<uint32_t>(h[l3 + 4] << 8 | h[l3 + 5]);
+            sum = sum16(h + l3 + 8, 32) + kProtoTcp + payload;
+            req |= kOffloadTxTcp6UdpChecksum;
+        }
+    }
+    if (l4) {
+        const uint16_t pseudo = fold(sum);
+        const uint8_t field[2] = {static_cast<uint8_t>(pseudo >> 8), static_cast<uint8_t>(pseudo)};
+        if (pbuf_take_at(p, field, 2, static_cast<u16_t>(l4 + kTcpChecksumOffset)) != ERR_OK) {
+            req &= ~(kOffloadTxTcpUdpChecksum | kOffloadTxTcp6UdpChecksum);
+            l4 = 0;
+        }
+    }
+    f.l3_offset = l3;
+    f.l4_offset = l4;
+    return req;
+}
+
+err_t NetifGlue::output(pbuf* p) {
+    if (!netif_is_link_up(netif_)) {
+        ++ctr_.tx_dropped;
+        return ERR_OK;  // like a cable pulled: the frame is lost, TCP retransmits
+    }
+    ++ctr_.tx_frames;
+    ctr_.tx_bytes += p->tot_len;
+    size_t pieces = 0;
+    for (pbuf* q = p; q; q = q->next)
+        if (q->len) ++pieces;
+    pbuf* frame = p;
+    if (pieces > kMaxTxSegments) {
+        frame = pbuf_alloc(PBUF_RAW, p->tot_len, PBUF_RAM);
+        if (!frame || pbuf_copy(frame, p) != ERR_OK) {
+            if (frame) pbuf_free(frame);
+            ++ctr_.tx_dropped;
+            return ERR_MEM;
+        }
+        ++ctr_.tx_linearised;
+    } else {
+        pbuf_ref(p);  // ours until tx_done
+    }
+    return send_or_queue(frame) ? ERR_OK : ERR_MEM;
+}
+
+// False when the ring and the queue are both full: the frame is refused. lwIP's TCP keeps a refused
+// segment (and marks its pcb), so it is sent again once the ring drains (tcp_txnow from poll()), without
+// waiting for a retransmission timeout; other frames are lost, like on a busy wire.
+bool NetifGlue::send_or_queue(pbuf* p) {
+    if (txq_count_) drain_queue();  // keep the order
+    if (txq_count_ == 0 && transmit(p)) return true;
+    if (txq_count_ < kTxQueue) {
+        txq_[(txq_head_ + txq_count_) % kTxQueue] = p;
+        ++txq_count_;
+        ++ctr_.tx_queued;
+        return true;
+    }
+    pbuf_free(p);
+    ++ctr_.tx_dropped;
+    kick_tcp_ = true;
+    return false;
+}
+
+void NetifGlue::drain_queue() {
+    while (txq_count_) {
+        pbuf* p = txq_[txq_head_];
+        if (!transmit(p)) return;
+        txq_[txq_head_] = nullptr;
+        txq_head_ = (txq_head_ + 1) % kTxQueue;
+        --txq_count_;
+    }
+}
+
+void NetifGlue::tx_done(void* cookie) { pbuf_free(static_cast<pbuf*>(cookie)); }
+
+void NetifGlue::tx_ready() { drain_queue(); }
+
+// ---- receive
+
+bool NetifGlue::receive(const RxFrame& frame) {
+    if (!netif_) return false;
+    if (frame.checksum == RxChecksum::Bad) {
+        ++ctr_.rx_bad_checksum;
+        return false;  // the driver keeps the buffer (and counts the drop)
+    }
+    if (!frame.data || frame.len < kEthHeader || frame.len > 0xFFFF) {
+        ++ctr_.rx_dropped;
+        return false;
+    }
+    const u16_t len = static_cast<u16_t>(frame.len);
+    RxSlot* slot = rx_free_;
+    if (!slot) {
+        ++ctr_.rx_dropped;
+        return false;
+    }
+    pbuf* p;
+    if (rx_lent_ < kRxZeroCopy) {
+        slot->pc.custom_free_function = custom_free;
+        p = pbuf_alloced_custom(PBUF_RAW, len, PBUF_REF, &slot->pc, frame.data, len);
+        if (!p) {
+            ++ctr_.rx_dropped;
+            return false;
+        }
+        rx_free_ = slot->next;
+        slot->buffer = frame.buffer;
+        ++rx_lent_;
+    } else {
+        // Too many buffers lent out already: copy, and give this one back at the next loop iteration.
+        p = pbuf_alloc(PBUF_RAW, len, PBUF_POOL);
+        if (!p) {
+            ++ctr_.rx_dropped;
+            return false;
+        }
+        pbuf_take(p, frame.data, len);
+        rx_free_ = slot->next;
+        slot->buffer = frame.buffer;
+        ++rx_lent_;
+        slot->next = rx_deferred_;
+        rx_deferred_ = slot;
+        ++ctr_.rx_copied;
+    }
+    ++ctr_.rx_frames;
+    ctr_.rx_bytes += len;
+
+    // The device verified the checksums: lwIP may skip its own checks for this frame. Frames are processed
+    // to the end inside netif->input (NO_SYS), so the flags apply to exactly this frame.
+    const bool verified = frame.checksum == RxChecksum::Good && (offloads_ & kOffloadRxChecksum);
+    if (verified) {
+        NETIF_SET_CHECKSUM_CTRL(netif_, base_chksum_flags_ & ~(NETIF_CHECKSUM_CHECK_IP | NETIF_CHECKSUM_CHECK_TCP |
+                                                               NETIF_CHECKSUM_CHECK_UDP));
+        ++ctr_.rx_checksum_good;
+    }
+    const bool outer = !in_receive_;
+    in_receive_ = true;
+    if (netif_->input(p, netif_) != ERR_OK) {
+        pbuf_free(p);
+        ++ctr_.rx_dropped;
+    }
+    if (outer) in_receive_ = false;
+    if (verified) NETIF_SET_CHECKSUM_CTRL(netif_, base_chksum_flags_);
+    return true;
+}
+
+void NetifGlue::free_rx(void* s) {
+    RxSlot* slot = static_cast<RxSlot*>(s);
+    if (in_receive_) {
+        slot->next = rx_deferred_;
+        rx_deferred_ = slot;
+        ++ctr_.deferred_releases;
+        return;
+    }
+    driver_->rx_release(slot->buffer);
+    slot->buffer = nullptr;
+    --rx_lent_;
+    slot->next = rx_free_;
+    rx_free_ = slot;
+}
+
+void NetifGlue::flush_releases() {
+    while (rx_deferred_) {
+        RxSlot* slot = rx_deferred_;
+        rx_deferred_ = slot->next;
+        driver_->rx_release(slot->buffer);
+        slot->buffer = nullptr;
+        --rx_lent_;
+        slot->next = rx_free_;
+        rx_free_ = slot;
+    }
+}
+
+bool NetifGlue::poll(void* self) {
+    NetifGlue* g = static_cast<NetifGlue*>(self);
+    bool worked = g->rx_deferred_ != nullptr;
+    g->flush_releases();
+    if (g->txq_count_) g->drain_queue();  // in case the driver never calls tx_ready
+    // Frames were refused while the ring was full: now that there is room, let TCP send what it kept.
+    // Here rather than in tx_ready(), which a driver may call from inside transmit(), i.e. inside tcp_output.
+    if (g->kick_tcp_ && g->txq_count_ < kTxQueue / 2) {
+        g->kick_tcp_ = false;
+        tcp_txnow();
+        worked = true;
+    }
+    return worked;
+}
+
+// ---- link and multicast
+
+void NetifGlue::link_changed(bool up) {
+    if (!netif_) return;
+    if (!is_up_) {  // during attach: bring_up() reads the link state and the stack logs it with the NIC
+        return;
+    }
+    if (up) {
+        const uint32_t mbps = driver_->link_speed_mbps();
+        if (mbps) {
+            log::info("net %s: link up (%u Mb/s)", name_, static_cast<unsigned>(mbps));
+        } else {
+            log::info("net %s: link up", name_);
+        }
+        netif_set_link_up(netif_);
+    } else {
+        log::warn("net %s: link down", name_);
+        netif_set_link_down(netif_);
+    }
+}
+
+err_t NetifGlue::multicast_filter(const uint8_t mac[6], bool add) {
+    McEntry* free_entry = nullptr;
+    for (McEntry& e : mc_) {
+        if (e.refs && memcmp(e.mac, mac, 6) == 0) {
+            if (add) {
+                ++e.refs;
+            } else if (--e.refs == 0) {
+                if (!driver_->remove_multicast(mac)) ++ctr_.multicast_filter_errors;
+            }
+            return ERR_OK;
+        }
+        if (!e.refs && !free_entry) free_entry = &e;
+    }
+    if (!add) return ERR_OK;
+    if (!free_entry) {
+        ++ctr_.multicast_filter_errors;
+        log::warn("net %s: multicast filter table full (%zu addresses)", name_, kMaxMulticast);
+        return ERR_MEM;
+    }
+    if (!driver_->add_multicast(mac)) {
+        ++ctr_.multicast_filter_errors;
+        log::warn("net %s: %s refused multicast address %02x:%02x:%02x:%02x:%02x:%02x", name_, driver_->name(), mac[0],
+                  mac[1], mac[2], mac[3], mac[4], mac[5]);
+        return ERR_IF;
+    }
+    memcpy(free_entry->mac, mac, 6);
+    free_entry->refs = 1;
+    return ERR_OK;
+}
+
+}  // namespace skerry::net

@@ -1,0 +1,436 @@
+#include "net/stack.hpp"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "kernel/cmdline.hpp"
+#include "kernel/event_loop.hpp"
+#include "kernel/kernel.hpp"
+#include "kernel/log.hpp"
+#include "lwip/dhcp.h"
+#include "lwip/dns.h"
+#include "lwip/netif.h"
+#include "lwip/prot/dhcp.h"
+#include "net/alloc.hpp"
+#include "net/lwip_addr.hpp"
+#include "net/lwip_port.hpp"
+#include "net/netif_glue.hpp"
+#include "net/nic.hpp"
+
+namespace skerry::net {
+namespace {
+
+constexpr uint64_t kDhcpCheckNs = 1000ull * 1000 * 1000;
+constexpr uint8_t kDhcpAttemptsLogged = 6;  // lwIP's discover backoff reaches 60 s after six attempts
+constexpr const char* kDefaultHostname = "skerry";
+
+// ---- command-line options owned by the network stack
+cmdline::Option opt_ip = cmdline::Option::cidr("ip", cmdline::Cidr{}, "static IPv4 address/prefix of the first NIC "
+                                                                      "(default: DHCP)");
+cmdline::Option opt_gw = cmdline::Option::ipv4("gw", cmdline::Ipv4{}, "IPv4 default gateway (with ip=)");
+cmdline::Option opt_dns = cmdline::Option::ipv4("dns", cmdline::Ipv4{}, "DNS server (default: from DHCP)");
+char hostname_store[64];
+cmdline::Option opt_hostname = cmdline::Option::string("hostname", kDefaultHostname, hostname_store,
+                                                       sizeof hostname_store, "host name, sent with DHCP");
+char ip6_store[64];
+cmdline::Option opt_ip6 = cmdline::Option::string("ip6", "", ip6_store, sizeof ip6_store,
+                                                  "static IPv6 address/prefix of the first NIC (SLAAC runs anyway)");
+cmdline::Option* const kNetOptions[] = {&opt_ip, &opt_gw, &opt_dns, &opt_hostname, &opt_ip6};
+
+struct Iface {
+    NetifGlue glue;
+    bool dhcp = false;
+    bool v4_announced = false;
+    uint32_t v4_announced_addr = 0;
+    uint8_t dhcp_tries_logged = 1;
+    bool dhcp_quiet = false;      // stopped logging attempts
+    bool link_wait_logged = false;
+    loop::Timer dhcp_timer;
+    uint8_t v6_announced = 0;     // address slots logged as valid
+    uint8_t v6_duplicate = 0;     // address slots logged as duplicates
+    bool has_static6 = false;
+    ip6_addr_t static6{};
+};
+
+Iface* ifaces[kMaxInterfaces];
+size_t n_ifaces;
+bool started_, start_result, ready_;
+const char* hostname = kDefaultHostname;
+
+struct ReadyCallback {
+    ReadyFn fn;
+    void* ctx;
+};
+ReadyCallback ready_callbacks[kMaxReadyCallbacks];
+size_t n_ready_callbacks;
+
+Iface* find(const netif* n) {
+    for (size_t i = 0; i < n_ifaces; ++i)
+        if (ifaces[i]->glue.lwip_netif() == n) return ifaces[i];
+    return nullptr;
+}
+
+size_t format_ip(const ip_addr_t* a, char* buf, size_t size) { return lwip_addr::from_ip(a).format(buf, size, false); }
+
+size_t format_ip4(const ip4_addr_t* a, char* buf, size_t size) {
+    return lwip_addr::from_ip4(a).format(buf, size, false);
+}
+
+int prefix_length(const ip4_addr_t* mask) {
+    uint32_t m = lwip_ntohl(ip4_addr_get_u32(mask));
+    int n = 0;
+    while (m & 0x80000000u) {
+        ++n;
+        m <<= 1;
+    }
+    return n;
+}
+
+void set_ready() {
+    if (ready_) return;
+    ready_ = true;
+    for (size_t i = 0; i < n_ready_callbacks; ++i) ready_callbacks[i].fn(ready_callbacks[i].ctx);
+}
+
+// "DNS 10.0.2.3" / "DNS 10.0.2.3, 10.0.2.4" / "no DNS"
+void format_dns(char* buf, size_t size) {
+    size_t len = 0;
+    buf[0] = '\0';
+    for (u8_t i = 0; i < DNS_MAX_SERVERS; ++i) {
+        const ip_addr_t* s = dns_getserver(i);
+        if (!s || ip_addr_isany(s)) continue;
+        char a[kAddressTextMax];
+        format_ip(s, a, sizeof a);
+        len += static_cast<size_t>(snprintf(buf + len, len < size ? size - len : 0, "%s%s", len ? ", " : "DNS ", a));
+        if (len >= size) break;
+    }
+    if (!buf[0]) snprintf(buf, size, "no DNS");
+}
+
+void apply_static_dns() {
+    if (!opt_dns.is_set()) return;
+    const cmdline::Ipv4 d = opt_dns.as_ipv4();
+    ip_addr_t a;
+    IP_ADDR4(&a, d.octets[0], d.octets[1], d.octets[2], d.octets[3]);
+    dns_setserver(0, &a);
+}
+
+void announce_ipv4(Iface& f) {
+    netif* n = f.glue.lwip_netif();
+    const ip4_addr_t* addr = netif_ip4_addr(n);
+    if (!netif_is_up(n) || ip4_addr_isany_val(*addr)) {
+        f.v4_announced = false;
+        return;
+    }
+    if (f.dhcp && !dhcp_supplied_address(n)) return;
+    if (f.v4_announced && ip4_addr_get_u32(addr) == f.v4_announced_addr) return;
+    f.v4_announced = true;
+    f.v4_announced_addr = ip4_addr_get_u32(addr);
+    if (f.dhcp) apply_static_dns();  // dns= wins over the server DHCP offered
+    char a[kAddressTextMax], gw[kAddressTextMax + 8], dns[2 * kAddressTextMax + 8];
+    format_ip4(addr, a, sizeof a);
+    if (ip4_addr_isany_val(*netif_ip4_gw(n))) {
+        snprintf(gw, sizeof gw, "no gateway");
+    } else {
+        char g[kAddressTextMax];
+        format_ip4(netif_ip4_gw(n), g, sizeof g);
+        snprintf(gw, sizeof gw, "via %s", g);
+    }
+    format_dns(dns, sizeof dns);
+    log::info("net %s: %s/%d %s (%s), %s", f.glue.name(), a, prefix_length(netif_ip4_netmask(n)), gw,
+              f.dhcp ? "DHCP" : "static", dns);
+    loop::cancel(f.dhcp_timer);
+    set_ready();
+}
+
+void announce_ipv6(Iface& f) {
+    netif* n = f.glue.lwip_netif();
+    for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; ++i) {
+        const uint8_t bit = static_cast<uint8_t>(1u << i);
+        const u8_t state = netif_ip6_addr_state(n, i);
+        const ip6_addr_t* a = netif_ip6_addr(n, i);
+        if (ip6_addr_isvalid(state)) {
+            if (f.v6_announced & bit) continue;
+            f.v6_announced |= bit;
+            f.v6_duplicate &= static_cast<uint8_t>(~bit);
+            char text[kAddressTextMax];
+            lwip_addr::from_ip6(a).format(text, sizeof text, false);
+            const char* kind = ip6_addr_islinklocal(a)                                      ? "link-local"
+                               : f.has_static6 && ip6_addr_cmp_zoneless(a, &f.static6) ? "static"
+                                                                                         : "SLAAC";
+            log::info("net %s: IPv6 %s (%s)", f.glue.name(), text, kind);
+            continue;
+        }
+        f.v6_announced &= static_cast<uint8_t>(~bit);
+        if (ip6_addr_isduplicated(state) && !(f.v6_duplicate & bit)) {
+            f.v6_duplicate |= bit;
+            char text[kAddressTextMax];
+            lwip_addr::from_ip6(a).format(text, sizeof text, false);
+            log::warn("net %s: IPv6 %s is already used by another host (duplicate address detection); not using it",
+                      f.glue.name(), text);
+        }
+    }
+}
+
+void status_callback(netif* n) {
+    Iface* f = find(n);
+    if (!f) return;
+    announce_ipv4(*f);
+    announce_ipv6(*f);
+}
+
+// While DHCP has no answer: one line per new attempt, then quiet (lwIP keeps trying once a minute).
+void dhcp_check(void* ctx) {
+    Iface& f = *static_cast<Iface*>(ctx);
+    netif* n = f.glue.lwip_netif();
+    if (f.v4_announced || !f.dhcp) return;
+    if (!netif_is_link_up(n)) {
+        if (!f.link_wait_logged) log::info("net %s: DHCP: waiting for the link to come up", f.glue.name());
+        f.link_wait_logged = true;
+    } else if (const dhcp* d = netif_dhcp_data(n); d && !dhcp_supplied_address(n) && !f.dhcp_quiet) {
+        if (d->tries > f.dhcp_tries_logged && d->state == DHCP_STATE_SELECTING) {
+            f.dhcp_tries_logged = d->tries;
+            if (d->tries <= kDhcpAttemptsLogged) {
+                log::info("net %s: DHCP: waiting for an answer (attempt %u)...", f.glue.name(),
+                          static_cast<unsigned>(d->tries));
+            } else {
+                log::warn("net %s: DHCP: no answer after %u attempts; retrying once a minute in the background "
+                          "(IPv6 works meanwhile; ip=<addr>/<prefix> sets a static address)",
+                          f.glue.name(), static_cast<unsigned>(kDhcpAttemptsLogged));
+                f.dhcp_quiet = true;
+            }
+        }
+    }
+    loop::arm_in(f.dhcp_timer, kDhcpCheckNs, dhcp_check, &f);
+}
+
+bool token_given(const char* name) {
+    cmdline::CommandLine& cl = kernel::command_line();
+    for (size_t i = 0; i < cl.token_count(); ++i)
+        if (strcmp(cl.key(i), name) == 0) return true;
+    return false;
+}
+
+bool valid_hostname(const char* s) {
+    const size_t len = strlen(s);
+    if (len == 0 || len > 63 || s[0] == '-' || s[len - 1] == '-') return false;
+    for (size_t i = 0; i < len; ++i) {
+        const char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')) return false;
+    }
+    return true;
+}
+
+void log_nic(Iface& f) {
+    NicDriver& d = f.glue.driver();
+    const uint8_t* m = d.mac();
+    const uint32_t off = d.offloads();
+    char link[32];
+    if (!d.link_up()) {
+        snprintf(link, sizeof link, "link down");
+    } else if (d.link_speed_mbps()) {
+        snprintf(link, sizeof link, "link up %u Mb/s", static_cast<unsigned>(d.link_speed_mbps()));
+    } else {
+        snprintf(link, sizeof link, "link up");
+    }
+    log::info("net %s: %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, %s, MTU %u%s%s%s", f.glue.name(), d.name(), m[0], m[1],
+              m[2], m[3], m[4], m[5], link, static_cast<unsigned>(f.glue.lwip_netif()->mtu),
+              (off & (kOffloadTxIpv4Checksum | kOffloadTxTcpUdpChecksum | kOffloadTxTcp6UdpChecksum)) ? ", TX checksum offload" : "",
+              (off & kOffloadRxChecksum) ? ", RX checksum offload" : "", (off & kOffloadTso) ? ", TSO (unused)" : "");
+}
+
+}  // namespace
+
+bool start() {
+    if (started_) return start_result;
+    started_ = true;
+    port::init();
+
+    cmdline::CommandLine& cl = kernel::command_line();
+    cl.apply(kNetOptions);
+
+    // Static IPv4 for the first NIC, if ip= is usable.
+    bool static4 = false;
+    if (opt_ip.is_set()) {
+        const cmdline::Cidr c = opt_ip.as_cidr();
+        if (c.prefix == 0 || c.prefix > 31 || c.addr.to_u32() == 0) {
+            char v[32];
+            opt_ip.format_value(v, sizeof v);
+            log::warn("net: ip=%s is not a usable host address/prefix; using DHCP instead", v);
+        } else {
+            static4 = true;
+        }
+    } else if (token_given("ip")) {
+        log::warn("net: the ip= option is not usable (see above); using DHCP instead");
+    }
+    if (opt_gw.is_set() && !static4) log::warn("net: gw= only applies with a static ip=; DHCP supplies the gateway");
+
+    hostname = opt_hostname.as_string();
+    if (!valid_hostname(hostname)) {
+        log::warn("net: bad hostname '%s' (letters, digits and '-', at most 63); using '%s'", hostname,
+                  kDefaultHostname);
+        hostname = kDefaultHostname;
+    }
+
+    ip6_addr_t static6{};
+    bool has_static6 = false;
+    if (opt_ip6.as_string()[0]) {
+        uint8_t bytes[16], prefix = 0;
+        if (!parse_ipv6_prefix(opt_ip6.as_string(), bytes, &prefix) || prefix == 0) {
+            log::warn("net: bad value '%s' for 'ip6' (expected an IPv6 address/prefix such as fd00::15/64); "
+                      "no static IPv6 address (link-local and SLAAC still run)", opt_ip6.as_string());
+        } else {
+            memcpy(static6.addr, bytes, 16);
+            has_static6 = true;
+            if (prefix != 64) {
+                log::info("net: ip6=%s: lwIP treats the prefix of a static IPv6 address as /64 (on-link)",
+                          opt_ip6.as_string());
+            }
+        }
+    }
+
+    NicDriver* drivers[kMaxInterfaces] = {};
+    const size_t found = probe_nics(drivers, kMaxInterfaces);
+    if (found == 0) {
+        log::warn("net: no network interface found; the network stays down");
+        start_result = false;
+        return false;
+    }
+    for (size_t i = 0; i < found && n_ifaces < kMaxInterfaces; ++i) {
+        if (!drivers[i]) continue;
+        Iface* f = create<Iface>();
+        if (!f) {
+            log::error("net: out of memory for interface %zu", i);
+            break;
+        }
+        if (!f->glue.attach(*drivers[i])) continue;  // logged; the netif stays down
+        ifaces[n_ifaces++] = f;
+        netif* n = f->glue.lwip_netif();
+        netif_set_hostname(n, hostname);
+        netif_set_status_callback(n, status_callback);
+        log_nic(*f);
+
+        const bool first = n_ifaces == 1;
+        if (first) netif_set_default(n);  // the IPv4 default route (DHCP's or gw='s router) is e0's
+        if (first && static4) {
+            const cmdline::Cidr c = opt_ip.as_cidr();
+            const cmdline::Ipv4 mask = c.netmask(), gw = opt_gw.as_ipv4();
+            ip4_addr_t a, m, g;
+            IP4_ADDR(&a, c.addr.octets[0], c.addr.octets[1], c.addr.octets[2], c.addr.octets[3]);
+            IP4_ADDR(&m, mask.octets[0], mask.octets[1], mask.octets[2], mask.octets[3]);
+            IP4_ADDR(&g, gw.octets[0], gw.octets[1], gw.octets[2], gw.octets[3]);
+            netif_set_addr(n, &a, &m, &g);
+        }
+        if (first && has_static6) {
+            f->has_static6 = true;
+            f->static6 = static6;
+        }
+        if (first) apply_static_dns();
+        f->glue.bring_up();
+        if (f->has_static6) {
+            s8_t idx = -1;
+            if (netif_add_ip6_address(n, &f->static6, &idx) != ERR_OK) {
+                log::warn("net %s: no free IPv6 address slot for ip6=%s", f->glue.name(), opt_ip6.as_string());
+            }
+        }
+        if (!(first && static4)) {
+            f->dhcp = true;
+            const err_t e = dhcp_start(n);
+            if (e != ERR_OK) log::error("net %s: DHCP did not start (lwIP error %d)", f->glue.name(), e);
+            loop::arm_in(f->dhcp_timer, kDhcpCheckNs, dhcp_check, f);
+        }
+        status_callback(n);  // a static address is ready now
+    }
+    port::reschedule();
+    start_result = n_ifaces > 0;
+    return start_result;
+}
+
+bool started() { return started_; }
+
+bool on_ready(ReadyFn fn, void* ctx) {
+    if (!fn) return false;
+    if (ready_) {
+        fn(ctx);
+        return true;
+    }
+    if (n_ready_callbacks == kMaxReadyCallbacks) return false;
+    ready_callbacks[n_ready_callbacks++] = {fn, ctx};
+    return true;
+}
+
+bool is_ready() { return ready_; }
+
+bool primary_address(Address* out) {
+    for (size_t i = 0; i < n_ifaces; ++i) {
+        netif* n = ifaces[i]->glue.lwip_netif();
+        if (netif_is_up(n) && !ip4_addr_isany_val(*netif_ip4_addr(n))) {
+            *out = lwip_addr::from_ip4(netif_ip4_addr(n));
+            return true;
+        }
+    }
+    for (int pass = 0; pass < 2; ++pass) {  // global (and unique local) first, then link-local
+        for (size_t i = 0; i < n_ifaces; ++i) {
+            netif* n = ifaces[i]->glue.lwip_netif();
+            for (int j = 0; j < LWIP_IPV6_NUM_ADDRESSES; ++j) {
+                if (!ip6_addr_isvalid(netif_ip6_addr_state(n, j))) continue;
+                const bool ll = ip6_addr_islinklocal(netif_ip6_addr(n, j));
+                if (ll != (pass == 1)) continue;
+                *out = lwip_addr::from_ip6(netif_ip6_addr(n, j));
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+size_t primary_address(char* buf, size_t size) {
+    Address a;
+    if (!primary_address(&a)) {
+        if (size) buf[0] = '\0';
+        return 0;
+    }
+    return a.format(buf, size, false);
+}
+
+size_t interface_count() { return n_ifaces; }
+NetifGlue* interface(size_t i) { return i < n_ifaces ? &ifaces[i]->glue : nullptr; }
+
+void log_status() {
+    for (size_t i = 0; i < n_ifaces; ++i) {
+        Iface& f = *ifaces[i];
+        log_nic(f);
+        netif* n = f.glue.lwip_netif();
+        char a[kAddressTextMax];
+        format_ip4(netif_ip4_addr(n), a, sizeof a);
+        log::info("net %s: IPv4 %s/%d (%s)", f.glue.name(), a, prefix_length(netif_ip4_netmask(n)),
+                  f.dhcp ? (dhcp_supplied_address(n) ? "DHCP" : "DHCP, no lease yet") : "static");
+        for (int j = 0; j < LWIP_IPV6_NUM_ADDRESSES; ++j) {
+            if (!ip6_addr_isvalid(netif_ip6_addr_state(n, j))) continue;
+            lwip_addr::from_ip6(netif_ip6_addr(n, j)).format(a, sizeof a, false);
+            log::info("net %s: IPv6 %s", f.glue.name(), a);
+        }
+        const NetifGlue::Counters& c = f.glue.counters();
+        log::info("net %s: glue: tx %llu frames %llu bytes (queued %llu, dropped %llu, linearised %llu, offloaded "
+                  "%llu); rx %llu frames %llu bytes (copied %llu, dropped %llu, bad checksum %llu); %zu buffers lent",
+                  f.glue.name(), static_cast<unsigned long long>(c.tx_frames),
+                  static_cast<unsigned long long>(c.tx_bytes), static_cast<unsigned long long>(c.tx_queued),
+                  static_cast<unsigned long long>(c.tx_dropped), static_cast<unsigned long long>(c.tx_linearised),
+                  static_cast<unsigned long long>(c.tx_offloaded), static_cast<unsigned long long>(c.rx_frames),
+                  static_cast<unsigned long long>(c.rx_bytes), static_cast<unsigned long long>(c.rx_copied),
+                  static_cast<unsigned long long>(c.rx_dropped), static_cast<unsigned long long>(c.rx_bad_checksum),
+                  f.glue.rx_lent());
+        const NicCounters d = f.glue.driver().counters();
+        log::info("net %s: driver: rx %llu tx %llu packets; drops: no buffer %llu, bad frame %llu, stack %llu, "
+                  "ring full %llu; tx errors %llu; interrupts %llu",
+                  f.glue.name(), static_cast<unsigned long long>(d.rx_packets),
+                  static_cast<unsigned long long>(d.tx_packets), static_cast<unsigned long long>(d.rx_dropped_no_buffer),
+                  static_cast<unsigned long long>(d.rx_dropped_bad_frame),
+                  static_cast<unsigned long long>(d.rx_dropped_stack),
+                  static_cast<unsigned long long>(d.tx_dropped_ring_full), static_cast<unsigned long long>(d.tx_errors),
+                  static_cast<unsigned long long>(d.interrupts));
+    }
+    port::log_stats();
+}
+
+}  // namespace skerry::net
