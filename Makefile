@@ -6,7 +6,7 @@
 #   make clean      remove build/ (the dependency cache in $(SKERRY_CACHE) stays)
 # V=1 shows the commands.
 
-APPS := hello
+APPS := hello echo
 APP ?= hello
 CMDLINE ?=
 MEM ?= 128M
