@@ -1,0 +1,22 @@
+# The network stack (lwIP port, netif glue, address configuration, socket layer) and the echo appliance,
+# on the host: the same sources and lwipopts.h as the kernel, against liblwip-host.a (lwIP built for the
+# host with ASan by scripts/deps_lwip.sh). Tests that need two stacks fork: lwIP is one global stack per
+# process. tests/unit/net_host.cpp stands in for the kernel's event loop, clock, random numbers, panic,
+# command line and NIC probe; tests/unit/net_fake_nic.cpp is a NicDriver whose wire is a socketpair.
+NET_UNIT_SRCS := src/net/address.cpp src/net/lwip_port.cpp src/net/netif_glue.cpp src/net/stack.cpp \
+                 src/net/socket.cpp appliances/echo/echo.cpp
+NET_UNIT_TESTS := tests/unit/net_host.cpp tests/unit/net_fake_nic.cpp tests/unit/net_address_test.cpp \
+                  tests/unit/net_stack_test.cpp
+UNIT_SRCS += $(NET_UNIT_SRCS) src/kernel/cmdline.cpp src/kernel/timer_queue.cpp src/kernel/log.cpp
+UNIT_TESTS += $(NET_UNIT_TESTS)
+UNIT_LIBS += $(LWIP_HOST_LIB)
+
+NET_UNIT_OBJS := $(patsubst %.cpp,build/host/%.o,$(NET_UNIT_SRCS) $(NET_UNIT_TESTS))
+$(NET_UNIT_OBJS): HOST_CXXFLAGS += $(LWIP_INCLUDES) -I.
+$(NET_UNIT_OBJS): $(DEPS_CONFIG_HEADERS) | $(DEPS_STAMP)
+$(LWIP_HOST_LIB): | $(DEPS_STAMP)
+
+# Kernel objects that include lwIP headers: gcc -MMD does not list lwipopts.h and arch/cc.h for them (they
+# are reached through -isystem headers), so name them here, or a changed lwIP configuration would leave
+# stale objects (see DEPS_CONFIG_HEADERS in mk/deps.mk).
+$(patsubst %.cpp,build/kernel/%.o,$(wildcard src/net/*.cpp) $(wildcard appliances/echo/*.cpp)): $(DEPS_CONFIG_HEADERS)

@@ -1,0 +1,598 @@
+// The network stack end to end on the host: two lwIP stacks (two forked processes, our glue and socket layer
+// over a FakeNic each) joined by an in-memory wire. See tests/unit/net_host.hpp.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vector>
+
+#include "appliances/echo/echo.hpp"
+#include "lwip/netif.h"
+#include "lwip/pbuf.h"
+#include "lwip/stats.h"
+#include "net/netif_glue.hpp"
+#include "net/socket.hpp"
+#include "net/stack.hpp"
+#include "tests/unit/net_host.hpp"
+
+using namespace skerry::net;
+using net_test::nic;
+using net_test::NodeConfig;
+using net_test::run_for;
+using net_test::run_until;
+
+namespace {
+
+constexpr const char* kCmdA = "ip=10.0.0.1/24 ip6=fd00::1/64 hostname=node-a";
+constexpr const char* kCmdB = "ip=10.0.0.2/24 gw=10.0.0.254 dns=10.0.0.53 ip6=fd00::2/64";
+constexpr uint32_t kAllOffloads =
+    kOffloadTxIpv4Checksum | kOffloadTxTcpUdpChecksum | kOffloadTxTcp6UdpChecksum | kOffloadRxChecksum;
+constexpr int kPairTimeoutMs = 20000;  // the parent's last resort; each child has tighter deadlines
+
+Address addr(const char* text) {
+    Address a;
+    NT_CHECK(parse_address(text, &a));
+    return a;
+}
+
+void node(int fd, const char* name, const char* cmdline, uint8_t mac_last, uint32_t offloads = 0,
+          size_t tx_ring = 64) {
+    NodeConfig c;
+    c.name = name;
+    c.cmdline = cmdline;
+    c.mac_last = mac_last;
+    c.offloads = offloads;
+    c.tx_ring = tx_ring;
+    net_test::init_node(fd, c);
+    NT_CHECK(start());
+    NT_CHECK(is_ready());  // a static address is ready at once
+    bool called = false;
+    NT_CHECK(on_ready([](void* c) { *static_cast<bool*>(c) = true; }, &called));
+    NT_CHECK(called);
+}
+
+// The static IPv6 address (fd00::/64) finished duplicate address detection.
+bool static_v6_valid() {
+    netif* n = interface(0)->lwip_netif();
+    for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; ++i) {
+        const ip6_addr_t* a = netif_ip6_addr(n, i);
+        if (ip6_addr_isvalid(netif_ip6_addr_state(n, i)) && (lwip_ntohl(a->addr[0]) >> 16) == 0xfd00) return true;
+    }
+    return false;
+}
+
+void wait_v6() {
+    NT_CHECK(run_until(static_v6_valid, 5000));
+    run_for(300);  // the peer started at the same time; give its DAD the same head start
+}
+
+// The server side of most tests: the echo appliance until the client's process (and so the wire) goes away.
+int echo_server(int fd, uint32_t offloads, size_t tx_ring, uint64_t expect_bytes, uint64_t expect_connections) {
+    node(fd, "B", kCmdB, 2, offloads, tx_ring);
+    NT_CHECK(echo::start(7));
+    echo::print_how_to_reach();
+    NT_CHECK(net_test::log_contains("echo: ready on 10.0.0.2 port 7 (TCP and UDP): try `nc 10.0.0.2 7`"));
+    NT_CHECK(net_test::log_contains("net e0: 10.0.0.2/24 via 10.0.0.254 (static), DNS 10.0.0.53"));
+    NT_CHECK(run_until([] { return nic().wire_closed(); }, 15000));
+    run_for(50);
+    if (getenv("SKERRY_NET_TEST_LOG")) log_status();
+    const echo::Totals t = echo::totals();
+    if (expect_connections) {
+        NT_CHECK(t.connections == expect_connections);
+        NT_CHECK(t.open == 0);
+        NT_CHECK(t.resets == 0);
+        NT_CHECK(t.tcp_bytes == expect_bytes);
+        NT_CHECK(net_test::log_contains("closed after"));
+    }
+    NT_CHECK(nic().rx_bad_releases() == 0);
+    NT_CHECK(lwip_stats.tcp.chkerr == 0);
+    NT_CHECK(lwip_stats.ip.chkerr == 0);
+    NT_CHECK(lwip_stats.udp.chkerr == 0);
+    return 0;
+}
+
+uint8_t pattern(uint64_t i, uint32_t seed) {
+    return static_cast<uint8_t>((i * 2654435761u) >> 13) ^ static_cast<uint8_t>(seed + (i >> 9));
+}
+
+// A client that sends `total` bytes of a pattern to an echo server and checks what comes back.
+struct EchoClient {
+    Stream* s = nullptr;
+    uint64_t total = 0, sent = 0, received = 0;
+    uint32_t seed = 0;
+    size_t short_writes = 0;
+    bool done = false, mismatch = false, failed = false;
+    Error error = Error::None;
+
+    bool start(const Address& to) {
+        StreamHandlers h;
+        h.connected = [](Stream&, void* c) { static_cast<EchoClient*>(c)->pump_write(); };
+        h.writable = [](Stream&, void* c) { static_cast<EchoClient*>(c)->pump_write(); };
+        h.readable = [](Stream&, void* c) { static_cast<EchoClient*>(c)->pump_read(); };
+        h.closed = [](Stream&, Error e, void* c) {
+            auto* self = static_cast<EchoClient*>(c);
+            self->failed = true;
+            self->error = e;
+            self->s = nullptr;
+        };
+        Error e;
+        s = Stream::connect(to, h, this, &e);
+        return s != nullptr;
+    }
+    void pump_write() {
+        uint8_t buf[8192];
+        while (s && sent < total) {
+            const size_t n = total - sent < sizeof buf ? static_cast<size_t>(total - sent) : sizeof buf;
+            for (size_t i = 0; i < n; ++i) buf[i] = pattern(sent + i, seed);
+            const size_t w = s->write(buf, n);
+            sent += w;
+            if (w < n) {
+                ++short_writes;
+                return;
+            }
+        }
+    }
+    void pump_read() {
+        uint8_t buf[8192];
+        size_t n;
+        while (s && (n = s->read(buf, sizeof buf)) > 0) {
+            for (size_t i = 0; i < n; ++i)
+                if (buf[i] != pattern(received + i, seed)) mismatch = true;
+            received += n;
+        }
+        if (s && received == total) {
+            done = true;
+            s->close();
+            s = nullptr;
+        }
+    }
+};
+
+}  // namespace
+
+// 1 MiB through the echo appliance and back over IPv4, byte-exact. The server's NIC has a small ring, so
+// the glue's transmit queue (and the driver's tx_ready) carry part of the load.
+TEST(NetStack, TcpEchoOneMebibyteIpv4) {
+    constexpr uint64_t kBytes = 1 << 20;
+    auto client = [](int fd) {
+        node(fd, "A", kCmdA, 1);
+        EchoClient c;
+        c.total = kBytes;
+        c.seed = 7;
+        NT_CHECK(c.start(addr("10.0.0.2:7")));
+        NT_CHECK(run_until([&] { return c.done || c.failed; }, 10000));
+        NT_CHECK(!c.failed);
+        NT_CHECK(!c.mismatch);
+        NT_CHECK(c.received == kBytes);
+        NT_CHECK(c.short_writes > 0);  // 1 MiB does not fit the send buffer: back-pressure happened
+        run_for(300);                  // the FIN exchange
+        NT_CHECK(socket_stats().streams_open == 0);
+        NT_CHECK(nic().rx_bad_releases() == 0);
+        return 0;
+    };
+    auto server = [](int fd) {
+        const int rc = echo_server(fd, 0, 16, kBytes, 1);
+        NT_CHECK(interface(0)->counters().tx_queued > 0);
+        return rc;
+    };
+    const auto r = net_test::run_pair(client, server, kPairTimeoutMs);
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_EQ(r.a, 0);
+    EXPECT_EQ(r.b, 0);
+}
+
+// IPv6 and IPv4 at once, with one side offloading checksums (transmit: the glue fills offsets and the TCP
+// pseudo-header sum, the fake device completes them; receive: the device verifies and lwIP skips its
+// checks). The other side checks everything in software, so a wrong offset would show as checksum errors.
+TEST(NetStack, TcpEchoIpv6AndIpv4WithChecksumOffload) {
+    constexpr uint64_t kBytes = 256 * 1024;
+    auto client = [](int fd) {
+        node(fd, "A", kCmdA, 1, kAllOffloads);
+        wait_v6();
+        EchoClient c6, c4;
+        c6.total = c4.total = kBytes;
+        c6.seed = 1;
+        c4.seed = 2;
+        NT_CHECK(c6.start(addr("[fd00::2]:7")));
+        NT_CHECK(c4.start(addr("10.0.0.2:7")));
+        NT_CHECK(run_until([&] { return (c6.done || c6.failed) && (c4.done || c4.failed); }, 10000));
+        NT_CHECK(!c6.failed && !c4.failed);
+        NT_CHECK(!c6.mismatch && !c4.mismatch);
+        const NetifGlue::Counters& g = interface(0)->counters();
+        NT_CHECK(g.tx_offloaded > 0);
+        NT_CHECK(g.rx_checksum_good > 0);
+        NT_CHECK(nic().tx_offload_frames() > 0);
+        NT_CHECK(nic().rx_bad() == 0);
+        NT_CHECK(net_test::log_contains("net e0: IPv6 fd00::1 (static)"));
+        NT_CHECK(net_test::log_contains("(link-local)"));
+        run_for(300);
+        return 0;
+    };
+    auto server = [](int fd) { return echo_server(fd, 0, 64, 2 * kBytes, 2); };
+    const auto r = net_test::run_pair(client, server, kPairTimeoutMs);
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_EQ(r.a, 0);
+    EXPECT_EQ(r.b, 0);
+}
+
+// Datagrams to the echo appliance and back, IPv4 and IPv6, including ones that need fragmentation (the
+// reassembled datagram arrives as a pbuf chain and is made contiguous for the application).
+TEST(NetStack, UdpEchoBothWays) {
+    auto client = [](int fd) {
+        node(fd, "A", kCmdA, 1);
+        wait_v6();
+        struct Probe {
+            Address to;
+            size_t len;
+            bool answered;
+        };
+        std::vector<Probe> probes;
+        for (size_t len : {1u, 100u, 1472u, 3000u, 8000u}) probes.push_back({addr("10.0.0.2:7"), len, false});
+        for (size_t len : {1u, 1452u, 3000u}) probes.push_back({addr("[fd00::2]:7"), len, false});
+        struct Ctx {
+            std::vector<Probe>* probes;
+            bool bad = false;
+        } ctx{&probes};
+        auto fill = [](uint8_t* buf, size_t len, uint32_t id) {
+            for (size_t i = 0; i < len; ++i) buf[i] = pattern(i, id);
+            if (len >= 4) memcpy(buf, &id, 4);
+        };
+        Datagram* d = Datagram::open(Address::any(0), [](Datagram&, const Address& from, const void* data,
+                                                         size_t len, void* c) {
+            auto* x = static_cast<Ctx*>(c);
+            for (uint32_t id = 0; id < x->probes->size(); ++id) {
+                Probe& p = (*x->probes)[id];
+                if (p.answered || p.len != len || !from.same_host(p.to) || from.port != 7) continue;
+                uint8_t expect[8000];
+                for (size_t i = 0; i < len; ++i) expect[i] = pattern(i, id);
+                if (len >= 4) memcpy(expect, &id, 4);
+                if (memcmp(expect, data, len) != 0) continue;
+                p.answered = true;
+                return;
+            }
+            x->bad = true;
+        }, &ctx);
+        NT_CHECK(d != nullptr);
+        NT_CHECK(d->local().port != 0);
+        // Send, and send again what is unanswered (the first datagrams wait for ARP/ND).
+        bool all = false;
+        for (int round = 0; round < 20 && !all; ++round) {
+            for (uint32_t id = 0; id < probes.size(); ++id) {
+                if (probes[id].answered) continue;
+                uint8_t buf[8000];
+                fill(buf, probes[id].len, id);
+                NT_CHECK(d->send_to(probes[id].to, buf, probes[id].len) == Error::None);
+            }
+            all = run_until([&] {
+                for (const Probe& p : probes)
+                    if (!p.answered) return false;
+                return true;
+            }, 300);
+        }
+        NT_CHECK(all);
+        NT_CHECK(!ctx.bad);
+        NT_CHECK(d->send_to(Address::vsock(3, 7), "x", 1) == Error::Unsupported);
+        NT_CHECK(d->send_to(Address::any(7), "x", 1) == Error::Invalid);
+        d->close();
+        run_for(20);
+        NT_CHECK(socket_stats().datagrams_open == 0);
+        return 0;
+    };
+    auto server = [](int fd) {
+        const int rc = echo_server(fd, 0, 64, 0, 0);
+        NT_CHECK(echo::totals().datagrams >= 8);
+        NT_CHECK(echo::totals().udp_dropped == 0);
+        return rc;
+    };
+    const auto r = net_test::run_pair(client, server, kPairTimeoutMs);
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_EQ(r.a, 0);
+    EXPECT_EQ(r.b, 0);
+}
+
+// A slow reader slows the writer: while the reader reads nothing, the writer's write() goes short and what
+// it could hand over stays within the send buffer plus the reader's window; the reader holds at most one
+// window of data, and only a bounded number of the driver's buffers. Then everything arrives byte-exact.
+TEST(NetStack, SlowReaderBackPressureKeepsMemoryBounded) {
+    constexpr uint64_t kBytes = 4 << 20;
+    constexpr uint64_t kWindow = 512 * 1024;  // TCP_WND and TCP_SND_BUF in lwipopts.h
+    auto writer = [](int fd) {
+        node(fd, "A", kCmdA, 1);
+        EchoClient c;  // used for writing only
+        c.total = kBytes;
+        c.seed = 9;
+        NT_CHECK(c.start(addr("10.0.0.2:9000")));
+        NT_CHECK(run_until([&] { return c.s && c.s->state() == Stream::State::Open; }, 3000));
+        run_for(800);  // the reader is stalled for 1 s after accepting
+        const uint64_t during_stall = c.sent;
+        NT_CHECK(c.short_writes > 0);
+        NT_CHECK(during_stall >= kWindow / 2);
+        NT_CHECK(during_stall <= 2 * kWindow + 64 * 1024);
+        NT_CHECK(c.s->write_space() < 64 * 1024);
+        NT_CHECK(run_until([&] { return c.sent == kBytes || c.failed; }, 10000));
+        NT_CHECK(!c.failed);
+        NT_CHECK(run_until([&] { return c.s->unacked() == 0 || c.failed; }, 5000));
+        c.s->close();
+        run_for(300);
+        return 0;
+    };
+    auto reader = [](int fd) {
+        node(fd, "B", kCmdB, 2);
+        struct R {
+            Stream* s = nullptr;
+            uint64_t accepted_ns = 0, received = 0;
+            size_t max_available = 0;
+            bool mismatch = false, eof = false, reading = false;
+        } r;
+        Listener* l = Listener::open(Address::any(9000), 4, [](Listener&, Stream& s, void* ctx) {
+            auto* r = static_cast<R*>(ctx);
+            r->s = &s;
+            r->accepted_ns = s.opened_ns();
+            StreamHandlers h;
+            h.readable = [](Stream& s, void* ctx) {
+                auto* r = static_cast<R*>(ctx);
+                if (s.available() > r->max_available) r->max_available = s.available();
+                if (!r->reading) return;  // stalled: leave everything in the window
+                uint8_t buf[4096];
+                size_t n;
+                while ((n = s.read(buf, sizeof buf)) > 0) {
+                    for (size_t i = 0; i < n; ++i)
+                        if (buf[i] != pattern(r->received + i, 9)) r->mismatch = true;
+                    r->received += n;
+                }
+                if (s.at_eof()) r->eof = true;
+            };
+            s.set_handlers(h, r);
+        }, &r);
+        NT_CHECK(l != nullptr);
+        NT_CHECK(run_until([&] { return r.s != nullptr; }, 3000));
+        run_for(1000);
+        NT_CHECK(r.max_available > 0);
+        NT_CHECK(r.max_available <= kWindow + 1460);
+        NT_CHECK(nic().rx_outstanding_max() <= NetifGlue::kRxZeroCopy + 64);
+        NT_CHECK(interface(0)->counters().rx_copied > 0);  // beyond kRxZeroCopy lent buffers, frames are copied
+        r.reading = true;
+        // Catch up with what is buffered (no new data arrive while the window is closed).
+        uint8_t buf[4096];
+        size_t n;
+        while ((n = r.s->read(buf, sizeof buf)) > 0) {
+            for (size_t i = 0; i < n; ++i)
+                if (buf[i] != pattern(r.received + i, 9)) r.mismatch = true;
+            r.received += n;
+        }
+        NT_CHECK(run_until([&] { return r.eof; }, 12000));
+        NT_CHECK(!r.mismatch);
+        NT_CHECK(r.received == kBytes);
+        r.s->close();
+        l->close();
+        run_for(50);
+        NT_CHECK(socket_stats().streams_open == 0);
+        NT_CHECK(nic().rx_outstanding() == 0);  // every lent buffer came back
+        NT_CHECK(nic().rx_bad_releases() == 0);
+        return 0;
+    };
+    const auto r = net_test::run_pair(writer, reader, kPairTimeoutMs);
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_EQ(r.a, 0);
+    EXPECT_EQ(r.b, 0);
+}
+
+// Nobody listens: connect fails with Refused. Also the synchronous errors of the API.
+TEST(NetStack, ConnectRefusedAndApiErrors) {
+    auto client = [](int fd) {
+        node(fd, "A", kCmdA, 1);
+        struct C {
+            bool connected = false, closed = false;
+            Error why = Error::None;
+        } c;
+        StreamHandlers h;
+        h.connected = [](Stream&, void* x) { static_cast<C*>(x)->connected = true; };
+        h.closed = [](Stream&, Error e, void* x) {
+            static_cast<C*>(x)->closed = true;
+            static_cast<C*>(x)->why = e;
+        };
+        Stream* s = Stream::connect(addr("10.0.0.2:9"), h, &c);
+        NT_CHECK(s != nullptr);
+        NT_CHECK(s->state() == Stream::State::Connecting);
+        NT_CHECK(run_until([&] { return c.closed; }, 5000));
+        NT_CHECK(!c.connected);
+        NT_CHECK(c.why == Error::Refused);
+        run_for(10);
+        NT_CHECK(socket_stats().streams_open == 0);
+
+        Error e = Error::None;
+        NT_CHECK(Stream::connect(Address::vsock(2, 5), h, &c, &e) == nullptr && e == Error::Unsupported);
+        NT_CHECK(Stream::connect(Address::any(7), h, &c, &e) == nullptr && e == Error::Invalid);
+        NT_CHECK(Stream::connect(addr("10.0.0.2"), h, &c, &e) == nullptr && e == Error::Invalid);  // no port
+        Listener* l1 = Listener::open(Address::any(8080), 8, nullptr, nullptr, &e);
+        NT_CHECK(l1 != nullptr && e == Error::None);
+        NT_CHECK(l1->local().port == 8080);
+        NT_CHECK(Listener::open(Address::any(8080), 8, nullptr, nullptr, &e) == nullptr && e == Error::InUse);
+        l1->close();
+        Listener* l2 = Listener::open(Address::any(8080), 8, nullptr, nullptr, &e);  // reusable at once
+        NT_CHECK(l2 != nullptr);
+        l2->close();
+        Listener* l3 = Listener::open(Address::any(0), 8, nullptr, nullptr, &e);
+        NT_CHECK(l3 != nullptr && l3->local().port != 0);
+        l3->close();
+        run_for(10);
+        NT_CHECK(socket_stats().listeners_open == 0);
+        return 0;
+    };
+    auto server = [](int fd) { return echo_server(fd, 0, 64, 0, 0); };
+    const auto r = net_test::run_pair(client, server, kPairTimeoutMs);
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_EQ(r.a, 0);
+    EXPECT_EQ(r.b, 0);
+}
+
+// The peer aborts: the error arrives as Reset. An abort inside a callback (connected) is safe, and a stream
+// closed from its readable callback is freed.
+TEST(NetStack, AbortAndResetAreDelivered) {
+    auto client = [](int fd) {
+        node(fd, "A", kCmdA, 1);
+        struct C {
+            bool closed = false;
+            Error why = Error::None;
+        } c;
+        StreamHandlers h;
+        h.connected = [](Stream& s, void*) { s.write("hello", 5); };
+        h.closed = [](Stream&, Error e, void* x) {
+            static_cast<C*>(x)->closed = true;
+            static_cast<C*>(x)->why = e;
+        };
+        NT_CHECK(Stream::connect(addr("10.0.0.2:9001"), h, &c) != nullptr);
+        NT_CHECK(run_until([&] { return c.closed; }, 5000));
+        NT_CHECK(c.why == Error::Reset);
+
+        // Abort from inside the connected callback.
+        bool aborted = false;
+        StreamHandlers h2;
+        h2.connected = [](Stream& s, void* x) {
+            s.abort();
+            *static_cast<bool*>(x) = true;
+        };
+        h2.closed = [](Stream&, Error, void*) { NT_CHECK(!"no callback after abort"); };
+        NT_CHECK(Stream::connect(addr("10.0.0.2:9001"), h2, &aborted) != nullptr);
+        NT_CHECK(run_until([&] { return aborted; }, 5000));
+        run_for(100);
+        NT_CHECK(socket_stats().streams_open == 0);
+        return 0;
+    };
+    auto server = [](int fd) {
+        node(fd, "B", kCmdB, 2);
+        Listener* l = Listener::open(Address::any(9001), 8, [](Listener&, Stream& s, void*) {
+            StreamHandlers h;
+            h.readable = [](Stream& s, void*) {
+                if (s.available() >= 5) s.abort();  // abort from inside the callback
+            };
+            s.set_handlers(h, nullptr);
+        }, nullptr);
+        NT_CHECK(l != nullptr);
+        NT_CHECK(run_until([] { return nic().wire_closed(); }, 15000));
+        run_for(20);
+        NT_CHECK(socket_stats().streams_open == 0);
+        NT_CHECK(l->accepted() >= 1);
+        return 0;
+    };
+    const auto r = net_test::run_pair(client, server, kPairTimeoutMs);
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_EQ(r.a, 0);
+    EXPECT_EQ(r.b, 0);
+}
+
+// A hundred connections at once through the echo appliance.
+TEST(NetStack, HundredConcurrentConnections) {
+    constexpr int kConnections = 100;
+    constexpr uint64_t kBytes = 20000;
+    auto client = [](int fd) {
+        node(fd, "A", kCmdA, 1);
+        std::vector<EchoClient> clients(kConnections);
+        for (int i = 0; i < kConnections; ++i) {
+            clients[i].total = kBytes;
+            clients[i].seed = static_cast<uint32_t>(100 + i);
+            NT_CHECK(clients[i].start(addr("10.0.0.2:7")));
+            // lwIP queues only ARP_QUEUE_LEN packets for an unresolved neighbour; later SYNs would wait for
+            // their retransmission (3 s). Let the first connection resolve the peer.
+            if (i == 0) NT_CHECK(run_until([&] { return clients[0].received > 0; }, 3000));
+        }
+        NT_CHECK(socket_stats().streams_open >= static_cast<uint64_t>(kConnections - 1));  // the first may be done
+        NT_CHECK(run_until([&] {
+            for (const EchoClient& c : clients)
+                if (!c.done && !c.failed) return false;
+            return true;
+        }, 12000));
+        for (const EchoClient& c : clients) {
+            NT_CHECK(!c.failed);
+            NT_CHECK(!c.mismatch);
+            NT_CHECK(c.received == kBytes);
+        }
+        run_for(300);
+        NT_CHECK(socket_stats().streams_open == 0);
+        return 0;
+    };
+    auto server = [](int fd) { return echo_server(fd, 0, 64, kConnections * kBytes, kConnections); };
+    const auto r = net_test::run_pair(client, server, kPairTimeoutMs);
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_EQ(r.a, 0);
+    EXPECT_EQ(r.b, 0);
+}
+
+// One stack alone: multicast filter entries (IPv4 all-systems, IPv6 all-nodes and solicited-node), link
+// changes, and a malformed ip= that falls back to DHCP, which then says it is waiting.
+TEST(NetStack, MulticastFilterLinkAndDhcpFallback) {
+    const int rc = net_test::run_single([](int fd) {
+        NodeConfig c;
+        c.name = "solo";
+        c.cmdline = "ip=10.0.0.300/24 hostname=-bad";
+        c.mac_last = 0x42;
+        net_test::init_node(fd, c);
+        NT_CHECK(start());
+        NT_CHECK(!is_ready());
+        NT_CHECK(net_test::log_contains("bad value '10.0.0.300/24' for 'ip'"));
+        NT_CHECK(net_test::log_contains("ip= option is not usable"));
+        NT_CHECK(net_test::log_contains("using DHCP instead"));
+        NT_CHECK(net_test::log_contains("bad hostname '-bad'"));
+        NT_CHECK(net_test::log_contains("net e0: fake NIC, MAC 02:00:00:00:00:42, link up 1000 Mb/s, MTU 1500"));
+        const uint8_t all_nodes[6] = {0x33, 0x33, 0, 0, 0, 1};
+        const uint8_t all_systems[6] = {0x01, 0x00, 0x5e, 0, 0, 1};
+        const uint8_t solicited[6] = {0x33, 0x33, 0xff, 0x00, 0x00, 0x42};  // of fe80::ff:fe00:42
+        NT_CHECK(nic().has_multicast(all_nodes));
+        NT_CHECK(nic().has_multicast(all_systems));
+        NT_CHECK(run_until([&] { return nic().has_multicast(solicited); }, 3000));
+
+        nic().set_link(false);
+        NT_CHECK(net_test::log_contains("net e0: link down"));
+        nic().set_link(true);
+        NT_CHECK(net_test::log_contains("net e0: link up (1000 Mb/s)"));
+
+        NT_CHECK(run_until([] { return net_test::log_contains("net e0: DHCP: waiting for an answer (attempt 2)"); },
+                           5000));
+        char buf[64];
+        NT_CHECK(run_until([&] { return primary_address(buf, sizeof buf) > 0; }, 3000));  // link-local meanwhile
+        NT_CHECK(strncmp(buf, "fe80::", 6) == 0);
+        return 0;
+    }, 15000);
+    EXPECT_EQ(rc, 0);
+}
+
+// The glue hands a pbuf chain to the driver without copying, unless it has more pieces than a TxFrame holds.
+TEST(NetStack, GlueZeroCopyAndLinearisedTransmit) {
+    const int rc = net_test::run_single([](int fd) {
+        NodeConfig c;
+        c.name = "solo";
+        c.cmdline = "ip=10.0.0.1/24";
+        net_test::init_node(fd, c);
+        NT_CHECK(start());
+        netif* n = interface(0)->lwip_netif();
+        auto chain = [](int pieces) {
+            pbuf* head = nullptr;
+            for (int i = 0; i < pieces; ++i) {
+                pbuf* p = pbuf_alloc(PBUF_RAW, i == 0 ? 60 : 10, PBUF_RAM);
+                memset(p->payload, i, p->len);
+                if (head) {
+                    pbuf_cat(head, p);
+                } else {
+                    head = p;
+                }
+            }
+            return head;
+        };
+        pbuf* p16 = chain(16);
+        NT_CHECK(n->linkoutput(n, p16) == ERR_OK);
+        NT_CHECK(nic().last_tx() && nic().last_tx()->count == 16);
+        NT_CHECK(nic().last_tx()->segs[0].data == p16->payload);  // zero copy
+        pbuf_free(p16);                                           // the driver still holds its reference
+        pbuf* p20 = chain(20);
+        NT_CHECK(n->linkoutput(n, p20) == ERR_OK);
+        NT_CHECK(nic().last_tx() && nic().last_tx()->count == 1);
+        NT_CHECK(nic().last_tx()->total_len == 60 + 19 * 10);
+        NT_CHECK(interface(0)->counters().tx_linearised == 1);
+        pbuf_free(p20);
+        run_for(50);  // completions: tx_done frees the driver's references
+        NT_CHECK(interface(0)->tx_queue_length() == 0);
+        NT_CHECK(nic().counters().tx_packets >= 2);
+        return 0;
+    }, 10000);
+    EXPECT_EQ(rc, 0);
+}
