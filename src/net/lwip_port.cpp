@@ -127,9 +127,9 @@ void format_stats(void (*line)(void* ctx, const char* text), void* ctx) {
     proto("nd6", lwip_stats.nd6);
     proto("udp", lwip_stats.udp);
     proto("tcp", lwip_stats.tcp);
-    snprintf(buf, sizeof buf, "mem: used %lu of %lu, max %lu, errors %lu", static_cast<unsigned long>(lwip_stats.mem.used),
-             static_cast<unsigned long>(lwip_stats.mem.avail), static_cast<unsigned long>(lwip_stats.mem.max),
-             static_cast<unsigned long>(lwip_stats.mem.err));
+    snprintf(buf, sizeof buf, "mem: used %lu of %lu, max %lu, errors %lu",
+             static_cast<unsigned long>(lwip_stats.mem.used), static_cast<unsigned long>(lwip_stats.mem.avail),
+             static_cast<unsigned long>(lwip_stats.mem.max), static_cast<unsigned long>(lwip_stats.mem.err));
     line(ctx, buf);
     // The pools that matter under load, plus any pool that ever ran dry.
     for (int i = 0; i < MEMP_MAX; ++i) {

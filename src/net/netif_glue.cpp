@@ -277,13 +277,13 @@ bool NetifGlue::receive(const RxFrame& frame) {
         return false;  // the driver keeps the buffer (and counts the drop)
     }
     if (!frame.data || frame.len < kEthHeader || frame.len > 0xFFFF) {
-        ++ctr_.rx_dropped;
+        ++ctr_.rx_refused;
         return false;
     }
     const u16_t len = static_cast<u16_t>(frame.len);
     RxSlot* slot = rx_free_;
     if (!slot) {
-        ++ctr_.rx_dropped;
+        ++ctr_.rx_refused;
         return false;
     }
     pbuf* p;
@@ -291,7 +291,7 @@ bool NetifGlue::receive(const RxFrame& frame) {
         slot->pc.custom_free_function = custom_free;
         p = pbuf_alloced_custom(PBUF_RAW, len, PBUF_REF, &slot->pc, frame.data, len);
         if (!p) {
-            ++ctr_.rx_dropped;
+            ++ctr_.rx_refused;
             return false;
         }
         rx_free_ = slot->next;
@@ -301,7 +301,7 @@ bool NetifGlue::receive(const RxFrame& frame) {
         // Too many buffers lent out already: copy, and give this one back at the next loop iteration.
         p = pbuf_alloc(PBUF_RAW, len, PBUF_POOL);
         if (!p) {
-            ++ctr_.rx_dropped;
+            ++ctr_.rx_refused;
             return false;
         }
         pbuf_take(p, frame.data, len);

@@ -42,8 +42,9 @@ public:
         uint64_t tx_offloaded;     // frames with a checksum offload request
         uint64_t rx_frames, rx_bytes;
         uint64_t rx_copied;        // copied because kRxZeroCopy buffers were already lent out
-        uint64_t rx_dropped;       // no pbuf, malformed, or lwIP refused it
-        uint64_t rx_bad_checksum;  // the device said a checksum was wrong
+        uint64_t rx_refused;       // handed back to the driver (runt, no pbuf): the driver counts them too
+        uint64_t rx_dropped;       // taken, then refused by lwIP's input
+        uint64_t rx_bad_checksum;  // the device said a checksum was wrong (refused too)
         uint64_t rx_checksum_good; // lwIP skipped checks the device had done
         uint64_t deferred_releases;
         uint64_t multicast_filter_errors;

@@ -7,10 +7,12 @@
 #include "kernel/event_loop.hpp"
 #include "kernel/kernel.hpp"
 #include "kernel/log.hpp"
+#include "kernel/time.hpp"
 #include "lwip/dhcp.h"
 #include "lwip/dns.h"
 #include "lwip/netif.h"
 #include "lwip/prot/dhcp.h"
+#include "lwip/stats.h"
 #include "net/alloc.hpp"
 #include "net/lwip_addr.hpp"
 #include "net/lwip_port.hpp"
@@ -21,6 +23,7 @@ namespace skerry::net {
 namespace {
 
 constexpr uint64_t kDhcpCheckNs = 1000ull * 1000 * 1000;
+constexpr unsigned kDropReportSeconds = 10;  // at most one "dropped" line per NIC this often
 constexpr uint8_t kDhcpAttemptsLogged = 6;  // lwIP's discover backoff reaches 60 s after six attempts
 constexpr const char* kDefaultHostname = "skerry";
 
@@ -50,6 +53,7 @@ struct Iface {
     uint8_t v6_duplicate = 0;     // address slots logged as duplicates
     bool has_static6 = false;
     ip6_addr_t static6{};
+    uint64_t drops_reported = 0;  // driver + glue drops in the last report
 };
 
 Iface* ifaces[kMaxInterfaces];
@@ -204,6 +208,99 @@ void dhcp_check(void* ctx) {
     loop::arm_in(f.dhcp_timer, kDhcpCheckNs, dhcp_check, &f);
 }
 
+// ---- drop report: what the driver, the glue and lwIP threw away, at most every kDropReportSeconds
+
+loop::Timer drop_timer;
+uint64_t stack_errors_reported;
+uint64_t drops_reported_ns;  // when the counters were last looked at
+
+// lwIP's counters of malformed or failed packets (not "not for us" drops, which are normal). Global: lwIP
+// counts per protocol, not per interface.
+uint64_t stack_errors(char* detail, size_t size) {
+    uint64_t total = 0;
+    size_t len = 0;
+    detail[0] = '\0';
+#if LWIP_STATS
+    struct Entry {
+        const char* name;
+        const stats_proto* p;
+    };
+    const Entry entries[] = {{"link", &lwip_stats.link}, {"arp", &lwip_stats.etharp}, {"ip", &lwip_stats.ip},
+                             {"ip-frag", &lwip_stats.ip_frag}, {"icmp", &lwip_stats.icmp}, {"ip6", &lwip_stats.ip6},
+                             {"ip6-frag", &lwip_stats.ip6_frag}, {"icmp6", &lwip_stats.icmp6},
+                             {"nd6", &lwip_stats.nd6}, {"udp", &lwip_stats.udp}, {"tcp", &lwip_stats.tcp}};
+    for (const Entry& e : entries) {
+        const uint64_t n = static_cast<uint64_t>(e.p->chkerr) + e.p->lenerr + e.p->memerr + e.p->proterr +
+                           e.p->opterr + e.p->err;
+        if (!n) continue;
+        total += n;
+        if (len < size)
+            len += static_cast<size_t>(snprintf(detail + len, size - len, "%s%s %llu", len ? ", " : "", e.name,
+                                                static_cast<unsigned long long>(n)));
+    }
+#endif
+    return total;
+}
+
+uint64_t nic_drops(Iface& f, char* detail, size_t size) {
+    const NicCounters d = f.glue.driver().counters();
+    const NetifGlue::Counters& g = f.glue.counters();
+    struct Entry {
+        const char* name;
+        uint64_t n;
+    };
+    // A full transmit ring is back-pressure (TCP sends again), not loss: log_status() shows it. Frames the
+    // glue handed back (runts, bad checksums, no pbuf) are the driver's "refused".
+    const Entry entries[] = {{"bad frame", d.rx_dropped_bad_frame}, {"no buffer", d.rx_dropped_no_buffer},
+                             {"refused", d.rx_dropped_stack},       {"tx bad frame", d.tx_dropped_bad_frame},
+                             {"tx error", d.tx_errors},             {"input", g.rx_dropped}};
+    uint64_t total = 0;
+    size_t len = 0;
+    detail[0] = '\0';
+    for (const Entry& e : entries) {
+        if (!e.n) continue;
+        total += e.n;
+        if (len < size)
+            len += static_cast<size_t>(snprintf(detail + len, size - len, "%s%s %llu", len ? ", " : "", e.name,
+                                                static_cast<unsigned long long>(e.n)));
+    }
+    return total;
+}
+
+void drop_report_now() {
+    const uint64_t now = time::now_ns();
+    const unsigned seconds = static_cast<unsigned>((now - drops_reported_ns + 500000000ull) / 1000000000ull);
+    drops_reported_ns = now;
+    char nic_detail[200], stack_detail[200];
+    const uint64_t stack = stack_errors(stack_detail, sizeof stack_detail);
+    const bool stack_new = stack != stack_errors_reported;
+    for (size_t i = 0; i < n_ifaces; ++i) {
+        Iface& f = *ifaces[i];
+        const uint64_t nic = nic_drops(f, nic_detail, sizeof nic_detail);
+        // With one NIC, lwIP's global counts are that NIC's.
+        const bool with_stack = n_ifaces == 1 && stack_new;
+        if (nic == f.drops_reported && !with_stack) continue;
+        const uint64_t delta = (nic - f.drops_reported) + (with_stack ? stack - stack_errors_reported : 0);
+        f.drops_reported = nic;
+        char totals[420];
+        snprintf(totals, sizeof totals, "%s%s%s%s%s", nic_detail[0] ? "NIC: " : "", nic_detail,
+                 nic_detail[0] && with_stack && stack_detail[0] ? "; " : "",
+                 with_stack && stack_detail[0] ? "stack: " : "", with_stack ? stack_detail : "");
+        log::info("net %s: dropped %llu frame%s in the last %u s (totals %s)", f.glue.name(),
+                  static_cast<unsigned long long>(delta), delta == 1 ? "" : "s", seconds, totals);
+    }
+    if (stack_new && n_ifaces > 1) {
+        log::info("net: the stack dropped %llu malformed or failed packets in the last %u s (totals %s)",
+                  static_cast<unsigned long long>(stack - stack_errors_reported), seconds, stack_detail);
+    }
+    stack_errors_reported = stack;
+}
+
+void drop_report(void*) {
+    drop_report_now();
+    loop::arm_in(drop_timer, kDropReportSeconds * 1000000000ull, drop_report, nullptr);
+}
+
 bool token_given(const char* name) {
     cmdline::CommandLine& cl = kernel::command_line();
     for (size_t i = 0; i < cl.token_count(); ++i)
@@ -225,6 +322,7 @@ void log_nic(Iface& f) {
     NicDriver& d = f.glue.driver();
     const uint8_t* m = d.mac();
     const uint32_t off = d.offloads();
+    constexpr uint32_t kTx = kOffloadTxIpv4Checksum | kOffloadTxTcpUdpChecksum | kOffloadTxTcp6UdpChecksum;
     char link[32];
     if (!d.link_up()) {
         snprintf(link, sizeof link, "link down");
@@ -235,8 +333,8 @@ void log_nic(Iface& f) {
     }
     log::info("net %s: %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, %s, MTU %u%s%s%s", f.glue.name(), d.name(), m[0], m[1],
               m[2], m[3], m[4], m[5], link, static_cast<unsigned>(f.glue.lwip_netif()->mtu),
-              (off & (kOffloadTxIpv4Checksum | kOffloadTxTcpUdpChecksum | kOffloadTxTcp6UdpChecksum)) ? ", TX checksum offload" : "",
-              (off & kOffloadRxChecksum) ? ", RX checksum offload" : "", (off & kOffloadTso) ? ", TSO (unused)" : "");
+              (off & kTx) ? ", TX checksum offload" : "", (off & kOffloadRxChecksum) ? ", RX checksum offload" : "",
+              (off & kOffloadTso) ? ", TSO (unused)" : "");
 }
 
 }  // namespace
@@ -343,6 +441,8 @@ bool start() {
     }
     port::reschedule();
     start_result = n_ifaces > 0;
+    drops_reported_ns = time::now_ns();
+    if (start_result) loop::arm_in(drop_timer, kDropReportSeconds * 1000000000ull, drop_report, nullptr);
     return start_result;
 }
 
@@ -396,6 +496,8 @@ size_t primary_address(char* buf, size_t size) {
 size_t interface_count() { return n_ifaces; }
 NetifGlue* interface(size_t i) { return i < n_ifaces ? &ifaces[i]->glue : nullptr; }
 
+void report_drops() { drop_report_now(); }
+
 void log_status() {
     for (size_t i = 0; i < n_ifaces; ++i) {
         Iface& f = *ifaces[i];
@@ -410,25 +512,20 @@ void log_status() {
             lwip_addr::from_ip6(netif_ip6_addr(n, j)).format(a, sizeof a, false);
             log::info("net %s: IPv6 %s", f.glue.name(), a);
         }
+        using ull = unsigned long long;
         const NetifGlue::Counters& c = f.glue.counters();
-        log::info("net %s: glue: tx %llu frames %llu bytes (queued %llu, dropped %llu, linearised %llu, offloaded "
-                  "%llu); rx %llu frames %llu bytes (copied %llu, dropped %llu, bad checksum %llu); %zu buffers lent",
-                  f.glue.name(), static_cast<unsigned long long>(c.tx_frames),
-                  static_cast<unsigned long long>(c.tx_bytes), static_cast<unsigned long long>(c.tx_queued),
-                  static_cast<unsigned long long>(c.tx_dropped), static_cast<unsigned long long>(c.tx_linearised),
-                  static_cast<unsigned long long>(c.tx_offloaded), static_cast<unsigned long long>(c.rx_frames),
-                  static_cast<unsigned long long>(c.rx_bytes), static_cast<unsigned long long>(c.rx_copied),
-                  static_cast<unsigned long long>(c.rx_dropped), static_cast<unsigned long long>(c.rx_bad_checksum),
-                  f.glue.rx_lent());
+        log::info("net %s: glue: tx %llu frames %llu bytes (queued %llu, refused %llu, linearised %llu, offloaded "
+                  "%llu); rx %llu frames %llu bytes (copied %llu, refused %llu, dropped %llu, bad checksum %llu); "
+                  "%zu buffers lent",
+                  f.glue.name(), ull(c.tx_frames), ull(c.tx_bytes), ull(c.tx_queued), ull(c.tx_dropped),
+                  ull(c.tx_linearised), ull(c.tx_offloaded), ull(c.rx_frames), ull(c.rx_bytes), ull(c.rx_copied),
+                  ull(c.rx_refused), ull(c.rx_dropped), ull(c.rx_bad_checksum), f.glue.rx_lent());
         const NicCounters d = f.glue.driver().counters();
-        log::info("net %s: driver: rx %llu tx %llu packets; drops: no buffer %llu, bad frame %llu, stack %llu, "
+        log::info("net %s: driver: rx %llu tx %llu packets; drops: no buffer %llu, bad frame %llu, refused %llu, "
                   "ring full %llu; tx errors %llu; interrupts %llu",
-                  f.glue.name(), static_cast<unsigned long long>(d.rx_packets),
-                  static_cast<unsigned long long>(d.tx_packets), static_cast<unsigned long long>(d.rx_dropped_no_buffer),
-                  static_cast<unsigned long long>(d.rx_dropped_bad_frame),
-                  static_cast<unsigned long long>(d.rx_dropped_stack),
-                  static_cast<unsigned long long>(d.tx_dropped_ring_full), static_cast<unsigned long long>(d.tx_errors),
-                  static_cast<unsigned long long>(d.interrupts));
+                  f.glue.name(), ull(d.rx_packets), ull(d.tx_packets), ull(d.rx_dropped_no_buffer),
+                  ull(d.rx_dropped_bad_frame), ull(d.rx_dropped_stack), ull(d.tx_dropped_ring_full), ull(d.tx_errors),
+                  ull(d.interrupts));
     }
     port::log_stats();
 }

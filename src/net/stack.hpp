@@ -46,4 +46,9 @@ NetifGlue* interface(size_t i);
 // Every NIC (link, addresses, glue and driver counters) and lwIP's statistics, to the log.
 void log_status();
 
+// Frames lost since the last report (driver: bad frame, no buffer, refused; glue; lwIP's malformed or failed
+// packets), one line per NIC: "net e0: dropped 12 frames in the last 10 s (totals ...)". Runs by itself
+// every 10 s when something was dropped; nothing is logged when nothing was.
+void report_drops();
+
 }  // namespace skerry::net
