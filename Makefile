@@ -155,6 +155,8 @@ build/test/hello-test.iso: build/appliances/hello.elf images/grub.cfg.in images/
 test-qemu: kernels build/test/hello-test.iso
 	@echo "== QEMU integration tests"
 	$(Q)$(PYTHON) tests/qemu/boot_test.py --kernel build/appliances/hello.elf --iso build/test/hello-test.iso
+	@echo "== QEMU network tests (echo appliance, e1000)"
+	$(Q)$(PYTHON) tests/qemu/net_test.py --kernel build/appliances/echo.elf
 
 test: setup
 	$(Q)$(MAKE) --no-print-directory build-all
