@@ -681,3 +681,61 @@ TEST(NetStack, MalformedFramesAreDroppedCountedAndSurvived) {
     EXPECT_EQ(r.a, 0);
     EXPECT_EQ(r.b, 0);
 }
+
+// Half-close: the client sends, shuts down its side, and still reads the whole echo up to the end of the
+// stream; addresses and byte counters are the connection's.
+TEST(NetStack, HalfCloseAddressesAndCounters) {
+    constexpr size_t kBytes = 100000;
+    auto client = [](int fd) {
+        node(fd, "A", kCmdA, 1);
+        struct C {
+            Stream* s = nullptr;
+            size_t sent = 0, received = 0;
+            bool shut = false, eof = false, bad = false, failed = false;
+        } c;
+        StreamHandlers h;
+        h.connected = h.writable = [](Stream& s, void* x) {
+            auto* c = static_cast<C*>(x);
+            uint8_t buf[4096];
+            while (c->sent < kBytes) {
+                const size_t n = kBytes - c->sent < sizeof buf ? kBytes - c->sent : sizeof buf;
+                for (size_t i = 0; i < n; ++i) buf[i] = pattern(c->sent + i, 3);
+                const size_t w = s.write(buf, n);
+                c->sent += w;
+                if (w < n) return;
+            }
+            if (!c->shut) c->shut = s.shutdown_write();
+        };
+        h.readable = [](Stream& s, void* x) {
+            auto* c = static_cast<C*>(x);
+            uint8_t buf[4096];
+            size_t n;
+            while ((n = s.read(buf, sizeof buf)) > 0) {
+                for (size_t i = 0; i < n; ++i)
+                    if (buf[i] != pattern(c->received + i, 3)) c->bad = true;
+                c->received += n;
+            }
+            if (s.at_eof()) c->eof = true;
+        };
+        h.closed = [](Stream&, Error, void* x) { static_cast<C*>(x)->failed = true; };
+        c.s = Stream::connect(addr("10.0.0.2:7"), h, &c);
+        NT_CHECK(c.s != nullptr);
+        NT_CHECK(run_until([&] { return c.eof || c.failed; }, 8000));
+        NT_CHECK(!c.failed && !c.bad && c.shut);
+        NT_CHECK(c.received == kBytes);
+        NT_CHECK(c.s->state() == Stream::State::Closed);  // both directions finished
+        NT_CHECK(c.s->write("x", 1) == 0);
+        NT_CHECK(c.s->bytes_sent() == kBytes && c.s->bytes_received() == kBytes);
+        NT_CHECK(c.s->remote() == addr("10.0.0.2:7"));
+        NT_CHECK(c.s->local().same_host(addr("10.0.0.1")) && c.s->local().port != 0);
+        c.s->close();
+        run_for(200);
+        NT_CHECK(socket_stats().streams_open == 0);
+        return 0;
+    };
+    auto server = [](int fd) { return echo_server(fd, 0, 64, kBytes, 1); };
+    const auto r = net_test::run_pair(client, server, kPairTimeoutMs);
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_EQ(r.a, 0);
+    EXPECT_EQ(r.b, 0);
+}
