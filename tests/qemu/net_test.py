@@ -182,6 +182,29 @@ def test_bad_ip_option(kernel):
     return run
 
 
+def test_two_nics(kernel):
+    """An e1000 and an e1000e (MSI) at once: both listed with MAC, link and address; echo over the second."""
+    def run(workdir):
+        tport = free_port()
+        g = Guest(["-netdev", "user,id=n0", "-device", "e1000,netdev=n0",
+                   "-netdev", f"user,id=n1,net=10.0.3.0/24,hostfwd=tcp:127.0.0.1:{tport}-:7",
+                   "-device", "e1000e,netdev=n1", "-kernel", kernel, "-append", "debug_exit=0xf4"],
+                  "echo-two-nics", workdir)
+        try:
+            expect(g, r"net e0: e1000 \S+ \(82540EM\), MAC 52:54:00:12:34:56, link up", what="e0 listed")
+            expect(g, r"net e1: e1000 \S+ \(82574L\), MAC 52:54:00:12:34:57, link up", what="e1 listed")
+            expect(g, r"net e0: 10\.0\.2\.15/24 .*DHCP", timeout=READY_TIMEOUT, what="e0's DHCP address")
+            expect(g, r"net e1: 10\.0\.3\.15/24 .*DHCP", timeout=READY_TIMEOUT, what="e1's DHCP address")
+            s = connect(tport)
+            data = random.Random(3).randbytes(64 * 1024)
+            if echo_bytes(s, data) != data:
+                raise Failure("echo over the second NIC returned different bytes")
+            s.close()
+        finally:
+            g.kill()
+    return run
+
+
 # -------------------------------------------------------------------------------------- netns + tap tests
 class Netns:
     def __init__(self):
@@ -332,6 +355,7 @@ def main():
         ("net-dhcp-tcp-udp-echo", test_slirp(args.kernel)),
         ("net-static-address", test_static(args.kernel)),
         ("net-bad-ip-option", test_bad_ip_option(args.kernel)),
+        ("net-two-nics", test_two_nics(args.kernel)),
         ("net-netns-ping-ipv6-bad-frames", test_netns(args.kernel)),
     ]
     for name, fn in tests:
