@@ -6,7 +6,7 @@
 #   make clean      remove build/ (the dependency cache in $(SKERRY_CACHE) stays)
 # V=1 shows the commands.
 
-APPS := hello echo
+APPS := hello echo iperf
 APP ?= hello
 CMDLINE ?=
 MEM ?= 128M
@@ -38,6 +38,7 @@ endif
 include mk/flags.mk
 include mk/deps.mk
 -include mk/font.mk
+-include appliances/*/*.mk
 include tests/unit.mk
 include mk/images.mk
 
@@ -55,7 +56,7 @@ GCC_INCLUDE := $(shell $(CC_K) -print-file-name=include)
 GCC_MAJOR := $(shell $(CC_K) -dumpversion | cut -d. -f1)
 CXX_INCLUDES := -isystem /usr/include/c++/$(GCC_MAJOR) -isystem /usr/include/x86_64-linux-gnu/c++/$(GCC_MAJOR)
 KERNEL_INCLUDES := -nostdinc $(CXX_INCLUDES) -isystem $(NEWLIB_INCLUDE) -isystem src/kernel/include -isystem $(GCC_INCLUDE) -Isrc -I. \
-                   $(LWIP_INCLUDES) $(MBEDTLS_INCLUDES)
+                   $(LWIP_INCLUDES) $(MBEDTLS_INCLUDES) $(CJSON_INCLUDES)
 KERNEL_DEFS := -DSKERRY_KERNEL=1 -D_POSIX_TIMERS=200112L -D_POSIX_MONOTONIC_CLOCK=200112L
 SKERRY_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 LIBGCC := $(shell $(CC_K) -print-libgcc-file-name)
@@ -78,7 +79,7 @@ build/kernel/gen/font.o: $(FONT_SRC) mk/flags.mk | $(DEPS_STAMP)
 # ---------------------------------------------------------------------------------------------------
 # Appliances: build/appliances/<name>.elf. Two links: the first finds the text symbols, which become
 # the backtrace table (.ksyms) of the second; text addresses do not move between the two.
-KERNEL_LIBS = -Wl,--start-group $(MBEDTLS_LIBS) $(LWIP_LIB) $(NEWLIB_LIBS) $(LIBGCC) -Wl,--end-group
+KERNEL_LIBS = -Wl,--start-group $(MBEDTLS_LIBS) $(LWIP_LIB) $(CJSON_LIB) $(NEWLIB_LIBS) $(LIBGCC) -Wl,--end-group
 LDFLAGS_K := -nostdlib -static -no-pie -Wl,-T,src/boot/kernel.ld -Wl,-z,max-page-size=0x1000 \
              -Wl,--gc-sections -Wl,--no-warn-rwx-segments -Wl,-z,noexecstack -Wl,--build-id=none
 
@@ -129,7 +130,7 @@ build/kernel/ksyms_empty.o:
 # ---------------------------------------------------------------------------------------------------
 APP_ELFS := $(foreach a,$(APPS),build/appliances/$(a).elf)
 
-.PHONY: all build-all kernels unit check test test-qemu run clean iso images release test-images
+.PHONY: all build-all kernels unit check test test-qemu run clean iso bench images release test-images
 # `make` on a fresh machine sets up first (packages, pinned sources), then builds in a new make that
 # sees what the set-up installed (the console font, GoogleTest).
 all: setup
@@ -163,6 +164,12 @@ test: setup
 	$(Q)$(MAKE) --no-print-directory check
 	$(Q)$(MAKE) --no-print-directory test-qemu
 	$(Q)$(MAKE) --no-print-directory test-images-quick
+
+# The benchmark (not part of `make test`): every appliance against a Linux guest in the same QEMU.
+bench: setup
+	$(Q)$(MAKE) --no-print-directory kernels
+	$(Q)bash scripts/bench/linux_guest.sh build/linux-guest
+	$(Q)$(PYTHON) tests/bench/bench.py
 
 run: setup
 	$(Q)$(MAKE) --no-print-directory build/appliances/$(APP).elf

@@ -17,8 +17,8 @@ PACKAGES=(
   fdisk python3-vmdkstream libxml2-utils dnsmasq-base
   # network clients used by tests and benchmarks
   curl iperf iperf3 socat netcat-openbsd iproute2 iputils-ping
-  # the benchmark's Linux guest initramfs
-  cpio
+  # the benchmark: the Linux guest's initramfs, HTTP load, the chart
+  cpio wrk gnuplot-nox
 )
 SRC_LIST=/etc/apt/sources.list.d/skerry-deb-src.sources
 
