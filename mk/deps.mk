@@ -1,4 +1,4 @@
-# Third-party libraries (newlib, lwIP, mbedTLS), pinned in deps.lock and built by scripts/deps.sh into
+# Third-party libraries (newlib, lwIP, mbedTLS, cJSON), pinned in deps.lock and built by scripts/deps.sh into
 # $(SKERRY_CACHE)/<name>-<version>-<key>/ (outside build/: `make clean` and `rm -rf third_party` keep them).
 # The key hashes the pins, THIRD_PARTY_CFLAGS, the compiler, the library's build script and its config
 # headers, so these paths are known at parse time and a changed input selects a new (re)build.
@@ -13,13 +13,14 @@ DEPS_SH := scripts/deps.sh
 HOSTCC ?= gcc
 DEPS_ENV := SKERRY_CACHE='$(SKERRY_CACHE)' THIRD_PARTY_CFLAGS='$(THIRD_PARTY_CFLAGS)' DEPS_CC='$(CC_K)' DEPS_HOSTCC='$(HOSTCC)'
 DEPS_DIRS := $(shell $(DEPS_ENV) bash $(DEPS_SH) dirs)
-ifneq ($(words $(DEPS_DIRS)),4)
+ifneq ($(words $(DEPS_DIRS)),5)
 $(error deps: could not compute the dependency cache paths; run "bash $(DEPS_SH) dirs" to see why)
 endif
 NEWLIB_DIR := $(word 1,$(DEPS_DIRS))
 LWIP_DIR := $(word 2,$(DEPS_DIRS))
 MBEDTLS_DIR := $(word 3,$(DEPS_DIRS))
-DEPS_STAMP := $(word 4,$(DEPS_DIRS))
+CJSON_DIR := $(word 4,$(DEPS_DIRS))
+DEPS_STAMP := $(word 5,$(DEPS_DIRS))
 
 NEWLIB_INCLUDE := $(NEWLIB_DIR)/include
 NEWLIB_LIBS := $(NEWLIB_DIR)/lib/libc.a $(NEWLIB_DIR)/lib/libm.a
@@ -28,10 +29,13 @@ LWIP_LIB := $(LWIP_DIR)/lib/liblwip.a
 LWIP_HOST_LIB := $(LWIP_DIR)/lib/liblwip-host.a   # the same lwIP for host unit tests (ASan)
 MBEDTLS_INCLUDES := -isystem $(MBEDTLS_DIR)/include -DMBEDTLS_CONFIG_FILE='"mbedtls_config.h"' -Isrc/net/tls
 MBEDTLS_LIBS := $(MBEDTLS_DIR)/lib/libmbedtls.a $(MBEDTLS_DIR)/lib/libmbedx509.a $(MBEDTLS_DIR)/lib/libmbedcrypto.a
+CJSON_INCLUDES := -isystem $(CJSON_DIR)/include
+CJSON_LIB := $(CJSON_DIR)/lib/libcjson.a
+CJSON_HOST_LIB := $(CJSON_DIR)/lib/libcjson-host.a   # the same cJSON for host unit tests (ASan)
 
-# The stamp exists once all three are built for the current keys. If a library directory vanished from
+# The stamp exists once all four are built for the current keys. If a library directory vanished from
 # the cache behind our back, force the (idempotent) build step.
-DEPS_DONE := $(NEWLIB_DIR)/.done $(LWIP_DIR)/.done $(MBEDTLS_DIR)/.done
+DEPS_DONE := $(NEWLIB_DIR)/.done $(LWIP_DIR)/.done $(MBEDTLS_DIR)/.done $(CJSON_DIR)/.done
 $(DEPS_STAMP): $(if $(filter-out $(wildcard $(DEPS_DONE)),$(DEPS_DONE)),deps-force)
 	$(Q)bash scripts/setup.sh
 	$(Q)$(DEPS_ENV) bash $(DEPS_SH) build

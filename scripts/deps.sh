@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Skerry's third-party dependency pipeline: newlib, lwIP and mbedTLS, pinned in deps.lock.
+# Skerry's third-party dependency pipeline: newlib, lwIP, mbedTLS and cJSON, pinned in deps.lock.
 #
-#   scripts/deps.sh dirs          print the cache directories of newlib, lwIP, mbedTLS and the stamp path
+#   scripts/deps.sh dirs          print the cache directories of newlib, lwIP, mbedTLS, cJSON and the stamp path
 #                                 (used by mk/deps.mk at parse time; fast, never downloads or builds)
 #   scripts/deps.sh build [lib…]  fetch, verify, unpack and build whatever is not cached yet (default: all)
 #   scripts/deps.sh fetch [lib…]  fetch and verify the pinned source files only
@@ -27,7 +27,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 LOCK=$ROOT/deps.lock
-LIBS=(newlib lwip mbedtls)
+LIBS=(newlib lwip mbedtls cjson)
 SKERRY_CACHE=${SKERRY_CACHE:-$HOME/.cache/skerry}
 DEPS_CC=${DEPS_CC:-gcc}
 DEPS_AR=${DEPS_AR:-ar}
@@ -111,12 +111,15 @@ compute_keys() {
                             $(find src/net/lwip/arch -name '*.h' 2>/dev/null | sort); } | hash_stream)
   KEY[mbedtls]=$( { echo "mbedtls"; lock_lines mbedtls; echo "$common"; echo "newlib ${KEY[newlib]}";
                     hash_files scripts/deps_mbedtls.sh scripts/deps_cc.sh src/net/tls/mbedtls_config.h; } | hash_stream)
+  KEY[cjson]=$( { echo "cjson"; lock_lines cjson; echo "$common"; echo "newlib ${KEY[newlib]}";
+                  echo "host $("$DEPS_HOSTCC" -dumpmachine 2>/dev/null) $("$DEPS_HOSTCC" -dumpfullversion 2>/dev/null)";
+                  hash_files scripts/deps_cjson.sh scripts/deps_cc.sh; } | hash_stream)
   local n
   for n in "${LIBS[@]}"; do
     [ -n "$(lock_version "$n")" ] || die "deps.lock has no pin for $n" "restore deps.lock from git"
     DIR[$n]=$SKERRY_CACHE/$n-$(lock_version "$n")-${KEY[$n]}
   done
-  STAMP=$SKERRY_CACHE/stamps/deps-$(echo "${KEY[newlib]} ${KEY[lwip]} ${KEY[mbedtls]}" | hash_stream).stamp
+  STAMP=$SKERRY_CACHE/stamps/deps-$(echo "${KEY[newlib]} ${KEY[lwip]} ${KEY[mbedtls]} ${KEY[cjson]}" | hash_stream).stamp
 }
 
 # ---- fetching and verification ---------------------------------------------------------------------------
@@ -154,7 +157,8 @@ fetch_deb_file() {  # newlib: a file shipped by an installed Debian binary packa
 }
 
 apt_source_ok() {  # name version: does apt know this exact source version?
-  apt-cache showsrc "$1" 2>/dev/null | grep -qx "Version: $2"
+  # grep reads everything (no -q): an early exit would kill apt-cache with SIGPIPE, and pipefail would fail.
+  apt-cache showsrc "$1" 2>/dev/null | grep -Fx "Version: $2" >/dev/null
 }
 
 fetch_apt_source() {
@@ -309,6 +313,7 @@ config_of() {
     newlib) echo "scripts/deps_newlib.sh" ;;
     lwip) echo "src/net/lwip/lwipopts.h, src/net/lwip/arch/cc.h or scripts/deps_lwip.sh" ;;
     mbedtls) echo "src/net/tls/mbedtls_config.h or scripts/deps_mbedtls.sh" ;;
+    cjson) echo "scripts/deps_cjson.sh" ;;
   esac
 }
 
@@ -346,7 +351,7 @@ cmd=${1:-build}
 case $cmd in
   dirs)
     compute_keys
-    echo "${DIR[newlib]} ${DIR[lwip]} ${DIR[mbedtls]} $STAMP"
+    echo "${DIR[newlib]} ${DIR[lwip]} ${DIR[mbedtls]} ${DIR[cjson]} $STAMP"
     ;;
   fetch)
     with_lock
@@ -361,7 +366,7 @@ case $cmd in
     compute_keys
     with_lock
     want=$(libs_from_args "$@")
-    # lwIP and mbedTLS compile against newlib's headers.
+    # lwIP, mbedTLS and cJSON compile against newlib's headers.
     [[ " $want " == *" newlib "* ]] || want="newlib $want"
     for n in "${LIBS[@]}"; do [[ " $want " == *" $n "* ]] && build_one "$n"; done
     if [ $# = 0 ]; then mkdir -p "$(dirname "$STAMP")" && touch "$STAMP"; fi
@@ -378,8 +383,8 @@ case $cmd in
     compute_keys
     with_lock
     for d in "$SKERRY_CACHE"/*; do
-      [ -d "$d" ] && [[ $(basename "$d") =~ ^(newlib|lwip|mbedtls)-.+-[0-9a-f]{16}$ ]] || continue
-      case " ${DIR[newlib]} ${DIR[lwip]} ${DIR[mbedtls]} " in *" $d "*) continue ;; esac
+      [ -d "$d" ] && [[ $(basename "$d") =~ ^(newlib|lwip|mbedtls|cjson)-.+-[0-9a-f]{16}$ ]] || continue
+      case " ${DIR[newlib]} ${DIR[lwip]} ${DIR[mbedtls]} ${DIR[cjson]} " in *" $d "*) continue ;; esac
       say "removing stale $d"; rm -rf "$d"
     done
     find "$SKERRY_CACHE/stamps" -name 'deps-*.stamp' ! -path "$STAMP" -delete 2>/dev/null || true

@@ -1,0 +1,438 @@
+// The iperf3 server over the socket layer. The control protocol is appliances/iperf/iperf3_proto.hpp; this
+// file moves bytes: the control connection, the TCP data streams (reading and discarding, or sending for
+// -R/--bidir), the UDP streams on the same port number, and a watchdog that ends a test whose client went
+// silent (no byte moved for kIdleNs).
+#include <stdio.h>
+#include <string.h>
+
+#include "appliances/iperf/iperf.hpp"
+#include "appliances/iperf/iperf3_proto.hpp"
+#include "kernel/event_loop.hpp"
+#include "kernel/log.hpp"
+#include "kernel/time.hpp"
+#include "net/socket.hpp"
+
+namespace iperf {
+namespace {
+
+using namespace skerry;
+using net::Error;
+using net::Stream;
+namespace v3 = iperf::v3;
+
+constexpr uint64_t kIdleNs = 10'000'000'000ull;
+constexpr uint64_t kTickNs = 1'000'000'000ull;
+constexpr int kMaxPending = 16;
+constexpr uint32_t kUdpConnectReply = 0x39383736;  // iperf3 writes it in host order (x86: little endian)
+
+alignas(64) uint8_t zeros[64 * 1024];
+
+struct Data {
+    Stream* tcp = nullptr;
+    bool udp = false;
+    net::Address peer;        // UDP
+    bool sends = false;
+    uint64_t bytes = 0;       // payload counted during the test
+    // UDP receive statistics (iperf3's: highest counter seen, losses, RFC 1889 jitter in seconds)
+    uint64_t packet_count = 0;
+    int64_t errors = 0;
+    double jitter = 0, prev_transit = 0;
+    bool have_transit = false;
+};
+
+struct Pending {  // a connection during CREATE_STREAMS whose cookie is still arriving
+    Stream* s = nullptr;
+    char cookie[v3::kCookieSize];
+    size_t have = 0;
+};
+
+struct Test {
+    Stream* ctrl = nullptr;
+    v3::Control* proto = nullptr;
+    Data data[v3::kMaxStreams];
+    int n = 0;
+    Pending pending[kMaxPending];
+    bool running = false, ended = false;
+    uint64_t start_ns = 0, end_ns = 0;
+    uint64_t last_progress = 0, last_activity_ns = 0;
+    net::Address peer;
+};
+
+net::Listener* listener;
+net::Datagram* udp;
+Test* test;
+loop::Timer watchdog;
+
+void teardown(const char* why);
+
+uint64_t progress() {
+    uint64_t p = test->ctrl ? test->ctrl->bytes_received() + test->ctrl->bytes_sent() : 0;
+    for (int i = 0; i < test->n; ++i) {
+        const Data& d = test->data[i];
+        p += d.tcp ? d.tcp->bytes_received() + d.tcp->bytes_sent() : d.bytes;
+    }
+    return p;
+}
+
+void tick(void*) {
+    if (!test) return;
+    const uint64_t now = time::now_ns();
+    const uint64_t p = progress();
+    if (p != test->last_progress) {
+        test->last_progress = p;
+        test->last_activity_ns = now;
+    } else if (now - test->last_activity_ns > kIdleNs) {
+        teardown("client silent for 10 s");
+        return;
+    }
+    loop::arm_in(watchdog, kTickNs, tick, nullptr);
+}
+
+void flush_ctrl() {
+    if (!test || !test->ctrl) return;
+    v3::Control& c = *test->proto;
+    while (c.out_size()) {
+        const size_t w = test->ctrl->write(c.out(), c.out_size());
+        if (w == 0) return;
+        c.sent(w);
+    }
+}
+
+void drain(Stream& s) {
+    const void* p;
+    size_t n;
+    while ((n = s.peek(&p)) != 0) s.consume(n);
+}
+
+void pump_send(Data& d) {
+    if (!d.tcp || test->ended || !test->running) return;
+    const size_t len = test->proto->params().len < sizeof zeros ? test->proto->params().len : sizeof zeros;
+    for (;;) {
+        const size_t w = d.tcp->write(zeros, len);
+        d.bytes += w;
+        if (w < len) return;
+    }
+}
+
+void summarise() {
+    const v3::Params& p = test->proto->params();
+    char peer[net::kAddressTextMax];
+    test->peer.format(peer, sizeof peer, false);
+    const uint64_t ns = (test->end_ns ? test->end_ns : time::now_ns()) - test->start_ns;
+    uint64_t rx = 0, tx = 0;
+    for (int i = 0; i < test->n; ++i) (test->data[i].sends ? tx : rx) += test->data[i].bytes;
+    const char* proto = p.udp ? "UDP" : "TCP";
+    char what[48];
+    if (rx || !tx) {
+        snprintf(what, sizeof what, "%s receive from", proto);
+        log_summary("iperf3", what, peer, rx, ns, p.bidir ? p.parallel : p.streams());
+    }
+    if (tx) {
+        snprintf(what, sizeof what, "%s send to", proto);
+        log_summary("iperf3", what, peer, tx, ns, p.bidir ? p.parallel : p.streams());
+    }
+    if (p.udp && rx) {
+        int64_t lost = 0;
+        uint64_t pk = 0;
+        double jit = 0;
+        for (int i = 0; i < test->n; ++i) {
+            lost += test->data[i].errors;
+            pk += test->data[i].packet_count;
+            if (test->data[i].jitter > jit) jit = test->data[i].jitter;
+        }
+        log::info("iperf3: UDP %lld/%llu datagrams lost, jitter %u us", static_cast<long long>(lost),
+                  static_cast<unsigned long long>(pk), static_cast<unsigned>(jit * 1e6));
+    }
+}
+
+void close_stream(Stream*& s, bool graceful) {
+    if (!s) return;
+    Stream* t = s;
+    s = nullptr;
+    t->set_handlers(net::StreamHandlers{}, nullptr);
+    drain(*t);
+    if (graceful) t->close(); else t->abort();
+}
+
+// Ends the test: every stream closed (graceful after a complete test), the server free for the next client.
+void teardown(const char* why) {
+    if (!test) return;
+    loop::cancel(watchdog);
+    const bool ok = why == nullptr;
+    if (ok) {
+        summarise();
+    } else {
+        char peer[net::kAddressTextMax];
+        test->peer.format(peer, sizeof peer, false);
+        log::info("iperf3: test from %s aborted: %s", peer, why);
+    }
+    for (int i = 0; i < test->n; ++i) close_stream(test->data[i].tcp, ok);
+    for (Pending& p : test->pending) close_stream(p.s, false);
+    if (test->ctrl) {
+        flush_ctrl();
+        close_stream(test->ctrl, ok);
+    }
+    delete test->proto;
+    delete test;
+    test = nullptr;
+}
+
+void maybe_start() {
+    const v3::Params& p = test->proto->params();
+    if (test->running || test->n < p.streams()) return;
+    test->running = true;
+    test->start_ns = time::now_ns();
+    test->proto->start_test();
+    flush_ctrl();
+    for (int i = 0; i < test->n; ++i)
+        if (test->data[i].sends) pump_send(test->data[i]);
+}
+
+void end_test() {
+    test->ended = true;
+    test->end_ns = time::now_ns();
+    v3::StreamResult r[v3::kMaxStreams];
+    bool sent = false;
+    for (int i = 0; i < test->n; ++i) {
+        const Data& d = test->data[i];
+        r[i].id = v3::stream_id(i);
+        r[i].bytes = d.bytes;
+        r[i].seconds = static_cast<double>(test->end_ns - test->start_ns) / 1e9;
+        r[i].packets = static_cast<int64_t>(d.packet_count);
+        r[i].errors = d.errors;
+        r[i].jitter = d.jitter;
+        sent |= d.sends;
+    }
+    test->proto->end_test(r, test->n, sent);
+}
+
+// ---- data streams ---------------------------------------------------------------------------------------
+void data_io(Stream& s, void* ctx) {
+    if (!test) return;
+    Data& d = test->data[reinterpret_cast<uintptr_t>(ctx)];
+    const void* p;
+    size_t n;
+    while ((n = s.peek(&p)) != 0) {
+        if (test->running && !test->ended) d.bytes += n;
+        s.consume(n);
+    }
+    if (d.sends) pump_send(d);
+}
+
+void data_closed(Stream&, Error why, void* ctx) {
+    if (!test) return;
+    Data& d = test->data[reinterpret_cast<uintptr_t>(ctx)];
+    d.tcp = nullptr;
+    if (!test->ended && why != Error::None) teardown("a data stream was reset");
+}
+
+void pending_in(Stream& s, void* ctx) {
+    if (!test) return;
+    Pending& pe = test->pending[reinterpret_cast<uintptr_t>(ctx)];
+    while (pe.have < v3::kCookieSize) {
+        const size_t r = s.read(pe.cookie + pe.have, v3::kCookieSize - pe.have);
+        if (r == 0) break;
+        pe.have += r;
+    }
+    if (pe.have < v3::kCookieSize) {
+        if (s.at_eof()) close_stream(pe.s, true);
+        return;
+    }
+    pe.s = nullptr;
+    const v3::Params& p = test->proto->params();
+    if (memcmp(pe.cookie, test->proto->cookie(), v3::kCookieSize - 1) != 0 || p.udp || test->n >= p.streams()) {
+        const int8_t denied = v3::kAccessDenied;
+        s.write(&denied, 1);
+        s.set_handlers(net::StreamHandlers{}, nullptr);
+        drain(s);
+        s.close();
+        return;
+    }
+    const uintptr_t i = static_cast<uintptr_t>(test->n++);
+    Data& d = test->data[i];
+    d = Data{};
+    d.tcp = &s;
+    d.sends = p.server_sends(static_cast<int>(i));
+    net::StreamHandlers h;
+    h.readable = data_io;
+    h.writable = data_io;
+    h.closed = data_closed;
+    s.set_handlers(h, reinterpret_cast<void*>(i));
+    data_io(s, reinterpret_cast<void*>(i));
+    maybe_start();
+}
+
+void pending_closed(Stream&, Error, void* ctx) {
+    if (test) test->pending[reinterpret_cast<uintptr_t>(ctx)].s = nullptr;
+}
+
+// ---- control --------------------------------------------------------------------------------------------
+void ctrl_in(Stream& s, void*) {
+    while (test) {
+        const void* p;
+        const size_t n = s.peek(&p);
+        if (n == 0) break;
+        v3::Event ev;
+        const size_t used = test->proto->feed(p, n, &ev);
+        s.consume(used);
+        flush_ctrl();
+        switch (ev) {
+        case v3::Event::None: break;
+        case v3::Event::CreateStreams: {
+            const v3::Params& pr = test->proto->params();
+            char peer[net::kAddressTextMax];
+            test->peer.format(peer, sizeof peer, false);
+            log::info("iperf3: test from %s: %s, %d stream%s, %s, %.0f s", peer, pr.udp ? "UDP" : "TCP", pr.parallel,
+                      pr.parallel == 1 ? "" : "s", pr.bidir ? "both directions" : pr.reverse ? "server sends" :
+                      "client sends", pr.time);
+            if (pr.udp && (pr.reverse || pr.bidir)) {
+                log::warn("iperf3: UDP with -R/--bidir is not supported; refusing the test");
+                const int8_t e = v3::kServerError;
+                s.write(&e, 1);
+                teardown("UDP -R/--bidir not supported");
+                return;
+            }
+            break;
+        }
+        case v3::Event::TestEnd:
+            end_test();
+            flush_ctrl();
+            break;
+        case v3::Event::Done: teardown(nullptr); return;
+        case v3::Event::Terminated: teardown("client terminated the test"); return;
+        case v3::Event::Error: teardown(test->proto->error_text()); return;
+        }
+    }
+    if (test && s.at_eof()) teardown("control connection closed by the client");
+}
+
+void ctrl_writable(Stream&, void*) { flush_ctrl(); }
+
+void ctrl_closed(Stream&, Error why, void*) {
+    if (!test) return;
+    test->ctrl = nullptr;
+    teardown(why == Error::None ? "control connection closed" : net::error_text(why));
+}
+
+void denied_in(Stream& s, void*) {
+    drain(s);
+    if (s.at_eof()) s.close();
+}
+
+void accepted(net::Listener&, Stream& s, void*) {
+    if (!test) {
+        test = new Test;
+        test->proto = new v3::Control;
+        test->ctrl = &s;
+        test->peer = s.remote();
+        test->last_activity_ns = time::now_ns();
+        s.set_nodelay(true);
+        net::StreamHandlers h;
+        h.readable = ctrl_in;
+        h.writable = ctrl_writable;
+        h.closed = ctrl_closed;
+        s.set_handlers(h, nullptr);
+        loop::arm_in(watchdog, kTickNs, tick, nullptr);
+        ctrl_in(s, nullptr);
+        return;
+    }
+    if (test->proto->state() == v3::kCreateStreams && !test->running) {
+        for (uintptr_t i = 0; i < kMaxPending; ++i) {
+            Pending& pe = test->pending[i];
+            if (pe.s) continue;
+            pe.s = &s;
+            pe.have = 0;
+            net::StreamHandlers h;
+            h.readable = pending_in;
+            h.closed = pending_closed;
+            s.set_handlers(h, reinterpret_cast<void*>(i));
+            pending_in(s, reinterpret_cast<void*>(i));
+            return;
+        }
+    }
+    // Busy: iperf3 answers ACCESS_DENIED without reading; the client prints "the server is busy".
+    const int8_t denied = v3::kAccessDenied;
+    s.write(&denied, 1);
+    net::StreamHandlers h;
+    h.readable = denied_in;
+    s.set_handlers(h, nullptr);
+    s.shutdown_write();
+    denied_in(s, nullptr);
+}
+
+// ---- UDP --------------------------------------------------------------------------------------------------
+uint32_t be32(const uint8_t* p) {
+    return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+void udp_in(net::Datagram& dg, const net::Address& from, const void* data, size_t len, void*) {
+    if (!test || !test->proto->params().udp) return;
+    const uint8_t* b = static_cast<const uint8_t*>(data);
+    int idx = -1;
+    for (int i = 0; i < test->n; ++i)
+        if (test->data[i].udp && test->data[i].peer == from) idx = i;
+    if (!test->running) {
+        if (test->proto->state() != v3::kCreateStreams || len != 4) return;
+        if (idx < 0) {
+            if (test->n >= test->proto->params().streams()) return;
+            idx = test->n++;
+            Data& d = test->data[idx];
+            d = Data{};
+            d.udp = true;
+            d.peer = from;
+        }
+        const uint32_t reply = kUdpConnectReply;
+        dg.send_to(from, &reply, sizeof reply);
+        maybe_start();
+        return;
+    }
+    if (idx < 0 || test->ended || len < 12) return;
+    Data& d = test->data[idx];
+    const double sent = be32(b) + be32(b + 4) / 1e6;
+    uint64_t count;
+    if (test->proto->params().udp_counters_64bit && len >= 16) {
+        count = (uint64_t{be32(b + 8)} << 32) | be32(b + 12);
+    } else {
+        count = be32(b + 8);
+    }
+    d.bytes += len;
+    if (count >= d.packet_count + 1) {
+        if (count > d.packet_count + 1) d.errors += static_cast<int64_t>(count - 1 - d.packet_count);
+        d.packet_count = count;
+    } else if (d.errors > 0) {
+        --d.errors;  // out of order: counted as lost before
+    }
+    const double transit = static_cast<double>(time::now_ns()) / 1e9 - sent;
+    if (d.have_transit) {
+        double delta = transit - d.prev_transit;
+        if (delta < 0) delta = -delta;
+        d.jitter += (delta - d.jitter) / 16.0;
+    }
+    d.prev_transit = transit;
+    d.have_transit = true;
+}
+
+}  // namespace
+
+void log_summary(const char* tool, const char* what, const char* peer, uint64_t bytes, uint64_t ns, int streams) {
+    const uint64_t cs = ns / 10000000ull;
+    const uint64_t kbps = ns ? static_cast<uint64_t>(static_cast<double>(bytes) * 8e6 / static_cast<double>(ns)) : 0;
+    log::info("%s: %s %s: %llu bytes in %llu.%02llu s = %llu.%02llu Mbit/s (%d stream%s)", tool, what, peer,
+              static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(cs / 100),
+              static_cast<unsigned long long>(cs % 100), static_cast<unsigned long long>(kbps / 1000),
+              static_cast<unsigned long long>(kbps % 1000 / 10), streams, streams == 1 ? "" : "s");
+}
+
+bool start_v3(uint16_t port) {
+    Error e = Error::None;
+    listener = net::Listener::open(net::Address::any(port), 64, accepted, nullptr, &e);
+    if (!listener) {
+        log::error("iperf3: cannot listen on TCP port %u: %s", port, net::error_text(e));
+        return false;
+    }
+    udp = net::Datagram::open(net::Address::any(port), udp_in, nullptr, &e);
+    if (!udp) log::error("iperf3: cannot bind UDP port %u: %s (UDP tests will fail)", port, net::error_text(e));
+    return true;
+}
+
+}  // namespace iperf

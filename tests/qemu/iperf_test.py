@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""QEMU integration tests of the iperf appliance with Debian's stock clients (iperf3 3.12, iperf 2.1.8).
+
+One guest under TCG with an e1000 on slirp, forwarding 127.0.0.1:<p3> to guest TCP+UDP 5201 and <p2> to TCP 5001.
+Cases run one after another against the same guest (a new test must start right after the previous one);
+every client run is bounded by a timeout. Prints the measured iperf3 throughput both ways."""
+import argparse
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from qemu_harness import Failure, Guest, Runner, expect  # noqa: E402
+
+READY_TIMEOUT = 90
+CLIENT_TIMEOUT = 60
+RESULTS = {}
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def client(cmd, timeout=CLIENT_TIMEOUT):
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise Failure(f"{' '.join(cmd)} did not finish within {timeout}s")
+    return p
+
+
+def check(p, what):
+    if p.returncode != 0:
+        raise Failure(f"{what}: exit {p.returncode}\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
+    return p.stdout
+
+
+def mbits(out, role):
+    """The iperf3 summary line's rate for role ('sender'/'receiver'), in Mbit/s."""
+    for line in out.splitlines():
+        m = re.search(r"([\d.]+) ([KMG])bits/sec.*\b" + role + r"\s*$", line)
+        if m and "[SUM]" in line or (m and "[SUM]" not in out):
+            return float(m.group(1)) * {"K": 1e-3, "M": 1, "G": 1e3}[m.group(2)]
+    return None
+
+
+def test_iperf(kernel):
+    def run(workdir):
+        p3, p2 = free_port(), free_port()
+        netdev = (f"user,id=n0,hostfwd=tcp:127.0.0.1:{p3}-:5201,hostfwd=udp:127.0.0.1:{p3}-:5201,"
+                  f"hostfwd=tcp:127.0.0.1:{p2}-:5001")
+        g = Guest(["-netdev", netdev, "-device", "e1000,netdev=n0", "-kernel", kernel,
+                   "-append", "debug_exit=0xf4"], "iperf", workdir)
+        try:
+            expect(g, r"iperf: ready on 10\.0\.2\.15: iperf3 -c 10\.0\.2\.15 \(port 5201\), iperf -c 10\.0\.2\.15 "
+                   r"\(port 5001\)", timeout=READY_TIMEOUT, what="the iperf ready line")
+            base = ["iperf3", "-c", "127.0.0.1", "-p", str(p3), "-t", "2"]
+            out = check(client(base), "iperf3 -t 2")
+            RESULTS["iperf3 TCP client->appliance Mbit/s"] = mbits(out, "receiver") or 0
+            expect(g, r"iperf3: TCP receive from 10\.0\.2\.2: \d+ bytes in [\d.]+ s = [\d.]+ Mbit/s \(1 stream\)",
+                   timeout=10, what="the console summary of the plain test")
+            out = check(client(base + ["-R"]), "iperf3 -R")
+            RESULTS["iperf3 TCP appliance->client Mbit/s (-R)"] = mbits(out, "receiver") or 0
+            expect(g, r"iperf3: TCP send to 10\.0\.2\.2: \d+ bytes", timeout=10, what="the -R summary")
+            out = check(client(base + ["-P", "2"]), "iperf3 -P 2")
+            if "[SUM]" not in out:
+                raise Failure(f"iperf3 -P 2 printed no [SUM] line:\n{out}")
+            expect(g, r"iperf3: TCP receive .*\(2 streams\)", timeout=10, what="the -P 2 summary")
+            out = check(client(base + ["-l", "1000"]), "iperf3 -l 1000")
+            out = check(client(base + ["-J"]), "iperf3 -J")
+            j = json.loads(out)
+            rx = j["end"]["sum_received"]["bytes"]
+            if rx <= 0 or j["end"]["sum_sent"]["bytes"] <= 0:
+                raise Failure(f"iperf3 -J: no bytes in the end summary: {j['end']}")
+            out = check(client(base + ["-u", "-b", "10M"]), "iperf3 -u -b 10M")
+            m = re.search(r"(\d+)/(\d+) \([\d.e+-]+%\)\s+receiver", out)
+            if not m or int(m.group(2)) == 0:
+                raise Failure(f"iperf3 -u: no receiver datagram counts:\n{out}")
+            expect(g, r"iperf3: UDP receive from 10\.0\.2\.2", timeout=10, what="the UDP summary")
+            # Busy: a second client during a test is turned away; the test goes on.
+            first = subprocess.Popen(base[:-1] + ["4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            time.sleep(2)
+            busy = client(["iperf3", "-c", "127.0.0.1", "-p", str(p3), "-t", "1"])
+            if busy.returncode == 0 or "busy" not in busy.stdout + busy.stderr:
+                raise Failure(f"second client was not told the server is busy:\n{busy.stdout}\n{busy.stderr}")
+            try:
+                fo, fe = first.communicate(timeout=CLIENT_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                first.kill()
+                raise Failure("the first client did not finish while a second was refused")
+            if first.returncode != 0:
+                raise Failure(f"the first client failed while a second was refused:\n{fo}\n{fe}")
+            # A client that vanishes mid-test: the server must serve the next one.
+            gone = subprocess.Popen(base[:-1] + ["30"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(3)
+            gone.kill()
+            gone.wait()
+            expect(g, r"iperf3: test from 10\.0\.2\.2 aborted", timeout=30, what="the vanished client's test aborted")
+            check(client(base), "iperf3 after a vanished client")
+            # iperf2
+            out = check(client(["iperf", "-c", "127.0.0.1", "-p", str(p2), "-t", "2"]), "iperf -c -t 2")
+            if not re.search(r"bits/sec", out):
+                raise Failure(f"iperf printed no rate:\n{out}")
+            expect(g, r"iperf: TCP receive from 10\.0\.2\.2: \d+ bytes", timeout=10, what="the iperf2 summary")
+        finally:
+            g.kill()
+    return run
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("--logs", default="build/test-logs/iperf")
+    args = ap.parse_args()
+    r = Runner(args.logs)
+    r.run("iperf3-tcp-R-P-l-J-udp-busy-vanish-iperf2", test_iperf(args.kernel))
+    for k, v in RESULTS.items():
+        print(f"measured: {k} = {v:.1f}")
+    return r.summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
