@@ -6,7 +6,7 @@
 #   make clean      remove build/ (the dependency cache in $(SKERRY_CACHE) stays)
 # V=1 shows the commands.
 
-APPS := hello echo iperf
+APPS := hello echo iperf http
 APP ?= hello
 CMDLINE ?=
 MEM ?= 128M
@@ -95,7 +95,7 @@ build/appliances/%.ident.o: build/version.txt
 
 define APP_RULES
 APP_$(1)_SRCS := $$(sort $$(wildcard appliances/$(1)/*.cpp))
-APP_$(1)_OBJS := $$(patsubst %.cpp,build/kernel/%.o,$$(APP_$(1)_SRCS)) build/appliances/$(1).ident.o
+APP_$(1)_OBJS := $$(patsubst %.cpp,build/kernel/%.o,$$(APP_$(1)_SRCS)) build/appliances/$(1).ident.o $$(APP_$(1)_EXTRA_OBJS)
 
 build/appliances/$(1).pass1.elf: $$(KERNEL_OBJS) $$(APP_$(1)_OBJS) build/kernel/ksyms_empty.o src/boot/kernel.ld $(DEPS_STAMP)
 	@mkdir -p $$(dir $$@)
