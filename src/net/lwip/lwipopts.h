@@ -61,6 +61,9 @@ uint32_t skerry_lwip_rand(void);
 #define IP_REASS_MAX_PBUFS          64
 #define IP_FRAG                     1
 #define LWIP_DHCP                   1
+/* No ARP probe of the offered address before using it (busybox udhcpc does none either): the probe and
+ * lwIP's 500 ms timer granularity add up to a second to every boot. */
+#define DHCP_DOES_ARP_CHECK         0
 #define LWIP_IPV6                   1
 #define LWIP_IPV6_AUTOCONFIG        1
 #define LWIP_IPV6_MLD               1
