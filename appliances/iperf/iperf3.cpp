@@ -34,7 +34,7 @@ struct Data {
     bool sends = false;
     uint64_t bytes = 0;       // payload counted during the test
     // UDP receive statistics (iperf3's: highest counter seen, losses, RFC 1889 jitter in seconds)
-    uint64_t packet_count = 0;
+    uint64_t packet_count = 0;  // received (highest counter), or sent
     int64_t errors = 0;
     double jitter = 0, prev_transit = 0;
     bool have_transit = false;
@@ -62,14 +62,27 @@ net::Listener* listener;
 net::Datagram* udp;
 Test* test;
 loop::Timer watchdog;
+loop::Timer pacer;  // UDP sending (-u -R, -u --bidir): every kPaceNs, send what the rate allows by now
+constexpr uint64_t kPaceNs = 1'000'000ull;
+constexpr int kMaxBurst = 256;
+alignas(64) uint8_t udp_packet[65536];
 
 void teardown(const char* why);
+
+uint64_t udp_send_until() {
+    const v3::Params& p = test->proto->params();
+    return test->start_ns + static_cast<uint64_t>((p.time + p.omit) * 1e9) + 5'000'000'000ull;
+}
 
 uint64_t progress() {
     uint64_t p = test->ctrl ? test->ctrl->bytes_received() + test->ctrl->bytes_sent() : 0;
     for (int i = 0; i < test->n; ++i) {
         const Data& d = test->data[i];
-        p += d.tcp ? d.tcp->bytes_received() + d.tcp->bytes_sent() : d.bytes;
+        if (d.tcp) {
+            p += d.tcp->bytes_received() + d.tcp->bytes_sent();
+        } else if (!d.sends || time::now_ns() < udp_send_until()) {
+            p += d.bytes;  // a UDP sender hears nothing back: its own sending is progress only for the test's time
+        }
     }
     return p;
 }
@@ -136,6 +149,7 @@ void summarise() {
         uint64_t pk = 0;
         double jit = 0;
         for (int i = 0; i < test->n; ++i) {
+            if (test->data[i].sends) continue;
             lost += test->data[i].errors;
             pk += test->data[i].packet_count;
             if (test->data[i].jitter > jit) jit = test->data[i].jitter;
@@ -158,6 +172,7 @@ void close_stream(Stream*& s, bool graceful) {
 void teardown(const char* why) {
     if (!test) return;
     loop::cancel(watchdog);
+    loop::cancel(pacer);
     const bool ok = why == nullptr;
     if (ok) {
         summarise();
@@ -177,6 +192,43 @@ void teardown(const char* why) {
     test = nullptr;
 }
 
+void put_be32(uint8_t* p, uint32_t v) {
+    p[0] = static_cast<uint8_t>(v >> 24);
+    p[1] = static_cast<uint8_t>(v >> 16);
+    p[2] = static_cast<uint8_t>(v >> 8);
+    p[3] = static_cast<uint8_t>(v);
+}
+
+// UDP sender: iperf3's datagram header (seconds, microseconds, packet counter: 32 or 64 bits, big endian),
+// at -b bits/s per stream, from the test's start.
+void pace_udp(void*) {
+    if (!test || test->ended) return;
+    const v3::Params& p = test->proto->params();
+    const size_t len = p.len < 16 ? 16 : p.len > sizeof udp_packet ? sizeof udp_packet : p.len;
+    const uint64_t now = time::now_ns();
+    const double allowed = static_cast<double>(p.bandwidth) * static_cast<double>(now - test->start_ns) / 8e9;
+    for (int i = 0; i < test->n; ++i) {
+        Data& d = test->data[i];
+        if (!d.udp || !d.sends) continue;
+        for (int burst = 0; burst < kMaxBurst && static_cast<double>(d.bytes) < allowed; ++burst) {
+            const uint64_t t = time::now_ns();
+            put_be32(udp_packet, static_cast<uint32_t>(t / 1000000000ull));
+            put_be32(udp_packet + 4, static_cast<uint32_t>(t % 1000000000ull / 1000));
+            const uint64_t count = d.packet_count + 1;
+            if (p.udp_counters_64bit) {
+                put_be32(udp_packet + 8, static_cast<uint32_t>(count >> 32));
+                put_be32(udp_packet + 12, static_cast<uint32_t>(count));
+            } else {
+                put_be32(udp_packet + 8, static_cast<uint32_t>(count));
+            }
+            if (udp->send_to(d.peer, udp_packet, len) != Error::None) break;  // no buffers: next tick
+            d.packet_count = count;
+            d.bytes += len;
+        }
+    }
+    loop::arm_in(pacer, kPaceNs, pace_udp, nullptr);
+}
+
 void maybe_start() {
     const v3::Params& p = test->proto->params();
     if (test->running || test->n < p.streams()) return;
@@ -184,8 +236,10 @@ void maybe_start() {
     test->start_ns = time::now_ns();
     test->proto->start_test();
     flush_ctrl();
-    for (int i = 0; i < test->n; ++i)
+    for (int i = 0; i < test->n; ++i) {
+        if (test->data[i].sends && test->data[i].udp) loop::arm_in(pacer, 0, pace_udp, nullptr);
         if (test->data[i].sends) pump_send(test->data[i]);
+    }
 }
 
 void end_test() {
@@ -285,13 +339,6 @@ void ctrl_in(Stream& s, void*) {
             log::info("iperf3: test from %s: %s, %d stream%s, %s, %.0f s", peer, pr.udp ? "UDP" : "TCP", pr.parallel,
                       pr.parallel == 1 ? "" : "s", pr.bidir ? "both directions" : pr.reverse ? "server sends" :
                       "client sends", pr.time);
-            if (pr.udp && (pr.reverse || pr.bidir)) {
-                log::warn("iperf3: UDP with -R/--bidir is not supported; refusing the test");
-                const int8_t e = v3::kServerError;
-                s.write(&e, 1);
-                teardown("UDP -R/--bidir not supported");
-                return;
-            }
             break;
         }
         case v3::Event::TestEnd:
@@ -380,13 +427,14 @@ void udp_in(net::Datagram& dg, const net::Address& from, const void* data, size_
             d = Data{};
             d.udp = true;
             d.peer = from;
+            d.sends = test->proto->params().server_sends(idx);
         }
         const uint32_t reply = kUdpConnectReply;
         dg.send_to(from, &reply, sizeof reply);
         maybe_start();
         return;
     }
-    if (idx < 0 || test->ended || len < 12) return;
+    if (idx < 0 || test->ended || len < 12 || test->data[idx].sends) return;
     Data& d = test->data[idx];
     const double sent = be32(b) + be32(b + 4) / 1e6;
     uint64_t count;

@@ -85,6 +85,14 @@ def test_iperf(kernel):
             if not m or int(m.group(2)) == 0:
                 raise Failure(f"iperf3 -u: no receiver datagram counts:\n{out}")
             expect(g, r"iperf3: UDP receive from 10\.0\.2\.2", timeout=10, what="the UDP summary")
+            out = check(client(base + ["--bidir"]), "iperf3 --bidir")
+            if "[RX-C]" not in out or "[TX-C]" not in out:
+                raise Failure(f"iperf3 --bidir printed no RX-C/TX-C lines:\n{out}")
+            out = check(client(base + ["-u", "-b", "10M", "-R"]), "iperf3 -u -b 10M -R")
+            m = re.search(r"(\d+)/(\d+) \([\d.e+-]+%\)\s+receiver", out)
+            if not m or int(m.group(2)) == 0:
+                raise Failure(f"iperf3 -u -R: no receiver datagram counts:\n{out}")
+            expect(g, r"iperf3: UDP send to 10\.0\.2\.2", timeout=10, what="the UDP -R summary")
             # Busy: a second client during a test is turned away; the test goes on.
             first = subprocess.Popen(base[:-1] + ["4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             time.sleep(2)
