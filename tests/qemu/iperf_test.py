@@ -56,7 +56,7 @@ def test_iperf(kernel):
     def run(workdir):
         p3, p2 = free_port(), free_port()
         netdev = (f"user,id=n0,hostfwd=tcp:127.0.0.1:{p3}-:5201,hostfwd=udp:127.0.0.1:{p3}-:5201,"
-                  f"hostfwd=tcp:127.0.0.1:{p2}-:5001")
+                  f"hostfwd=tcp:127.0.0.1:{p2}-:5001,hostfwd=udp:127.0.0.1:{p2}-:5001")
         g = Guest(["-netdev", netdev, "-device", "e1000,netdev=n0", "-kernel", kernel,
                    "-append", "debug_exit=0xf4"], "iperf", workdir)
         try:
@@ -118,6 +118,14 @@ def test_iperf(kernel):
             if not re.search(r"bits/sec", out):
                 raise Failure(f"iperf printed no rate:\n{out}")
             expect(g, r"iperf: TCP receive from 10\.0\.2\.2: \d+ bytes", timeout=10, what="the iperf2 summary")
+            out = check(client(["iperf", "-c", "127.0.0.1", "-p", str(p2), "-t", "2", "-P", "2"]), "iperf -P 2")
+            if "[SUM]" not in out:
+                raise Failure(f"iperf -P 2 printed no [SUM] line:\n{out}")
+            out = check(client(["iperf", "-c", "127.0.0.1", "-p", str(p2), "-t", "2", "-u", "-b", "10M"]),
+                        "iperf -u -b 10M")
+            if not re.search(r"Server Report:\n.*\n.*sec .*bits/sec .* ms \d+/\d+", out):
+                raise Failure(f"iperf -u: no server report:\n{out}")
+            expect(g, r"iperf: UDP receive from 10\.0\.2\.2: \d+ bytes", timeout=10, what="the iperf2 UDP summary")
         finally:
             g.kill()
     return run
@@ -129,7 +137,7 @@ def main():
     ap.add_argument("--logs", default="build/test-logs/iperf")
     args = ap.parse_args()
     r = Runner(args.logs)
-    r.run("iperf3-tcp-R-P-l-J-udp-busy-vanish-iperf2", test_iperf(args.kernel))
+    r.run("iperf3-tcp-R-P-l-J-bidir-udp-busy-vanish-iperf2-tcp-P-udp", test_iperf(args.kernel))
     for k, v in RESULTS.items():
         print(f"measured: {k} = {v:.1f}")
     return r.summary()
