@@ -411,6 +411,7 @@ void accepted(net::Listener&, Stream& s, void*) {
     c->phase = Phase::Reading;
     c->accepted_ns = c->last_activity_ns = time::now_ns();
     s.remote().format(c->peer, sizeof c->peer);
+    log::debug("http: connection from %s (%llu open)", c->peer, static_cast<unsigned long long>(totals_.open));
     s.set_nodelay(true);
     net::StreamHandlers h;
     h.readable = readable;
