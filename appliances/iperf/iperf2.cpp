@@ -1,11 +1,13 @@
 // The iperf2 server. TCP: every connection is one test stream. The 2.x client starts the stream with its
 // header (test settings) and then data; the server reads and discards everything and closes when the client
 // has finished, then logs the stream's summary. Parallel streams (-P) are simply parallel connections.
-// UDP (-u) on the same port number: per-sender counters and the server report (below).
+// -r/-d: the server connects back and sends (below). UDP (-u) on the same port number: per-sender counters and
+// the server report.
 #include <stdio.h>
 #include <string.h>
 
 #include "appliances/iperf/iperf.hpp"
+#include "kernel/event_loop.hpp"
 #include "kernel/log.hpp"
 #include "kernel/time.hpp"
 #include "net/socket.hpp"
@@ -124,7 +126,113 @@ void udp_in(net::Datagram& d, const net::Address& from, const void* data, size_t
     d.send_to(from, reply, sizeof reply);
 }
 
-void end(Stream& s, Error why) {
+// ---- TCP ----------------------------------------------------------------------------------------------------
+// The stream's first 24 bytes are the 2.x header (big endian): flags, threads, port, buffer length, window or
+// rate, amount (negative: hundredths of a second). With HEADER_VERSION1 the client asks for a test back: the
+// server connects to the client's address at `port` and sends for `amount`, at once with RUN_NOW (-d, dual
+// test), after the client's stream ended otherwise (-r, trade-off).
+constexpr size_t kTcpHeader = 24;
+constexpr uint32_t kRunNow = 0x00000001u;
+
+struct Rx {
+    uint8_t hdr[kTcpHeader];
+    size_t have = 0;
+    bool reverse_pending = false;
+    net::Address back;
+    int32_t amount = 0;
+};
+
+struct Tx {  // the server's own stream of a -r/-d test
+    Stream* s = nullptr;
+    loop::Timer timer;
+    uint64_t limit = 0;  // bytes; 0: until the timer
+    int32_t amount = 0;
+    bool done = false;
+};
+
+alignas(64) uint8_t zeros[32 * 1024];
+
+void tx_log(Stream& s, Error why) {
+    char peer[net::kAddressTextMax];
+    s.remote().format(peer, sizeof peer, false);
+    if (why == Error::None) {
+        log_summary("iperf", "TCP send to", peer, s.bytes_sent(), time::now_ns() - s.opened_ns(), 1);
+    } else {
+        log::info("iperf: stream to %s ended (%s) after %llu bytes", peer, net::error_text(why),
+                  static_cast<unsigned long long>(s.bytes_sent()));
+    }
+}
+
+void tx_finish(Tx* t) {
+    if (t->done) return;
+    t->done = true;
+    loop::cancel(t->timer);
+    Stream& s = *t->s;
+    tx_log(s, Error::None);
+    s.set_handlers(net::StreamHandlers{}, nullptr);
+    const void* p;
+    size_t n;
+    while ((n = s.peek(&p)) != 0) s.consume(n);
+    s.close();  // what was written is still delivered, then FIN
+    delete t;
+}
+
+void tx_timeout(void* ctx) { tx_finish(static_cast<Tx*>(ctx)); }
+
+void tx_pump(Stream& s, void* ctx) {
+    Tx* t = static_cast<Tx*>(ctx);
+    const void* p;
+    size_t n;
+    while ((n = s.peek(&p)) != 0) s.consume(n);
+    for (;;) {
+        size_t len = sizeof zeros;
+        if (t->limit && s.bytes_sent() + len > t->limit) len = static_cast<size_t>(t->limit - s.bytes_sent());
+        if (len == 0) {
+            tx_finish(t);
+            return;
+        }
+        const size_t w = s.write(zeros, len);
+        if (w < len) return;  // `writable` resumes
+    }
+}
+
+void tx_connected(Stream& s, void* ctx) {
+    Tx* t = static_cast<Tx*>(ctx);
+    if (t->amount < 0) loop::arm_in(t->timer, static_cast<uint64_t>(-static_cast<int64_t>(t->amount)) * 10'000'000ull,
+                                    tx_timeout, t);
+    tx_pump(s, ctx);
+}
+
+void tx_closed(Stream& s, Error why, void* ctx) {
+    Tx* t = static_cast<Tx*>(ctx);
+    loop::cancel(t->timer);
+    if (!t->done) tx_log(s, why == Error::None ? Error::Reset : why);
+    delete t;
+}
+
+void start_reverse(const net::Address& to, int32_t amount) {
+    Tx* t = new Tx;
+    t->amount = amount;
+    t->limit = amount > 0 ? static_cast<uint64_t>(amount) : 0;
+    if (amount == 0) t->amount = -1000;  // no amount: 10 s, iperf's default
+    net::StreamHandlers h;
+    h.connected = tx_connected;
+    h.readable = tx_pump;
+    h.writable = tx_pump;
+    h.closed = tx_closed;
+    Error e = Error::None;
+    char peer[net::kAddressTextMax];
+    to.format(peer, sizeof peer);
+    t->s = Stream::connect(to, h, t, &e);
+    if (!t->s) {
+        log::warn("iperf: cannot connect back to %s: %s", peer, net::error_text(e));
+        delete t;
+        return;
+    }
+    log::info("iperf: connecting back to %s (-r/-d test)", peer);
+}
+
+void rx_end(Stream& s, Error why) {
     char peer[net::kAddressTextMax];
     s.remote().format(peer, sizeof peer, false);
     const uint64_t ns = time::now_ns() - s.opened_ns();
@@ -136,24 +244,49 @@ void end(Stream& s, Error why) {
     }
 }
 
-void readable(Stream& s, void*) {
+void rx_readable(Stream& s, void* ctx) {
+    Rx* r = static_cast<Rx*>(ctx);
     const void* p;
     size_t n;
-    while ((n = s.peek(&p)) != 0) s.consume(n);
+    while ((n = s.peek(&p)) != 0) {
+        if (r->have < kTcpHeader) {
+            const size_t c = n < kTcpHeader - r->have ? n : kTcpHeader - r->have;
+            memcpy(r->hdr + r->have, p, c);
+            r->have += c;
+            if (r->have == kTcpHeader && (be32(r->hdr) & kHeaderVersion1)) {
+                r->back = s.remote();
+                r->back.port = be32(r->hdr + 8) & 0xffff;
+                r->amount = static_cast<int32_t>(be32(r->hdr + 20));
+                if (be32(r->hdr) & kRunNow) {
+                    start_reverse(r->back, r->amount);
+                } else {
+                    r->reverse_pending = true;
+                }
+            }
+        }
+        s.consume(n);
+    }
     if (s.at_eof()) {
-        end(s, Error::None);
+        rx_end(s, Error::None);
+        s.set_handlers(net::StreamHandlers{}, nullptr);
         s.close();
+        if (r->reverse_pending) start_reverse(r->back, r->amount);
+        delete r;
     }
 }
 
-void closed(Stream& s, Error why, void*) { end(s, why); }
+void rx_closed(Stream& s, Error why, void* ctx) {
+    rx_end(s, why);
+    delete static_cast<Rx*>(ctx);
+}
 
 void accepted(net::Listener&, Stream& s, void*) {
+    Rx* r = new Rx;
     net::StreamHandlers h;
-    h.readable = readable;
-    h.closed = closed;
-    s.set_handlers(h, nullptr);
-    readable(s, nullptr);
+    h.readable = rx_readable;
+    h.closed = rx_closed;
+    s.set_handlers(h, r);
+    rx_readable(s, r);
 }
 
 }  // namespace

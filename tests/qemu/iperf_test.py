@@ -121,6 +121,12 @@ def test_iperf(kernel):
             out = check(client(["iperf", "-c", "127.0.0.1", "-p", str(p2), "-t", "2", "-P", "2"]), "iperf -P 2")
             if "[SUM]" not in out:
                 raise Failure(f"iperf -P 2 printed no [SUM] line:\n{out}")
+            for opt in ("-r", "-d"):  # the appliance connects back to 10.0.2.2:<-L port>, i.e. 127.0.0.1 here
+                out = check(client(["iperf", "-c", "127.0.0.1", "-p", str(p2), "-t", "2", opt, "-L", str(free_port())]),
+                            f"iperf {opt}")
+                if len(re.findall(r"sec\s+[\d.]+ [KMG]?Bytes\s+[\d.]+ [KMG]?bits/sec", out)) < 2:
+                    raise Failure(f"iperf {opt}: expected a result for each direction:\n{out}")
+            expect(g, r"iperf: TCP send to 10\.0\.2\.2: \d+ bytes", timeout=10, what="the iperf2 -r/-d send summary")
             out = check(client(["iperf", "-c", "127.0.0.1", "-p", str(p2), "-t", "2", "-u", "-b", "10M"]),
                         "iperf -u -b 10M")
             if not re.search(r"Server Report:\n.*\n.*sec .*bits/sec .* ms \d+/\d+", out):
@@ -137,7 +143,7 @@ def main():
     ap.add_argument("--logs", default="build/test-logs/iperf")
     args = ap.parse_args()
     r = Runner(args.logs)
-    r.run("iperf3-tcp-R-P-l-J-bidir-udp-busy-vanish-iperf2-tcp-P-udp", test_iperf(args.kernel))
+    r.run("iperf3-tcp-R-P-l-J-bidir-udp-busy-vanish-iperf2-tcp-P-r-d-udp", test_iperf(args.kernel))
     for k, v in RESULTS.items():
         print(f"measured: {k} = {v:.1f}")
     return r.summary()
