@@ -2,7 +2,7 @@
 // appliances/http/www/ (WWW=<dir> at build time) and /status as JSON; appliances/http/server.hpp.
 // Options: http.port=<n>, http.max_connections=<n> (beyond: 503), http.timeout=<s> (a request must be
 // complete within this, else 408), http.keepalive=<s> (idle kept-alive connections close),
-// http.log_rate=<lines per second> of the access log (0: none).
+// http.log_rate=<lines per second> of the access log (0: none), https.port=<n> (0: no HTTPS, see tls.hpp).
 #include "appliances/http/server.hpp"
 #include "kernel/cmdline.hpp"
 #include "kernel/kernel.hpp"
@@ -21,7 +21,9 @@ cmdline::Option opt_keepalive = cmdline::Option::integer("http.keepalive", 15, 1
                                                          "http: seconds an idle kept-alive connection stays open");
 cmdline::Option opt_log_rate = cmdline::Option::integer("http.log_rate", 20, 0, 100000,
                                                         "http: access log lines per second at most");
-cmdline::Option* const kHttpOptions[] = {&opt_port, &opt_max, &opt_timeout, &opt_keepalive, &opt_log_rate};
+cmdline::Option opt_https_port = cmdline::Option::integer("https.port", 443, 0, 65535, "https: TCP port (0: off)");
+cmdline::Option* const kHttpOptions[] = {&opt_port, &opt_max, &opt_timeout, &opt_keepalive, &opt_log_rate,
+                                         &opt_https_port};
 
 void ready(void*) { http::print_how_to_reach(); }
 }  // namespace
@@ -34,12 +36,14 @@ int main() {
     o.request_timeout_ms = static_cast<uint32_t>(opt_timeout.as_int() * 1000);
     o.keepalive_timeout_ms = static_cast<uint32_t>(opt_keepalive.as_int() * 1000);
     o.log_per_second = static_cast<uint32_t>(opt_log_rate.as_int());
+    o.https_port = static_cast<uint16_t>(opt_https_port.as_int());
     if (!net::start()) {
         log::error("http: no network; nothing to serve");
         return 1;
     }
     if (!http::start(o)) return 1;
     log::info("http: listening on port %u (IPv4 and IPv6)", static_cast<unsigned>(o.port));
+    http::start_https();
     net::on_ready(ready, nullptr);
     return 0;
 }

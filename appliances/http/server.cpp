@@ -8,6 +8,7 @@
 #include "appliances/http/files.hpp"
 #include "appliances/http/request.hpp"
 #include "appliances/http/status.hpp"
+#include "appliances/http/tls.hpp"
 #include "kernel/event_loop.hpp"
 #include "kernel/log.hpp"
 #include "kernel/time.hpp"
@@ -44,6 +45,8 @@ struct Conn {
     uint64_t drain_start_ns;
     uint64_t skip_body;     // request body bytes still to drop
     uint32_t requests;
+    tls::Session* tls;      // HTTPS: the TLS session (nullptr: plain HTTP)
+    bool tls_closed;        // the TLS layer ended (peer's close_notify, end of stream, or an error)
     // Output: the header block, then a body (a file, or memory).
     size_t hdr_len, hdr_off;
     const File* file;
@@ -58,6 +61,7 @@ struct Conn {
 
 Options opts;
 net::Listener* listener;
+net::Listener* tls_listener;
 Totals totals_;
 Timer tick_timer;
 Conn** conns;  // every open connection, for the tick (opts.max_connections slots)
@@ -115,6 +119,8 @@ void release_body(Conn& c) {
 
 void forget(Conn* c) {
     release_body(*c);
+    tls::close(c->tls);
+    c->tls = nullptr;
     for (size_t i = 0; i < opts.max_connections; ++i) {
         if (conns[i] == c) {
             conns[i] = nullptr;
@@ -227,11 +233,38 @@ void respond(Conn& c, const Request& r) {
     access_log(c, r.method_text, r.path, 200, c.hdr_len + c.body_len);
 }
 
+// ---- transport: the stream itself, or TLS over it
+size_t conn_write(Conn& c, const void* p, size_t n) {
+    if (!c.tls) return c.s->write(p, n);
+    const long r = tls::write(c.tls, p, n);
+    if (r > 0) return static_cast<size_t>(r);
+    if (r == tls::kClosed) c.tls_closed = true;
+    return 0;
+}
+
+// Reads into the input buffer; true if bytes came.
+bool conn_fill(Conn& c) {
+    if (c.in_len >= kInCap) return false;
+    if (!c.tls) {
+        if (!c.s->available()) return false;
+        c.in_len += c.s->read(c.in + c.in_len, kInCap - c.in_len);
+        return true;
+    }
+    const long r = tls::read(c.tls, c.in + c.in_len, kInCap - c.in_len);
+    if (r > 0) {
+        c.in_len += static_cast<size_t>(r);
+        return true;
+    }
+    if (r == tls::kClosed) c.tls_closed = true;
+    return false;
+}
+
+bool conn_eof(Conn& c) { return c.tls ? c.tls_closed || c.s->at_eof() : c.s->at_eof(); }
+
 // Writes what it can; true when everything is written.
 bool flush(Conn& c) {
-    Stream& s = *c.s;
     while (c.hdr_off < c.hdr_len) {
-        const size_t w = s.write(c.hdr + c.hdr_off, c.hdr_len - c.hdr_off);
+        const size_t w = conn_write(c, c.hdr + c.hdr_off, c.hdr_len - c.hdr_off);
         if (w == 0) return false;
         c.hdr_off += w;
         totals_.bytes_sent += w;
@@ -246,7 +279,7 @@ bool flush(Conn& c) {
             p = reinterpret_cast<const unsigned char*>(c.mem) + c.body_off;
             n = c.body_len - c.body_off;
         }
-        const size_t w = s.write(p, n);
+        const size_t w = conn_write(c, p, n);
         if (w == 0) return false;
         c.body_off += w;
         totals_.bytes_sent += w;
@@ -261,6 +294,8 @@ void start_drain(Conn& c) {
     c.phase = Phase::Draining;
     c.drain_start_ns = time::now_ns();
     c.in_len = 0;
+    tls::close(c.tls);  // close_notify goes out before our FIN
+    c.tls = nullptr;
     c.s->shutdown_write();
 }
 
@@ -290,7 +325,27 @@ void pump(Conn* c) {
             if (s.at_eof() || s.state() == Stream::State::Closed) finish(c);
             return;
         }
-        if (output_pending(*c) && !flush(*c)) return;  // `writable` resumes
+        if (c->tls) {
+            const long h = tls::handshake(c->tls);
+            if (h == tls::kClosed || c->tls_closed) {
+                Stream* st = c->s;
+                forget(c);
+                st->abort();
+                return;
+            }
+            if (h == 0) {
+                if (s.at_eof()) {
+                    finish(c);
+                } else if (c->request_start_ns == 0) {
+                    c->request_start_ns = time::now_ns();  // the handshake counts as part of the request
+                }
+                return;
+            }
+        }
+        if (output_pending(*c) && !flush(*c)) {
+            if (c->tls && c->tls_closed) continue;  // handled above
+            return;  // `writable` resumes
+        }
         if (c->close_after) {
             start_drain(*c);
             continue;
@@ -301,12 +356,16 @@ void pump(Conn* c) {
             memmove(c->in, c->in + from_buf, c->in_len - from_buf);
             c->in_len -= from_buf;
             c->skip_body -= from_buf;
-            const size_t avail = s.available();
-            const size_t from_stream = c->skip_body < avail ? static_cast<size_t>(c->skip_body) : avail;
-            s.consume(from_stream);
-            c->skip_body -= from_stream;
+            if (!c->tls) {
+                const size_t avail = s.available();
+                const size_t from_stream = c->skip_body < avail ? static_cast<size_t>(c->skip_body) : avail;
+                s.consume(from_stream);
+                c->skip_body -= from_stream;
+            } else if (c->skip_body && conn_fill(*c)) {
+                continue;  // dropped from the buffer on the next round
+            }
             if (c->skip_body) {
-                if (s.at_eof()) {
+                if (conn_eof(*c)) {
                     finish(c);
                 } else if (c->request_start_ns == 0) {
                     c->request_start_ns = time::now_ns();  // a slow body counts as a slow request
@@ -316,12 +375,9 @@ void pump(Conn* c) {
             c->request_start_ns = 0;
         }
         // More input.
-        if (c->in_len < kInCap && s.available()) {
-            c->in_len += s.read(c->in + c->in_len, kInCap - c->in_len);
-            c->last_activity_ns = time::now_ns();
-        }
+        if (conn_fill(*c)) c->last_activity_ns = time::now_ns();
         if (c->in_len == 0) {
-            if (s.at_eof()) finish(c);
+            if (conn_eof(*c)) finish(c);
             return;
         }
         Request r;
@@ -332,7 +388,7 @@ void pump(Conn* c) {
                 respond_error(*c, 431, false, false, false, "-", "-");
                 continue;
             }
-            if (s.at_eof()) {
+            if (conn_eof(*c)) {
                 finish(c);  // the peer gave up mid-request
                 return;
             }
@@ -391,7 +447,7 @@ void reject(Stream& s) {
 
 void writable(Stream&, void* ctx) { pump(static_cast<Conn*>(ctx)); }
 
-void accepted(net::Listener&, Stream& s, void*) {
+void accept_common(Stream& s, bool tls_on) {
     ++totals_.connections;
     size_t slot = opts.max_connections;
     for (size_t i = 0; i < opts.max_connections; ++i) {
@@ -401,10 +457,21 @@ void accepted(net::Listener&, Stream& s, void*) {
         }
     }
     Conn* c = slot < opts.max_connections ? static_cast<Conn*>(calloc(1, sizeof(Conn))) : nullptr;
+    tls::Session* t = c && tls_on ? tls::open(s) : nullptr;
+    if (c && tls_on && !t) {
+        free(c);
+        c = nullptr;
+    }
     if (!c) {
-        reject(s);
+        if (tls_on) {
+            ++totals_.rejected;
+            s.abort();  // a plain-text 503 means nothing to a TLS client
+        } else {
+            reject(s);
+        }
         return;
     }
+    c->tls = t;
     conns[slot] = c;
     ++totals_.open;
     c->s = &s;
@@ -420,6 +487,9 @@ void accepted(net::Listener&, Stream& s, void*) {
     s.set_handlers(h, c);
     pump(c);  // the request may have come with the handshake
 }
+
+void accepted(net::Listener&, Stream& s, void*) { accept_common(s, false); }
+void accepted_tls(net::Listener&, Stream& s, void*) { accept_common(s, true); }
 
 void tick(void*) {
     const uint64_t now = time::now_ns();
@@ -486,6 +556,21 @@ bool start(const Options& o) {
     return true;
 }
 
+bool start_https() {
+    if (opts.https_port == 0) return false;
+    if (!tls::init()) {
+        log::error("https: off (no key or certificate); plain HTTP goes on");
+        return false;
+    }
+    Error e = Error::None;
+    tls_listener = net::Listener::open(net::Address::any(opts.https_port), kBacklog, accepted_tls, nullptr, &e);
+    if (!tls_listener) {
+        log::error("https: cannot listen on TCP port %u: %s", opts.https_port, net::error_text(e));
+        return false;
+    }
+    return true;
+}
+
 Totals totals() { return totals_; }
 const Options& options() { return opts; }
 
@@ -508,6 +593,14 @@ void print_how_to_reach() {
         log::info("http: ready on %s port %u: try `curl http://%s/`", host, p, url);
     } else {
         log::info("http: ready on %s port %u: try `curl http://%s:%u/`", host, p, url, p);
+    }
+    if (tls_listener) {
+        const unsigned q = opts.https_port;
+        if (q == 443) {
+            log::info("https: ready on %s port %u: try `curl -k https://%s/`", host, q, url);
+        } else {
+            log::info("https: ready on %s port %u: try `curl -k https://%s:%u/`", host, q, url, q);
+        }
     }
 }
 

@@ -11,6 +11,7 @@ namespace http {
 
 struct Options {
     uint16_t port = 80;
+    uint16_t https_port = 443;            // 0: no HTTPS
     uint32_t max_connections = 256;       // beyond: 503 and close
     uint32_t request_timeout_ms = 10000;  // a request (headers) must be complete within this: else 408
     uint32_t keepalive_timeout_ms = 15000;  // an idle kept-alive connection is closed after this
@@ -29,6 +30,8 @@ struct Totals {
 };
 
 bool start(const Options& o);
+// HTTPS on opts.https_port (tls.hpp): makes the key and certificate, then listens. After start().
+bool start_https();
 Totals totals();
 const Options& options();
 

@@ -3,7 +3,8 @@
 127.0.0.1: stock curl for GET, HEAD, 404, 304, keep-alive, 405, 501, /status as JSON and the 1 MiB file; raw
 sockets for pipelining, malformed requests (400), path traversal, chunked bodies (501), oversized headers
 (431), a slowloris client (408 while another client is served), the connection limit (503, the server keeps
-serving) and the access log's rate limit. One guest serves every test; each wait has a deadline."""
+serving) and the access log's rate limit; HTTPS on 443 with openssl s_client (TLS 1.2, ECDHE + AEAD, the
+fingerprint the console printed) and curl -k. One guest serves every test; each wait has a deadline."""
 import argparse
 import json
 import os
@@ -383,6 +384,42 @@ def t_access_log(g, port):
     expect(g, r"http: \d+ requests not logged", timeout=5, what="the access log's 'not logged' line")
 
 
+def t_https(g, port, sport):
+    # openssl s_client: TLS 1.2, an ECDHE AEAD suite, the certificate whose fingerprint the console printed.
+    p = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{sport}", "-brief", "-ign_eof"],
+                       input=b"GET /1k.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                       capture_output=True, timeout=30)
+    err = p.stderr.decode(errors="replace")
+    if "Protocol version: TLSv1.2" not in err or not re.search(r"Ciphersuite: ECDHE-(ECDSA|RSA)-\S*(GCM|CHACHA20)", err):
+        raise Failure(f"s_client: not TLS 1.2 with ECDHE and AEAD:\n{err[-600:]}")
+    if not p.stdout.startswith(b"HTTP/1.1 200 OK") or len(split_response(p.stdout)[2]) != 1024:
+        raise Failure(f"s_client: GET /1k.html over TLS -> {p.stdout[:120]!r}")
+    m = expect(g, r"https: self-signed certificate .* SHA-256 fingerprint ([0-9A-F:]{95})", timeout=5,
+               what="the certificate's fingerprint on the console")
+    pem = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{sport}"], input=b"",
+                         capture_output=True, timeout=30).stdout
+    fp = subprocess.run(["openssl", "x509", "-noout", "-fingerprint", "-sha256"], input=pem, capture_output=True,
+                        timeout=10).stdout.decode()
+    if m.group(1) not in fp:
+        raise Failure(f"served certificate {fp.strip()!r}, console said {m.group(1)}")
+    # curl -k: two URLs on one TLS connection, bodies intact.
+    out1, out2 = os.path.join(g.workdir, "https1.out"), os.path.join(g.workdir, "https2.out")
+    p = subprocess.run(["curl", "-skv", "--max-time", "60", "-o", out1, "-o", out2, f"https://127.0.0.1:{sport}/",
+                        f"https://127.0.0.1:{sport}/1m.bin"], capture_output=True, timeout=70)
+    err = p.stderr.decode(errors="replace")
+    if p.returncode != 0 or "Re-using existing connection" not in err:
+        raise Failure(f"curl -k https (rc {p.returncode}):\n{err[-600:]}")
+    if open(out1, "rb").read() != open(os.path.join(WWW, "index.html"), "rb").read() or \
+            os.path.getsize(out2) != 1 << 20:
+        raise Failure("curl -k https: wrong bodies")
+    # Plain HTTP to the TLS port is dropped, and HTTPS goes on.
+    raw(sport, b"GET / HTTP/1.1\r\nHost: t\r\n\r\n", timeout=10)
+    p = subprocess.run(["curl", "-sk", "--max-time", "30", "-o", "/dev/null", "-w", "%{http_code}",
+                        f"https://127.0.0.1:{sport}/status"], capture_output=True, timeout=40)
+    if p.stdout != b"200":
+        raise Failure(f"https /status after a plain-text client: {p.stdout!r}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kernel", required=True)
@@ -390,8 +427,9 @@ def main():
     ap.add_argument("-k", dest="only", help="run only tests whose name contains this")
     args = ap.parse_args()
     r = Runner(args.logs)
-    port = free_port()
-    g = Guest(["-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:80", "-device", "e1000,netdev=n0",
+    port, sport = free_port(), free_port()
+    g = Guest(["-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:80,hostfwd=tcp:127.0.0.1:{sport}-:443",
+               "-device", "e1000,netdev=n0",
                "-kernel", args.kernel, "-append",
                f"debug_exit=0xf4 http.timeout={REQUEST_TIMEOUT} http.max_connections={MAX_CONN}"],
               "http", r.workdir)
@@ -400,6 +438,8 @@ def main():
             expect(g, r"http: ready on 10\.0\.2\.15 port 80: try `curl http://10\.0\.2\.15/`",
                    timeout=READY_TIMEOUT, what="the http ready line")
         r.run("http-ready", boot)
+        r.run("https-ready", lambda _: expect(g, r"https: ready on 10\.0\.2\.15 port 443", timeout=10,
+                                              what="the https ready line"))
         if r.failed:
             return r.summary()
         tests = [
@@ -407,7 +447,7 @@ def main():
             ("http-keepalive", t_keepalive), ("http-pipelining", t_pipelining), ("http-405-501", t_405_501),
             ("http-400-413-414-431-501-505", t_bad_requests), ("http-status-json", t_status),
             ("http-1MiB", t_big_file), ("http-slowloris-408", t_slowloris), ("http-503-limit", t_limit_503),
-            ("http-access-log", t_access_log),
+            ("http-access-log", t_access_log), ("https-openssl-curl", lambda g, p: t_https(g, p, sport)),
         ]
         for name, fn in tests:
             if args.only and args.only not in name:
