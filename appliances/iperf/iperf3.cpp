@@ -257,7 +257,13 @@ void end_test() {
         r[i].jitter = d.jitter;
         sent |= d.sends;
     }
-    test->proto->end_test(r, test->n, sent);
+    char text[160];
+    uint64_t rx = 0, tx = 0;
+    for (int i = 0; i < test->n; ++i) (test->data[i].sends ? tx : rx) += test->data[i].bytes;
+    const double secs = static_cast<double>(test->end_ns - test->start_ns) / 1e9;
+    snprintf(text, sizeof text, "Skerry iperf3 server: received %llu bytes, sent %llu bytes in %.2f s\n",
+             static_cast<unsigned long long>(rx), static_cast<unsigned long long>(tx), secs);
+    test->proto->end_test(r, test->n, sent, text);
 }
 
 // ---- data streams ---------------------------------------------------------------------------------------

@@ -214,7 +214,7 @@ void Control::start_test() {
     put_state(kTestRunning);
 }
 
-void Control::end_test(const StreamResult* results, int n, bool server_sent) {
+void Control::end_test(const StreamResult* results, int n, bool server_sent, const char* text) {
     cJSON* j = cJSON_CreateObject();
     if (j) {
         cJSON_AddNumberToObject(j, "cpu_util_total", 0);
@@ -235,6 +235,7 @@ void Control::end_test(const StreamResult* results, int n, bool server_sent) {
             cJSON_AddNumberToObject(s, "end_time", results[i].seconds);
             cJSON_AddItemToArray(arr, s);
         }
+        if (text && params_.get_server_output) cJSON_AddStringToObject(j, "server_output_text", text);
         if (results_) cJSON_free(results_);
         results_ = cJSON_PrintUnformatted(j);
         cJSON_Delete(j);

@@ -84,8 +84,9 @@ public:
 
     // All streams connected: queue TEST_START, TEST_RUNNING.
     void start_test();
-    // After Event::TestEnd: queue EXCHANGE_RESULTS; the server's results follow the client's.
-    void end_test(const StreamResult* results, int n, bool server_sent);
+    // After Event::TestEnd: queue EXCHANGE_RESULTS; the server's results follow the client's. `text` (may be
+    // null) is sent as "server_output_text" when the client asked for it (--get-server-output).
+    void end_test(const StreamResult* results, int n, bool server_sent, const char* text = nullptr);
 
     // Bytes to send on the control connection.
     const uint8_t* out() const { return out_; }

@@ -184,3 +184,24 @@ TEST(Iperf3Proto, Errors) {
         EXPECT_EQ(feed(c, std::string(1, static_cast<char>(v3::kTestEnd))), "");
     }
 }
+
+TEST(Iperf3Proto, ServerOutputTextWhenAsked) {
+    v3::Control c;
+    const std::string params = R"({"tcp":true,"time":1,"get_server_output":1})";
+    feed(c, std::string(kCookie, sizeof kCookie) + frame(params));
+    c.start_test();
+    feed(c, std::string(1, static_cast<char>(v3::kTestEnd)));
+    v3::StreamResult r;
+    r.id = 1;
+    c.end_test(&r, 1, false, "hello\n");
+    take(c);
+    feed(c, frame(R"({"streams":[]})"));
+    const std::string out = take(c);
+    ASSERT_GT(out.size(), 5u);
+    cJSON* j = cJSON_ParseWithLength(out.data() + 4, out.size() - 5);
+    ASSERT_NE(j, nullptr);
+    const cJSON* t = cJSON_GetObjectItemCaseSensitive(j, "server_output_text");
+    ASSERT_TRUE(cJSON_IsString(t));
+    EXPECT_STREQ(t->valuestring, "hello\n");
+    cJSON_Delete(j);
+}
