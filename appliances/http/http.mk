@@ -21,3 +21,22 @@ build/kernel/appliances/http/status.o: $(DEPS_CONFIG_HEADERS)
 test-http: build/appliances/http.elf
 	@echo "== QEMU HTTP tests (http appliance, e1000)"
 	$(Q)$(PYTHON) tests/qemu/http_test.py --kernel build/appliances/http.elf
+
+# libFuzzer on the request parser for FUZZ_SECONDS (clang with libFuzzer; skipped with a note without it).
+FUZZ_SECONDS ?= 20
+HTTP_FUZZ_BIN := build/fuzz/http_fuzz
+$(HTTP_FUZZ_BIN): tests/unit/http_fuzz.cpp appliances/http/request.cpp appliances/http/request.hpp \
+                  appliances/http/json.cpp appliances/http/json.hpp
+	@mkdir -p $(dir $@)
+	$(Q)clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. \
+	    tests/unit/http_fuzz.cpp appliances/http/request.cpp appliances/http/json.cpp -o $@
+
+.PHONY: fuzz-http
+fuzz-http:
+	@if ! command -v clang++ >/dev/null 2>&1; then echo "fuzz-http: skipped (no clang++; apt-get install clang)"; \
+	 else $(MAKE) --no-print-directory $(HTTP_FUZZ_BIN) && mkdir -p build/fuzz/http-corpus && \
+	   echo "== fuzzing the HTTP request parser for $(FUZZ_SECONDS) s" && \
+	   $(HTTP_FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=build/fuzz/ \
+	     build/fuzz/http-corpus appliances/http/fuzz_seeds > build/fuzz/http_fuzz.log 2>&1 \
+	     || { tail -40 build/fuzz/http_fuzz.log; echo "fuzz-http: FAILED (input in build/fuzz/)"; exit 1; }; \
+	   grep -E "^Done [0-9]+ runs" build/fuzz/http_fuzz.log; fi
