@@ -62,6 +62,7 @@ net::Listener* listener;
 net::Datagram* udp;
 Test* test;
 loop::Timer watchdog;
+loop::Timer omit_timer;  // -O: bytes of the first seconds are not counted (TCP)
 loop::Timer pacer;  // UDP sending (-u -R, -u --bidir): every kPaceNs, send what the rate allows by now
 constexpr uint64_t kPaceNs = 1'000'000ull;
 constexpr int kMaxBurst = 256;
@@ -173,6 +174,7 @@ void teardown(const char* why) {
     if (!test) return;
     loop::cancel(watchdog);
     loop::cancel(pacer);
+    loop::cancel(omit_timer);
     const bool ok = why == nullptr;
     if (ok) {
         summarise();
@@ -229,6 +231,13 @@ void pace_udp(void*) {
     loop::arm_in(pacer, kPaceNs, pace_udp, nullptr);
 }
 
+void omit_over(void*) {
+    if (!test || test->ended) return;
+    test->start_ns = time::now_ns();
+    for (int i = 0; i < test->n; ++i)
+        if (!test->data[i].udp) test->data[i].bytes = 0;
+}
+
 void maybe_start() {
     const v3::Params& p = test->proto->params();
     if (test->running || test->n < p.streams()) return;
@@ -236,6 +245,7 @@ void maybe_start() {
     test->start_ns = time::now_ns();
     test->proto->start_test();
     flush_ctrl();
+    if (p.omit > 0 && !p.udp) loop::arm_in(omit_timer, static_cast<uint64_t>(p.omit) * 1'000'000'000ull, omit_over, nullptr);
     for (int i = 0; i < test->n; ++i) {
         if (test->data[i].sends && test->data[i].udp) loop::arm_in(pacer, 0, pace_udp, nullptr);
         if (test->data[i].sends) pump_send(test->data[i]);
