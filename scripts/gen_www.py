@@ -9,7 +9,8 @@ Every regular file under <www-dir> becomes an entry "/<relative path>" with its 
 adds a test file generated here instead of read from disk: <size> bytes of a 4 KiB pseudo-random block
 repeated, stored once (so a 1 MiB download costs 4 KiB of image). Last-Modified is the build time
 (SOURCE_DATE_EPOCH when set, for reproducible builds). Hidden files (".*") and editor backups ("*~") are
-skipped; a path that is not plain printable ASCII is an error."""
+skipped; a path that is not plain printable ASCII is an error. --tls-cert/--tls-key (make TLS_CERT= TLS_KEY=)
+embed a PEM certificate and key for HTTPS; without them the appliance makes a self-signed one at boot."""
 import argparse
 import email.utils
 import hashlib
@@ -47,8 +48,18 @@ def main():
     ap.add_argument("www")
     ap.add_argument("-o", "--output", required=True)
     ap.add_argument("--synth", action="append", default=[], help="name=size: a generated test file")
+    ap.add_argument("--tls-cert", default="", help="PEM certificate (chain) for HTTPS instead of a self-signed one")
+    ap.add_argument("--tls-key", default="", help="PEM private key of --tls-cert")
     args = ap.parse_args()
 
+    if bool(args.tls_cert) != bool(args.tls_key):
+        sys.exit("gen_www: TLS_CERT= and TLS_KEY= go together")
+    tls_cert = tls_key = ""
+    if args.tls_cert:
+        tls_cert = open(args.tls_cert).read()
+        tls_key = open(args.tls_key).read()
+        if "-----BEGIN CERTIFICATE-----" not in tls_cert or "PRIVATE KEY-----" not in tls_key:
+            sys.exit(f"gen_www: {args.tls_cert} / {args.tls_key}: PEM certificate and PEM private key expected")
     if not os.path.isdir(args.www):
         sys.exit(f"gen_www: {args.www} is not a directory (WWW= must name the web root)")
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH", time.time()))
@@ -99,7 +110,9 @@ def main():
     if not entries:
         out.append('    {"", nullptr, 0, 0, "", "", "", 0},')
     out += ["};", f"const size_t kFileCount = {len(entries)};",
-            f"const char kLastModified[] = {c_string(last_modified)};", "", "}  // namespace http", ""]
+            f"const char kLastModified[] = {c_string(last_modified)};",
+            f"const char kTlsCertPem[] = {c_string(tls_cert)};", f"const char kTlsKeyPem[] = {c_string(tls_key)};",
+            "", "}  // namespace http", ""]
     text = "\n".join(out)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     tmp = args.output + ".tmp"

@@ -35,6 +35,8 @@ struct File {
 extern const File kFiles[];
 extern const size_t kFileCount;
 extern const char kLastModified[];  // the build time, HTTP-date
+extern const char kTlsCertPem[];    // TLS_CERT= at build time ("" when not given)
+extern const char kTlsKeyPem[];     // TLS_KEY=
 
 // The file for a normalised path: "/" and "/dir/" mean their index.html. nullptr if none.
 const File* find_file(const char* path);

@@ -4,15 +4,19 @@
 WWW ?= appliances/http/www
 HTTP_WWW_CPP := build/gen/www_http.cpp
 HTTP_WWW_SYNTH := --synth 1m.bin=1048576
+# TLS_CERT=<pem> TLS_KEY=<pem>: HTTPS serves this certificate instead of making a self-signed one at boot.
+TLS_CERT ?=
+TLS_KEY ?=
+HTTP_WWW_TLS := $(if $(TLS_CERT),--tls-cert $(TLS_CERT) --tls-key $(TLS_KEY))
 APP_http_EXTRA_OBJS := build/kernel/$(HTTP_WWW_CPP:.cpp=.o)
 
 # Rebuild when the web root's path or any file in it changes (added, removed or edited).
-HTTP_WWW_FILES := $(shell find $(WWW) -type f 2>/dev/null)
-$(shell mkdir -p build/gen && s='$(abspath $(WWW)) $(HTTP_WWW_SYNTH) $(HTTP_WWW_FILES)'; \
+HTTP_WWW_FILES := $(shell find $(WWW) -type f 2>/dev/null) $(TLS_CERT) $(TLS_KEY)
+$(shell mkdir -p build/gen && s='$(abspath $(WWW)) $(HTTP_WWW_SYNTH) $(HTTP_WWW_TLS) $(HTTP_WWW_FILES)'; \
     [ "$$(cat build/gen/www_http.stamp 2>/dev/null)" = "$$s" ] || echo "$$s" > build/gen/www_http.stamp)
 
 $(HTTP_WWW_CPP): scripts/gen_www.py build/gen/www_http.stamp $(HTTP_WWW_FILES)
-	$(Q)$(PYTHON) scripts/gen_www.py $(WWW) -o $@ $(HTTP_WWW_SYNTH)
+	$(Q)$(PYTHON) scripts/gen_www.py $(WWW) -o $@ $(HTTP_WWW_SYNTH) $(HTTP_WWW_TLS)
 
 # status.cpp reads lwIP's headers (see tests/unit/net.mk on DEPS_CONFIG_HEADERS).
 build/kernel/appliances/http/status.o: $(DEPS_CONFIG_HEADERS)

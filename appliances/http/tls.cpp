@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "appliances/http/files.hpp"
 #include "kernel/log.hpp"
 #include "kernel/random.hpp"
 #include "kernel/time.hpp"
@@ -66,26 +67,9 @@ int bio_recv(void* ctx, unsigned char* buf, size_t len) {
     return static_cast<int>(s->read(buf, len));
 }
 
-}  // namespace
-
-struct Session {
-    mbedtls_ssl_context ssl;
-    net::Stream* s;
-    bool established;
-};
-
-bool init() {
-    mbedtls_entropy_init(&entropy);
-    mbedtls_ctr_drbg_init(&drbg);
-    mbedtls_pk_init(&key);
-    mbedtls_x509_crt_init(&cert);
-    mbedtls_ssl_config_init(&conf);
-    const uint64_t t0 = time::now_ns();
-    static const char kPers[] = "skerry-https";
-    int rc = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy,
-                                   reinterpret_cast<const unsigned char*>(kPers), sizeof kPers - 1);
-    if (rc != 0) return log_error("seeding the generator", rc), false;
-    rc = mbedtls_pk_setup(&key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
+// An ECDSA P-256 key and a self-signed certificate for it; *der points at the certificate's DER.
+bool make_self_signed(const unsigned char** der, size_t* der_len) {
+    int rc = mbedtls_pk_setup(&key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
     if (rc == 0) rc = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(key), mbedtls_ctr_drbg_random, &drbg);
     if (rc != 0) return log_error("generating the key", rc), false;
 
@@ -106,14 +90,52 @@ bool init() {
     if (rc == 0) rc = mbedtls_x509write_crt_set_serial(&w, &serial);
     if (rc == 0) rc = mbedtls_x509write_crt_set_validity(&w, "20250101000000", "20351231235959");
     if (rc == 0) rc = mbedtls_x509write_crt_set_basic_constraints(&w, 0, -1);
-    static unsigned char der[2048];
-    int len = rc == 0 ? mbedtls_x509write_crt_der(&w, der, sizeof der, mbedtls_ctr_drbg_random, &drbg) : rc;
+    static unsigned char buf[2048];
+    int len = rc == 0 ? mbedtls_x509write_crt_der(&w, buf, sizeof buf, mbedtls_ctr_drbg_random, &drbg) : rc;
     mbedtls_x509write_crt_free(&w);
     mbedtls_mpi_free(&serial);
     if (len <= 0) return log_error("writing the certificate", len), false;
-    const unsigned char* start = der + sizeof der - static_cast<size_t>(len);
-    rc = mbedtls_x509_crt_parse_der(&cert, start, static_cast<size_t>(len));
+    *der = buf + sizeof buf - static_cast<size_t>(len);
+    *der_len = static_cast<size_t>(len);
+    rc = mbedtls_x509_crt_parse_der(&cert, *der, *der_len);
     if (rc != 0) return log_error("parsing our certificate", rc), false;
+    return true;
+}
+
+}  // namespace
+
+struct Session {
+    mbedtls_ssl_context ssl;
+    net::Stream* s;
+    bool established;
+};
+
+bool init() {
+    mbedtls_entropy_init(&entropy);
+    mbedtls_ctr_drbg_init(&drbg);
+    mbedtls_pk_init(&key);
+    mbedtls_x509_crt_init(&cert);
+    mbedtls_ssl_config_init(&conf);
+    const uint64_t t0 = time::now_ns();
+    static const char kPers[] = "skerry-https";
+    int rc = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy,
+                                   reinterpret_cast<const unsigned char*>(kPers), sizeof kPers - 1);
+    if (rc != 0) return log_error("seeding the generator", rc), false;
+    const unsigned char* start = nullptr;  // the DER of our certificate, for the fingerprint
+    size_t der_len = 0;
+    const char* origin = "self-signed certificate (ECDSA P-256, CN=skerry) made";
+    if (kTlsCertPem[0] != '\0') {
+        origin = "certificate from TLS_CERT= loaded";
+        rc = mbedtls_x509_crt_parse(&cert, reinterpret_cast<const unsigned char*>(kTlsCertPem), strlen(kTlsCertPem) + 1);
+        if (rc != 0) return log_error("TLS_CERT", rc), false;
+        rc = mbedtls_pk_parse_key(&key, reinterpret_cast<const unsigned char*>(kTlsKeyPem), strlen(kTlsKeyPem) + 1,
+                                  nullptr, 0);
+        if (rc != 0) return log_error("TLS_KEY", rc), false;
+        start = cert.raw.p;
+        der_len = cert.raw.len;
+    } else if (!make_self_signed(&start, &der_len)) {
+        return false;
+    }
 
     rc = mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
                                      MBEDTLS_SSL_PRESET_DEFAULT);
@@ -125,12 +147,11 @@ bool init() {
     if (rc != 0) return log_error("TLS certificate", rc), false;
 
     unsigned char fp[32];
-    mbedtls_sha256_ret(start, static_cast<size_t>(len), fp, 0);
+    mbedtls_sha256_ret(start, der_len, fp, 0);
     char hex[32 * 3 + 1];
     for (int i = 0; i < 32; ++i) snprintf(hex + i * 3, 4, "%02X%s", fp[i], i == 31 ? "" : ":");
     const uint64_t ms = (time::now_ns() - t0) / 1000000ull;
-    log::info("https: self-signed certificate (ECDSA P-256, CN=skerry) made in %llu ms, SHA-256 fingerprint %s",
-              static_cast<unsigned long long>(ms), hex);
+    log::info("https: %s in %llu ms, SHA-256 fingerprint %s", origin, static_cast<unsigned long long>(ms), hex);
     ready_ = true;
     return true;
 }

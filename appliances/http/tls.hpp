@@ -1,6 +1,7 @@
 // HTTPS: TLS 1.2 (ECDHE with AEAD suites only, src/net/tls/mbedtls_config.h) over a socket-layer stream.
-// At start, an ECDSA P-256 key and a self-signed certificate (CN = the hostname, valid 2025-2035) are made
-// from RDRAND-seeded entropy; the certificate's SHA-256 fingerprint is logged. Each connection gets a
+// The certificate and key given at build time (make TLS_CERT=<pem> TLS_KEY=<pem>, embedded by gen_www.py) are
+// used; without them an ECDSA P-256 key and a self-signed certificate (CN=skerry, valid 2025-2035) are made
+// at start from RDRAND-seeded entropy. The certificate's SHA-256 fingerprint is logged. Each connection gets a
 // Session; reads and writes never block: they return kWouldBlock and the stream's readable/writable
 // callbacks resume them.
 #pragma once
