@@ -7,6 +7,7 @@
 
 #include "appliances/http/json.hpp"
 #include "appliances/http/server.hpp"
+#include "appliances/http/tls.hpp"
 #include "kernel/dma.hpp"
 #include "kernel/heap.hpp"
 #include "kernel/kernel.hpp"
@@ -151,6 +152,12 @@ size_t write_status_json(char* buf, size_t cap) {
     j.field("rejected_503", t.rejected);
     j.field("timeouts_408", t.timeouts);
     j.field("log_suppressed", t.not_logged);
+    j.end_object();
+    j.key("https");
+    j.begin_object();
+    j.field_bool("on", tls::ready());
+    j.field("port", static_cast<uint64_t>(tls::ready() ? options().https_port : 0));
+    j.field("certificate_sha256", tls::fingerprint());
     j.end_object();
     j.end_object();
     return j.ok() ? j.length() : 0;

@@ -47,6 +47,7 @@ mbedtls_pk_context key;
 mbedtls_x509_crt cert;
 mbedtls_ssl_config conf;
 bool ready_;
+char fingerprint_[32 * 3 + 1];
 
 void log_error(const char* what, int rc) {
     char text[128];
@@ -148,7 +149,7 @@ bool init() {
 
     unsigned char fp[32];
     mbedtls_sha256_ret(start, der_len, fp, 0);
-    char hex[32 * 3 + 1];
+    char* hex = fingerprint_;
     for (int i = 0; i < 32; ++i) snprintf(hex + i * 3, 4, "%02X%s", fp[i], i == 31 ? "" : ":");
     const uint64_t ms = (time::now_ns() - t0) / 1000000ull;
     log::info("https: %s in %llu ms, SHA-256 fingerprint %s", origin, static_cast<unsigned long long>(ms), hex);
@@ -157,6 +158,7 @@ bool init() {
 }
 
 bool ready() { return ready_; }
+const char* fingerprint() { return fingerprint_; }
 
 Session* open(net::Stream& s) {
     Session* t = static_cast<Session*>(calloc(1, sizeof(Session)));

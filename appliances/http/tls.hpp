@@ -20,6 +20,7 @@ inline constexpr long kClosed = -2;  // the peer closed (close_notify or end of 
 
 bool init();
 bool ready();
+const char* fingerprint();  // SHA-256 of the certificate, "AB:CD:..." ("" before init)
 
 struct Session;
 Session* open(skerry::net::Stream& s);

@@ -321,6 +321,8 @@ def t_status(g, port):
     nic = j["nics"][0]
     if nic["mac"] != "52:54:00:12:34:56" or not nic["link"] or "10.0.2.15/24" not in nic["addresses"]:
         raise Failure(f"/status NIC: {nic}")
+    if not j["https"]["on"] or j["https"]["port"] != 443 or len(j["https"]["certificate_sha256"]) != 95:
+        raise Failure(f"/status https: {j['https']}")
     if j["tcp"]["recv"] <= 0 or j["memory"]["heap_used"] <= 0 or j["http"]["requests"] <= 0:
         raise Failure(f"/status counters: tcp {j['tcp']}, memory {j['memory']}, http {j['http']}")
 
