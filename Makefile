@@ -163,6 +163,8 @@ test: setup
 	$(Q)$(MAKE) --no-print-directory build-all
 	$(Q)$(MAKE) --no-print-directory check
 	$(Q)$(MAKE) --no-print-directory test-qemu
+	$(Q)$(MAKE) --no-print-directory test-http
+	$(Q)$(MAKE) --no-print-directory fuzz-http
 	$(Q)$(MAKE) --no-print-directory test-images-quick
 
 # The benchmark (not part of `make test`): every appliance against a Linux guest in the same QEMU.

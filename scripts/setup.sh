@@ -9,6 +9,8 @@ PACKAGES=(
   make gcc g++ python3 git xz-utils dpkg-dev
   # dependencies and unit tests
   newlib-source libgtest-dev googletest
+  # fuzz targets (libFuzzer)
+  clang libclang-rt-14-dev
   # the screen console's font
   console-setup-linux
   # QEMU, firmware, boot loaders and image tools
