@@ -18,24 +18,6 @@
 #include "mbedtls/x509_crt.h"
 #include "net/socket.hpp"
 
-// mbedTLS's entropy source (MBEDTLS_ENTROPY_HARDWARE_ALT): RDRAND; without it (QEMU's default TCG CPU) the
-// kernel generator seeded from the TSC, with a warning: such a key is not secret enough for real use.
-extern "C" int mbedtls_hardware_poll(void*, unsigned char* out, size_t len, size_t* olen) {
-    if (!skerry::random::hardware_fill(out, len)) {
-        static bool warned;
-        if (!warned) {
-            skerry::log::warn("https: no RDRAND; TLS entropy from the TSC-seeded generator (weak)");
-            warned = true;
-        }
-        for (size_t i = 0; i < len; i += 8) {
-            const uint64_t v = skerry::random::next_u64() ^ (skerry::time::now_ns() * 0x9e3779b97f4a7c15ull);
-            memcpy(out + i, &v, len - i < 8 ? len - i : 8);
-        }
-    }
-    *olen = len;
-    return 0;
-}
-
 namespace http::tls {
 namespace {
 
