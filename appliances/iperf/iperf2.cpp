@@ -140,7 +140,43 @@ struct Rx {
     bool reverse_pending = false;
     net::Address back;
     int32_t amount = 0;
+    Stream* s = nullptr;
+    uint64_t seen_bytes = 0, seen_ns = 0;  // for the idle check
+    Rx* prev = nullptr;
+    Rx* next = nullptr;
 };
+
+// A client that vanishes without closing: its stream is aborted after kIdleNs without a byte.
+constexpr uint64_t kIdleNs = 30'000'000'000ull;
+Rx* rx_list;
+loop::Timer idle_timer;
+
+void rx_unlink(Rx* r) {
+    if (r->prev) r->prev->next = r->next; else rx_list = r->next;
+    if (r->next) r->next->prev = r->prev;
+    delete r;
+}
+
+void idle_check(void*) {
+    const uint64_t now = time::now_ns();
+    for (Rx* r = rx_list; r;) {
+        Rx* next = r->next;
+        if (r->s->bytes_received() != r->seen_bytes) {
+            r->seen_bytes = r->s->bytes_received();
+            r->seen_ns = now;
+        } else if (now - r->seen_ns > kIdleNs) {
+            char peer[net::kAddressTextMax];
+            r->s->remote().format(peer, sizeof peer, false);
+            log::info("iperf: stream from %s silent for 30 s after %llu bytes; aborted", peer,
+                      static_cast<unsigned long long>(r->seen_bytes));
+            r->s->set_handlers(net::StreamHandlers{}, nullptr);
+            r->s->abort();
+            rx_unlink(r);
+        }
+        r = next;
+    }
+    if (rx_list) loop::arm_in(idle_timer, 1'000'000'000ull, idle_check, nullptr);
+}
 
 struct Tx {  // the server's own stream of a -r/-d test
     Stream* s = nullptr;
@@ -271,17 +307,23 @@ void rx_readable(Stream& s, void* ctx) {
         s.set_handlers(net::StreamHandlers{}, nullptr);
         s.close();
         if (r->reverse_pending) start_reverse(r->back, r->amount);
-        delete r;
+        rx_unlink(r);
     }
 }
 
 void rx_closed(Stream& s, Error why, void* ctx) {
     rx_end(s, why);
-    delete static_cast<Rx*>(ctx);
+    rx_unlink(static_cast<Rx*>(ctx));
 }
 
 void accepted(net::Listener&, Stream& s, void*) {
     Rx* r = new Rx;
+    r->s = &s;
+    r->seen_ns = time::now_ns();
+    r->next = rx_list;
+    if (rx_list) rx_list->prev = r;
+    rx_list = r;
+    if (!r->next) loop::arm_in(idle_timer, 1'000'000'000ull, idle_check, nullptr);
     net::StreamHandlers h;
     h.readable = rx_readable;
     h.closed = rx_closed;
