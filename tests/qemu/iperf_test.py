@@ -75,6 +75,9 @@ def test_iperf(kernel):
                 raise Failure(f"iperf3 -P 2 printed no [SUM] line:\n{out}")
             expect(g, r"iperf3: TCP receive .*\(2 streams\)", timeout=10, what="the -P 2 summary")
             out = check(client(base + ["-l", "1000"]), "iperf3 -l 1000")
+            out = check(client(base + ["-O", "1", "--get-server-output"]), "iperf3 -O 1 --get-server-output")
+            if "Skerry iperf3 server: received" not in out:
+                raise Failure(f"iperf3 --get-server-output: no server output:\n{out}")
             out = check(client(base + ["-J"]), "iperf3 -J")
             j = json.loads(out)
             rx = j["end"]["sum_received"]["bytes"]
@@ -143,7 +146,7 @@ def main():
     ap.add_argument("--logs", default="build/test-logs/iperf")
     args = ap.parse_args()
     r = Runner(args.logs)
-    r.run("iperf3-tcp-R-P-l-J-bidir-udp-busy-vanish-iperf2-tcp-P-r-d-udp", test_iperf(args.kernel))
+    r.run("iperf3-tcp-R-P-l-O-J-bidir-udp-busy-vanish-iperf2-tcp-P-r-d-udp", test_iperf(args.kernel))
     for k, v in RESULTS.items():
         print(f"measured: {k} = {v:.1f}")
     return r.summary()
