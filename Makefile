@@ -164,6 +164,7 @@ test: setup
 	$(Q)$(MAKE) --no-print-directory check
 	$(Q)$(MAKE) --no-print-directory test-qemu
 	$(Q)$(MAKE) --no-print-directory test-http
+	$(Q)$(MAKE) --no-print-directory test-iperf
 	$(Q)$(MAKE) --no-print-directory fuzz-http
 	$(Q)$(MAKE) --no-print-directory test-images-quick
 
