@@ -1,0 +1,80 @@
+// A test double of the Hyper-V host's VMBus side, written from the facts sheet (section 12.1-12.2): it is the
+// guest's hypercall backend (HvPostMessage / HvSignalEvent with the hypervisor's checks), and a VMBus server
+// (version response, offers, GPADL accounting, open/close, rescind, unload) that answers through the fake
+// hypervisor's SynIC message queue (hv_fake.hpp). Every protocol violation by the guest is recorded with a clear
+// message; tests assert there are none.
+#pragma once
+
+#include <stdint.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "drivers/hyperv/hv.hpp"
+#include "drivers/hyperv/vmbus_msg.hpp"
+#include "hv_fake.hpp"
+
+namespace skerry::hvtest {
+
+class HostSim : public hv::HypercallPort {
+public:
+    explicit HostSim(HvModel& model) : model_(model) {}
+
+    uint64_t call(uint64_t control, uint64_t rdx, uint64_t r8) override;
+
+    // ---- configuration
+    uint32_t max_version = vmbus::kVersionWin10V53;  // newest version this host speaks
+    uint32_t msg_conn_id = 1;                        // returned in 5.x VERSION_RESPONSE
+    bool answer_contact = true;                      // false: stay silent (a KVM "Hyper-V" without VMBus)
+    int insufficient_buffers = 0;                    // fail this many posts with INSUFFICIENT_BUFFERS
+    struct Device {
+        vmbus::Guid type, instance;
+        uint16_t sub_channel_index = 0;
+    };
+    std::vector<Device> devices;
+
+    // ---- host events
+    void rescind(uint32_t relid);
+
+    // ---- what the guest did
+    bool connected() const { return connected_; }
+    uint32_t version() const { return version_; }
+    uint32_t target_vcpu() const { return target_vcpu_; }
+    struct GpadlInfo {
+        uint32_t relid = 0;
+        uint32_t byte_count = 0, byte_offset = 0;
+        size_t expected_pfns = 0;
+        std::vector<uint64_t> pfns;
+        bool complete = false;
+    };
+    const std::map<uint32_t, GpadlInfo>& gpadls() const { return gpadls_; }
+    struct ChannelInfo {
+        bool open = false;
+        bool rescinded = false;
+        uint32_t ring_gpadl = 0, downstream_pages = 0, target_vp = 0;
+    };
+    const std::map<uint32_t, ChannelInfo>& channels() const { return channels_; }
+    std::vector<uint32_t> received;  // message types in order
+    std::vector<std::string> violations;
+    int posts = 0, signals = 0;
+
+private:
+    uint16_t post_message(const uint8_t* block);
+    void on_message(const uint8_t* m, size_t len);
+    void reply(const uint8_t* m, size_t len) { model_.send(hv::kVmbusSint, hv::kMessageTypeVmbus, m, len); }
+    void violation(const std::string& s) { violations.push_back(s); }
+    void reset_channels();
+
+    HvModel& model_;
+    bool connected_ = false;
+    bool offers_requested_ = false;
+    uint32_t version_ = 0;
+    uint32_t target_vcpu_ = 0;
+    uint32_t gpadl_in_progress_ = 0;  // handle of a multi-message GPADL awaiting bodies
+    std::map<uint32_t, GpadlInfo> gpadls_;
+    std::map<uint32_t, ChannelInfo> channels_;  // by relid
+};
+
+}  // namespace skerry::hvtest

@@ -1,0 +1,277 @@
+// The guest's VMBus connection state machine against the host simulator (hv_host_sim): version negotiation and
+// fallback, offers, GPADLs with body messages, open/close, rescind, unload, and a misbehaving host.
+#include <gtest/gtest.h>
+#include <string.h>
+
+#include <vector>
+
+#include "drivers/hyperv/vmbus.hpp"
+#include "hv_fake.hpp"
+#include "hv_host_sim.hpp"
+#include "kernel/dma.hpp"
+
+namespace skerry::vmbus {
+namespace {
+
+using hvtest::HostSim;
+using hvtest::HvModel;
+
+const Guid kOtherClass = make_guid(0x32412632, 0x86cb, 0x44a2, 0x9b5c50d1417354f5ull);  // some other device
+
+std::string joined(const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += x + "\n";
+    return s;
+}
+
+struct VmbusTest : ::testing::Test {
+    void SetUp() override {
+        hw::set_model(&model);
+        ASSERT_TRUE(dma::alloc(4096, sim_page));
+        ASSERT_TRUE(dma::alloc(4096, sief_page));
+        ASSERT_TRUE(dma::alloc(4096, post_page));
+        ASSERT_TRUE(dma::alloc(3 * 4096, pages));  // interrupt page + 2 monitor pages
+        ASSERT_TRUE(synic.enable(sim_page.phys, sief_page.phys, hv::kVmbusSint, 0x40, true));
+        host.devices = {{kOtherClass, make_guid(1, 2, 3, 4), 0}, {kNetvscClass, make_guid(5, 6, 7, 8), 0}};
+        cfg.port = &host;
+        cfg.synic = &synic;
+        cfg.post_buffer = static_cast<hv::PostMessageInput*>(post_page.virt);
+        cfg.post_buffer_phys = post_page.phys;
+        cfg.vp_index = 0;
+        cfg.interrupt_page = pages.phys;
+        cfg.monitor_page1 = pages.phys + 4096;
+        cfg.monitor_page2 = pages.phys + 8192;
+    }
+    void TearDown() override {
+        EXPECT_TRUE(host.violations.empty()) << joined(host.violations);
+        hw::set_model(nullptr);
+        dma::free(sim_page);
+        dma::free(sief_page);
+        dma::free(post_page);
+        dma::free(pages);
+    }
+    // Poll until the host has nothing more for us (its replies are queued synchronously on each post).
+    void pump(Connection& c) {
+        for (int i = 0; i < 100 && c.poll() != 0; ++i) {
+        }
+    }
+    void connect(Connection& c) {
+        ASSERT_TRUE(c.start());
+        pump(c);
+        ASSERT_EQ(c.state(), State::Ready) << state_name(c.state());
+    }
+
+    HvModel model;
+    HostSim host{model};
+    hv::Synic synic;
+    dma::Region sim_page, sief_page, post_page, pages;
+    Connection::Config cfg;
+};
+
+TEST_F(VmbusTest, NegotiatesNewestVersionAndCollectsOffers) {
+    host.msg_conn_id = 7;  // the guest must use what the host returns
+    Connection c(cfg);
+    connect(c);
+    EXPECT_EQ(c.version(), kVersionWin10V53);
+    EXPECT_EQ(host.version(), kVersionWin10V53);
+    EXPECT_EQ(c.msg_conn_id(), 7u);
+    EXPECT_EQ(host.received, (std::vector<uint32_t>{kMsgInitiateContact, kMsgRequestOffers}));
+    ASSERT_EQ(c.offer_count(), 2u);
+    const ChannelOffer* n = c.find_offer(kNetvscClass);
+    ASSERT_NE(n, nullptr);
+    EXPECT_EQ(n->offer.child_relid, 2u);
+    EXPECT_EQ(n->offer.connection_id, 2u | (2u << 12));
+    EXPECT_EQ(c.stats().dropped, 0u);
+}
+
+TEST_F(VmbusTest, OldHostWithoutConnection4GoesStraightTo41) {
+    host.max_version = kVersionWin10V41;
+    Connection c(cfg);
+    connect(c);
+    EXPECT_EQ(c.version(), kVersionWin10V41);
+    EXPECT_EQ(c.msg_conn_id(), kConnIdMessage);  // not the version number the host put in the field
+    EXPECT_EQ(host.received, (std::vector<uint32_t>{kMsgInitiateContact, kMsgRequestOffers}));
+}
+
+TEST_F(VmbusTest, WalksDownThroughRefusedVersions) {
+    host.max_version = kVersionWin10V51;
+    Connection c(cfg);
+    connect(c);
+    EXPECT_EQ(c.version(), kVersionWin10V51);
+    EXPECT_EQ(host.received.size(), 4u);  // 5.3, 5.2 refused; 5.1 accepted; REQUESTOFFERS
+}
+
+TEST_F(VmbusTest, Win81HostNegotiates30) {
+    host.max_version = kVersionWin81;
+    Connection c(cfg);
+    connect(c);
+    EXPECT_EQ(c.version(), kVersionWin81);
+}
+
+TEST_F(VmbusTest, MaxVersionCapsTheFirstAttempt) {
+    cfg.max_version = kVersionWin10;
+    Connection c(cfg);
+    connect(c);
+    EXPECT_EQ(c.version(), kVersionWin10);
+    EXPECT_EQ(host.received.size(), 2u);
+}
+
+TEST_F(VmbusTest, NoCommonVersionFails) {
+    host.max_version = kVersionWin7;
+    Connection c(cfg);
+    ASSERT_TRUE(c.start());
+    pump(c);
+    EXPECT_EQ(c.state(), State::Failed);
+    EXPECT_EQ(c.failure(), Failure::NoCommonVersion);
+}
+
+TEST_F(VmbusTest, SilentHostTimesOutThroughEveryVersion) {
+    host.answer_contact = false;  // e.g. KVM with Hyper-V enlightenments: SynIC but no VMBus server
+    Connection c(cfg);
+    ASSERT_TRUE(c.start());
+    int attempts = 1;
+    while (c.state() == State::Contacting && attempts < 50) {
+        pump(c);
+        c.on_timeout();
+        attempts++;
+    }
+    EXPECT_EQ(c.state(), State::Failed);
+    EXPECT_EQ(c.failure(), Failure::NoCommonVersion);
+    EXPECT_EQ(attempts, static_cast<int>(kGuestVersionCount) + 1);
+}
+
+TEST_F(VmbusTest, TransientPostFailuresAreRetried) {
+    host.insufficient_buffers = 3;
+    Connection c(cfg);
+    connect(c);
+    EXPECT_EQ(c.stats().post_retries, 3u);
+}
+
+TEST_F(VmbusTest, HostRefusingTheConnectionFails) {
+    cfg.monitor_page2 = 0;  // one monitor page: the builder refuses rather than sending it
+    Connection c(cfg);
+    EXPECT_FALSE(c.start());
+    EXPECT_EQ(c.state(), State::Failed);
+}
+
+TEST_F(VmbusTest, GpadlWithBodiesOpenCloseTeardown) {
+    Connection c(cfg);
+    connect(c);
+    const uint32_t relid = c.find_offer(kNetvscClass)->offer.child_relid;
+    // A 1 MiB receive buffer: 256 PFNs, header + 9 bodies.
+    std::vector<uint64_t> rx(256);
+    for (size_t i = 0; i < rx.size(); ++i) rx[i] = 0x40000 + 3 * i;
+    const uint32_t rx_gpadl = c.create_gpadl(relid, GpadlRange{256 * 4096, 0, rx.data(), rx.size()});
+    ASSERT_NE(rx_gpadl, 0u);
+    EXPECT_EQ(c.gpadl_state(rx_gpadl), GpadlState::Pending);
+    pump(c);
+    EXPECT_EQ(c.gpadl_state(rx_gpadl), GpadlState::Created);
+    ASSERT_EQ(host.gpadls().count(rx_gpadl), 1u);
+    EXPECT_EQ(host.gpadls().at(rx_gpadl).pfns, rx);
+    // Ring GPADL: 17 + 17 pages; open with the first 17 as the guest->host ring.
+    std::vector<uint64_t> ring(34);
+    for (size_t i = 0; i < ring.size(); ++i) ring[i] = 0x80000 + i;
+    const uint32_t ring_gpadl = c.create_gpadl(relid, GpadlRange{34 * 4096, 0, ring.data(), ring.size()});
+    ASSERT_NE(ring_gpadl, 0u);
+    EXPECT_NE(ring_gpadl, rx_gpadl);
+    EXPECT_FALSE(c.open_channel(relid, ring_gpadl, 17));  // not created yet
+    pump(c);
+    ASSERT_TRUE(c.open_channel(relid, ring_gpadl, 17));
+    EXPECT_EQ(c.channel_state(relid), ChannelState::Opening);
+    pump(c);
+    EXPECT_EQ(c.channel_state(relid), ChannelState::Open);
+    EXPECT_TRUE(host.channels().at(relid).open);
+    EXPECT_EQ(host.channels().at(relid).downstream_pages, 17u);
+    EXPECT_FALSE(c.open_channel(relid, ring_gpadl, 17));  // already open
+    ASSERT_TRUE(c.close_channel(relid));
+    EXPECT_FALSE(host.channels().at(relid).open);
+    ASSERT_TRUE(c.teardown_gpadl(relid, ring_gpadl));
+    ASSERT_TRUE(c.teardown_gpadl(relid, rx_gpadl));
+    pump(c);
+    EXPECT_EQ(c.gpadl_state(ring_gpadl), GpadlState::Free);
+    EXPECT_EQ(c.gpadl_state(rx_gpadl), GpadlState::Free);
+    EXPECT_TRUE(host.gpadls().empty());
+}
+
+TEST_F(VmbusTest, GpadlRequiresAKnownChannel) {
+    Connection c(cfg);
+    connect(c);
+    uint64_t pfn = 0x1234;
+    EXPECT_EQ(c.create_gpadl(99, GpadlRange{4096, 0, &pfn, 1}), 0u);
+    EXPECT_EQ(c.create_gpadl(1, GpadlRange{8192, 0, &pfn, 1}), 0u);  // inconsistent range
+}
+
+TEST_F(VmbusTest, RescindAndRelease) {
+    Connection c(cfg);
+    connect(c);
+    const uint32_t relid = c.find_offer(kNetvscClass)->offer.child_relid;
+    host.rescind(relid);
+    pump(c);
+    EXPECT_EQ(c.stats().rescinds, 1u);
+    EXPECT_EQ(c.find_offer(kNetvscClass), nullptr);
+    uint64_t pfn = 0x1234;
+    EXPECT_EQ(c.create_gpadl(relid, GpadlRange{4096, 0, &pfn, 1}), 0u);
+    ASSERT_TRUE(c.release_relid(relid));
+    EXPECT_EQ(host.channels().count(relid), 0u);
+    EXPECT_EQ(c.offer_count(), 1u);
+    EXPECT_FALSE(c.release_relid(1));  // not rescinded
+}
+
+TEST_F(VmbusTest, Unload) {
+    Connection c(cfg);
+    connect(c);
+    ASSERT_TRUE(c.unload());
+    EXPECT_EQ(c.state(), State::Unloading);
+    pump(c);
+    EXPECT_EQ(c.state(), State::Unloaded);
+    EXPECT_FALSE(host.connected());
+}
+
+// A misbehaving host: malformed, oversized, unknown and out-of-order messages are dropped and counted.
+TEST_F(VmbusTest, MalformedAndOutOfOrderHostMessagesAreDropped) {
+    Connection c(cfg);
+    connect(c);
+    const uint64_t before = c.stats().dropped;
+    uint8_t m[240] = {};
+    m[0] = kMsgOfferChannel;
+    model.send(2, 1, m, 100);          // offer too short
+    m[0] = 99;
+    model.send(2, 1, m, 8);            // unknown type
+    model.send(2, 1, m, 240, 250);     // slot claims 250 bytes
+    m[0] = kMsgVersionResponse;
+    m[8] = 1;
+    model.send(2, 1, m, 16);           // version response while connected
+    m[0] = kMsgGpadlCreated;
+    m[12] = 0x55;
+    model.send(2, 1, m, 20);           // GPADL_CREATED for a handle never sent
+    m[0] = kMsgOpenChannelResult;
+    m[8] = 2;
+    model.send(2, 1, m, 20);           // open result for a channel not opening
+    m[0] = kMsgAllOffersDelivered;
+    model.send(2, 1, m, 8);            // second all-offers
+    m[0] = kMsgRescindChannelOffer;
+    m[8] = 77;
+    model.send(2, 1, m, 12);           // rescind of an unknown relid
+    model.send(2, 0x80000010u, m, 16);  // a hypervisor (timer) message on the VMBus SINT
+    pump(c);
+    EXPECT_EQ(c.stats().dropped - before, 9u);
+    EXPECT_EQ(c.state(), State::Ready);
+    EXPECT_EQ(c.offer_count(), 2u);
+}
+
+TEST_F(VmbusTest, DuplicateOfferRelidIsDropped) {
+    Connection c(cfg);
+    connect(c);
+    uint8_t o[196] = {};
+    o[0] = kMsgOfferChannel;
+    o[184] = 1;  // relid 1 already offered
+    c.handle(o, sizeof o);
+    EXPECT_EQ(c.offer_count(), 2u);
+    EXPECT_EQ(c.stats().dropped, 1u);
+    o[184] = 3;  // a hot-added device after ALLOFFERS_DELIVERED is fine
+    c.handle(o, sizeof o);
+    EXPECT_EQ(c.offer_count(), 3u);
+}
+
+}  // namespace
+}  // namespace skerry::vmbus
