@@ -51,6 +51,10 @@ uint16_t HostSim::post_message(const uint8_t* b) {
         insufficient_buffers--;
         return hv::kStatusInsufficientBuffers;
     }
+    if (connected_ && busy_connection > 0) {
+        busy_connection--;
+        return hv::kStatusInvalidConnectionId;
+    }
     // Connection 4 exists only on hosts that speak 5.0+.
     if (conn == vmbus::kConnIdInitiateContactV5 && max_version < vmbus::kVersionWin10V5)
         return hv::kStatusInvalidConnectionId;

@@ -29,6 +29,7 @@ public:
     uint32_t msg_conn_id = 1;                        // returned in 5.x VERSION_RESPONSE
     bool answer_contact = true;                      // false: stay silent (a KVM "Hyper-V" without VMBus)
     int insufficient_buffers = 0;                    // fail this many posts with INSUFFICIENT_BUFFERS
+    int busy_connection = 0;  // fail this many posts after the contact with INVALID_CONNECTION_ID ("too fast")
     struct Device {
         vmbus::Guid type, instance;
         uint16_t sub_channel_index = 0;

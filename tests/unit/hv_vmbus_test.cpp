@@ -140,11 +140,32 @@ TEST_F(VmbusTest, SilentHostTimesOutThroughEveryVersion) {
     EXPECT_EQ(attempts, static_cast<int>(kGuestVersionCount) + 1);
 }
 
-TEST_F(VmbusTest, TransientPostFailuresAreRetried) {
+std::vector<uint32_t> delays;
+
+TEST_F(VmbusTest, TransientPostFailuresAreRetriedWithBackoff) {
     host.insufficient_buffers = 3;
+    delays.clear();
+    cfg.delay_us = [](uint32_t us) { delays.push_back(us); };
     Connection c(cfg);
     connect(c);
     EXPECT_EQ(c.stats().post_retries, 3u);
+    EXPECT_EQ(delays, (std::vector<uint32_t>{1, 2, 4}));
+}
+
+TEST_F(VmbusTest, PersistentShortageGivesUp) {
+    host.insufficient_buffers = 1000;
+    Connection c(cfg);
+    EXPECT_FALSE(c.start());
+    EXPECT_EQ(c.state(), State::Failed);
+    EXPECT_EQ(c.failure(), Failure::PostFailed);
+    EXPECT_EQ(c.stats().post_retries, 100u);
+}
+
+TEST_F(VmbusTest, InvalidConnectionIdAfterContactMeansTooFast) {
+    host.busy_connection = 2;  // REQUESTOFFERS refused twice: retried, not fatal
+    Connection c(cfg);
+    connect(c);
+    EXPECT_EQ(c.stats().post_retries, 2u);
 }
 
 TEST_F(VmbusTest, HostRefusingTheConnectionFails) {

@@ -20,15 +20,22 @@ const char* state_name(State s) {
 
 bool Connection::post(const uint8_t* msg, size_t len, uint32_t conn) {
     if (cfg_.port == nullptr || cfg_.post_buffer == nullptr) return false;
+    uint32_t delay = 1;
     for (int attempt = 0; attempt < kPostAttempts; ++attempt) {
         const uint16_t s = hv::post_message(*cfg_.port, *cfg_.post_buffer, cfg_.post_buffer_phys, conn,
                                             hv::kMessageTypeVmbus, msg, len);
         if (s == hv::kStatusSuccess) return true;
-        if (!hv::status_is_transient(s)) {
+        // INVALID_CONNECTION_ID is final for INITIATE_CONTACT (an old host without connection 4) but means
+        // "posting too fast" for anything else (Linux vmbus_post_msg; Microsoft's UEFI treats it as not-ready).
+        const bool contact = len >= 4 && msg[0] == kMsgInitiateContact && msg[1] == 0 && msg[2] == 0 && msg[3] == 0;
+        const bool busy = s == hv::kStatusInvalidConnectionId && !contact;
+        if (!hv::status_is_transient(s) && !busy) {
             last_post_status_ = s;
             return false;
         }
         stats_.post_retries++;
+        if (cfg_.delay_us != nullptr) cfg_.delay_us(delay);
+        if (delay < (1u << 21)) delay *= 2;
     }
     last_post_status_ = hv::kStatusInsufficientBuffers;
     return false;

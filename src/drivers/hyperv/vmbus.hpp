@@ -56,6 +56,8 @@ public:
         uint64_t monitor_page1 = 0;
         uint64_t monitor_page2 = 0;
         uint32_t max_version = kGuestVersions[0];
+        // Back-off between post retries (1 us doubling, as Linux); null = retry at once (tests).
+        void (*delay_us)(uint32_t us) = nullptr;
     };
 
     explicit Connection(const Config& c) : cfg_(c) {}
