@@ -36,6 +36,18 @@ uint64_t HostSim::call(uint64_t control, uint64_t rdx, uint64_t r8) {
     if (code == hv::kCallSignalEvent) {
         signals++;
         if (!fast) violation("HvSignalEvent not in fast form");
+        const uint32_t conn = static_cast<uint32_t>(rdx);
+        if ((rdx >> 32) != 0) violation("HvSignalEvent with flag number " + std::to_string(rdx >> 32));
+        const uint32_t relid = conn & 0xFFF;  // this host's formula: relid | 2 << 12
+        ChannelInfo* ch = (conn >> 12) == 2 ? open_channel(relid) : nullptr;
+        if (ch == nullptr) {
+            violation("HvSignalEvent on connection " + std::to_string(conn) + " of no open channel");
+            return hv::kStatusInvalidConnectionId;
+        }
+        ch->guest_signals++;
+        ch->signalled_since_empty = true;
+        // A signal is owed when the guest made its outbound ring non-empty, or freed room the host asked for.
+        if (ch->to_host.bytes_to_read() == 0 && !ch->host_waiting) spurious_signals++;
         return hv::kStatusSuccess;
     }
     violation("unexpected hypercall code " + std::to_string(code));
@@ -76,6 +88,57 @@ uint16_t HostSim::post_message(const uint8_t* b) {
     }
     on_message(b + 16, size);
     return hv::kStatusSuccess;
+}
+
+HostSim::ChannelInfo* HostSim::open_channel(uint32_t relid) {
+    auto it = channels_.find(relid);
+    return it == channels_.end() || !it->second.open ? nullptr : &it->second;
+}
+
+vmbus::RingStatus HostSim::host_send(uint32_t relid, uint16_t type, uint16_t flags, uint64_t tid, const void* payload,
+                                     size_t len) {
+    ChannelInfo* ch = open_channel(relid);
+    if (ch == nullptr) return vmbus::RingStatus::NotAttached;
+    bool sig = false;
+    const vmbus::RingStatus s = ch->to_guest.write_packet(type, flags, tid, nullptr, 0, payload, len, sig);
+    if (sig) {
+        host_signals++;
+        model_.set_event(hv::kVmbusSint, relid);
+    }
+    return s;
+}
+
+vmbus::RingStatus HostSim::host_receive(uint32_t relid, std::vector<uint8_t>& packet) {
+    ChannelInfo* ch = open_channel(relid);
+    if (ch == nullptr) return vmbus::RingStatus::NotAttached;
+    vmbus::PacketDescriptor d;
+    vmbus::RingStatus s = ch->to_host.peek(d);
+    if (s == vmbus::RingStatus::Empty) {
+        ch->signalled_since_empty = false;
+        return s;
+    }
+    if (s != vmbus::RingStatus::Ok) {
+        violation(std::string("guest->host ring: ") + vmbus::ring_status_name(s));
+        return s;
+    }
+    if (!ch->signalled_since_empty) violation("guest wrote to an empty ring without signalling");
+    if (d.flags & ~vmbus::kPacketFlagCompletionRequested) violation("guest packet with unknown flags");
+    if (d.type != vmbus::kPacketDataInband && d.type != vmbus::kPacketDataGpaDirect &&
+        d.type != vmbus::kPacketCompletion)
+        violation("guest packet of type " + std::to_string(d.type));
+    packet.assign(d.len8 * 8u, 0);
+    size_t len = 0;
+    bool sig = false;
+    s = ch->to_host.read(packet.data(), packet.size(), len, sig);
+    if (ch->to_host.bytes_to_read() == 0) ch->signalled_since_empty = false;
+    return s;
+}
+
+void HostSim::host_wait_for_space(uint32_t relid, uint32_t bytes) {
+    ChannelInfo* ch = open_channel(relid);
+    if (ch == nullptr) return;
+    ch->host_waiting = true;
+    ch->to_guest.set_pending_send_sz(bytes);
 }
 
 void HostSim::reset_channels() {
@@ -241,7 +304,21 @@ void HostSim::on_message(const uint8_t* m, size_t len) {
             violation("OPENCHANNEL ring geometry invalid");
             status = 0xC0000001u;
         } else {
-            ch->second = ChannelInfo{true, false, gpadl, down, vp};
+            ChannelInfo info;
+            info.open = true;
+            info.ring_gpadl = gpadl;
+            info.downstream_pages = down;
+            info.target_vp = vp;
+            // Test memory is identity mapped and the ring GPADL contiguous: the first PFN locates both rings.
+            uint8_t* base = reinterpret_cast<uint8_t*>(g->second.pfns[0] << 12);
+            for (size_t i = 1; i < g->second.pfns.size(); ++i)
+                if (g->second.pfns[i] != g->second.pfns[0] + i) violation("ring GPADL not contiguous (test limit)");
+            const size_t total = g->second.byte_count;
+            if (info.to_host.attach(base, down * 4096ull) != vmbus::RingStatus::Ok ||
+                info.to_guest.attach(base + down * 4096ull, total - down * 4096ull) != vmbus::RingStatus::Ok)
+                violation("ring indices not zero at open");
+            info.to_guest.set_writer_feature_pending_send_sz(true);
+            ch->second = info;
         }
         wr32(r + 16, status);
         reply(r, sizeof r);

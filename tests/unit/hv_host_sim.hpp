@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "drivers/hyperv/hv.hpp"
+#include "drivers/hyperv/ring.hpp"
 #include "drivers/hyperv/vmbus_msg.hpp"
 #include "hv_fake.hpp"
 
@@ -55,7 +56,20 @@ public:
         bool open = false;
         bool rescinded = false;
         uint32_t ring_gpadl = 0, downstream_pages = 0, target_vp = 0;
+        vmbus::Ring to_host, to_guest;     // the host's view of the guest's outbound / inbound ring
+        uint64_t guest_signals = 0;
+        bool signalled_since_empty = false;
+        bool host_waiting = false;         // the host set pending_send_sz on to_guest
     };
+    // Host side of an open channel's rings. host_send signals the guest (SIEF bit relid) when the rules say so.
+    vmbus::RingStatus host_send(uint32_t relid, uint16_t type, uint16_t flags, uint64_t tid, const void* payload,
+                                size_t len);
+    // Read one guest packet; records a violation if the guest wrote to an empty ring without signalling.
+    vmbus::RingStatus host_receive(uint32_t relid, std::vector<uint8_t>& packet);
+    // The host finds the guest's inbound ring too full: ask for a signal once `bytes` are free.
+    void host_wait_for_space(uint32_t relid, uint32_t bytes);
+    int spurious_signals = 0;
+    int host_signals = 0;
     const std::map<uint32_t, ChannelInfo>& channels() const { return channels_; }
     std::vector<uint32_t> received;  // message types in order
     std::vector<std::string> violations;
@@ -76,6 +90,7 @@ private:
     uint32_t gpadl_in_progress_ = 0;  // handle of a multi-message GPADL awaiting bodies
     std::map<uint32_t, GpadlInfo> gpadls_;
     std::map<uint32_t, ChannelInfo> channels_;  // by relid
+    ChannelInfo* open_channel(uint32_t relid);
 };
 
 }  // namespace skerry::hvtest

@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "drivers/hyperv/channel.hpp"
 #include "drivers/hyperv/vmbus.hpp"
 #include "hv_fake.hpp"
 #include "hv_host_sim.hpp"
@@ -190,8 +191,10 @@ TEST_F(VmbusTest, GpadlWithBodiesOpenCloseTeardown) {
     ASSERT_EQ(host.gpadls().count(rx_gpadl), 1u);
     EXPECT_EQ(host.gpadls().at(rx_gpadl).pfns, rx);
     // Ring GPADL: 17 + 17 pages; open with the first 17 as the guest->host ring.
+    dma::Region ring_mem;  // real memory: the host maps the rings at open
+    ASSERT_TRUE(dma::alloc(34 * 4096, ring_mem));
     std::vector<uint64_t> ring(34);
-    for (size_t i = 0; i < ring.size(); ++i) ring[i] = 0x80000 + i;
+    for (size_t i = 0; i < ring.size(); ++i) ring[i] = (ring_mem.phys >> 12) + i;
     const uint32_t ring_gpadl = c.create_gpadl(relid, GpadlRange{34 * 4096, 0, ring.data(), ring.size()});
     ASSERT_NE(ring_gpadl, 0u);
     EXPECT_NE(ring_gpadl, rx_gpadl);
@@ -212,6 +215,7 @@ TEST_F(VmbusTest, GpadlWithBodiesOpenCloseTeardown) {
     EXPECT_EQ(c.gpadl_state(ring_gpadl), GpadlState::Free);
     EXPECT_EQ(c.gpadl_state(rx_gpadl), GpadlState::Free);
     EXPECT_TRUE(host.gpadls().empty());
+    dma::free(ring_mem);
 }
 
 TEST_F(VmbusTest, GpadlRequiresAKnownChannel) {
@@ -292,6 +296,155 @@ TEST_F(VmbusTest, DuplicateOfferRelidIsDropped) {
     o[184] = 3;  // a hot-added device after ALLOFFERS_DELIVERED is fine
     c.handle(o, sizeof o);
     EXPECT_EQ(c.offer_count(), 3u);
+}
+
+
+// ---------------------------------------------------------------------------------------------- channels
+
+struct ChannelTest : VmbusTest {
+    void SetUp() override {
+        VmbusTest::SetUp();
+        ASSERT_TRUE(dma::alloc(34 * 4096, ring));
+    }
+    void TearDown() override {
+        dma::free(ring);
+        VmbusTest::TearDown();
+    }
+    void open(Connection& c, Channel& ch, uint32_t& relid) {
+        connect(c);
+        relid = c.find_offer(kNetvscClass)->offer.child_relid;
+        ASSERT_TRUE(ch.begin_open(c, host, relid, ring.phys, ring.virt, 17, 17));
+        for (int i = 0; i < 10 && ch.advance() != Channel::State::Open; ++i) pump(c);
+        ASSERT_EQ(ch.state(), Channel::State::Open);
+    }
+    dma::Region ring;
+};
+
+TEST_F(ChannelTest, OpenSendReceiveWithSignallingRules) {
+    Connection c(cfg);
+    Channel ch;
+    uint32_t relid = 0;
+    open(c, ch, relid);
+    EXPECT_TRUE(host.channels().at(relid).open);
+    EXPECT_EQ(host.gpadls().at(ch.ring_gpadl()).pfns.size(), 34u);
+    const uint8_t msg[40] = {1, 0, 0, 0, 2, 0, 0, 0};
+    for (int i = 0; i < 3; ++i)
+        ASSERT_EQ(ch.send(kPacketDataInband, kPacketFlagCompletionRequested, 100 + i, nullptr, 0, msg, 40),
+                  RingStatus::Ok);
+    EXPECT_EQ(host.channels().at(relid).guest_signals, 1u);  // only the empty -> non-empty write
+    std::vector<uint8_t> pkt;
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_EQ(host.host_receive(relid, pkt), RingStatus::Ok);
+        ASSERT_EQ(pkt.size(), 56u);
+        uint64_t tid;
+        memcpy(&tid, pkt.data() + 8, 8);
+        EXPECT_EQ(tid, 100u + i);
+    }
+    EXPECT_EQ(host.host_receive(relid, pkt), RingStatus::Empty);
+    ASSERT_EQ(ch.send(kPacketDataInband, 0, 7, nullptr, 0, msg, 8), RingStatus::Ok);
+    EXPECT_EQ(host.channels().at(relid).guest_signals, 2u);
+    ASSERT_EQ(host.host_receive(relid, pkt), RingStatus::Ok);
+    // Host -> guest: a completion, flagged in the SIEF bitmap (relid bit of SINT2).
+    const uint8_t done[8] = {2, 0, 0, 0, 1, 0, 0, 0};
+    ASSERT_EQ(host.host_send(relid, kPacketCompletion, 0, 100, done, sizeof done), RingStatus::Ok);
+    EXPECT_EQ(host.host_signals, 1);
+    EXPECT_TRUE(synic.test_and_clear_event(hv::kVmbusSint, relid));
+    uint8_t buf[256];
+    size_t len;
+    ASSERT_EQ(ch.receive(buf, sizeof buf, len), RingStatus::Ok);
+    EXPECT_EQ(len, 24u);
+    EXPECT_EQ(buf[0], kPacketCompletion);
+    EXPECT_EQ(ch.receive(buf, sizeof buf, len), RingStatus::Empty);
+    EXPECT_EQ(host.spurious_signals, 0);
+    EXPECT_EQ(ch.signal_failures(), 0u);
+}
+
+TEST_F(ChannelTest, PollingGuestMasksHostSignals) {
+    Connection c(cfg);
+    Channel ch;
+    uint32_t relid = 0;
+    open(c, ch, relid);
+    ch.set_polling(true);
+    const uint8_t p[8] = {};
+    ASSERT_EQ(host.host_send(relid, kPacketDataInband, 0, 1, p, 8), RingStatus::Ok);
+    EXPECT_EQ(host.host_signals, 0);
+    uint8_t buf[64];
+    size_t len;
+    EXPECT_EQ(ch.receive(buf, sizeof buf, len), RingStatus::Ok);
+}
+
+TEST_F(ChannelTest, GuestSignalsWhenItFreesTheSpaceTheHostWaitsFor) {
+    Connection c(cfg);
+    Channel ch;
+    uint32_t relid = 0;
+    open(c, ch, relid);
+    ch.set_polling(true);
+    std::vector<uint8_t> big(4072);  // 16 + 4072 + 8 = 4096 bytes per packet; 16 data pages hold 15
+    int sent = 0;
+    while (host.host_send(relid, kPacketDataInband, 0, sent, big.data(), big.size()) == RingStatus::Ok) sent++;
+    EXPECT_EQ(sent, 15);
+    host.host_wait_for_space(relid, 3 * 4096);  // wants room for three more
+    std::vector<uint8_t> buf(8192);
+    size_t len;
+    std::vector<uint64_t> signals_after;
+    for (int i = 0; i < 5; ++i) {
+        ASSERT_EQ(ch.receive(buf.data(), buf.size(), len), RingStatus::Ok);
+        signals_after.push_back(ch.signals());
+    }
+    // free: 4096 -> 8192 -> 12288 (= pending: not enough) -> 16384 (signal) -> 20480 -> 24576 (no more)
+    EXPECT_EQ(signals_after, (std::vector<uint64_t>{0, 0, 1, 1, 1}));
+    EXPECT_EQ(host.spurious_signals, 0);
+}
+
+TEST_F(ChannelTest, CloseAndTeardown) {
+    Connection c(cfg);
+    Channel ch;
+    uint32_t relid = 0;
+    open(c, ch, relid);
+    ASSERT_TRUE(ch.close());
+    EXPECT_FALSE(host.channels().at(relid).open);
+    pump(c);
+    EXPECT_TRUE(host.gpadls().empty());
+    uint8_t b[8] = {};
+    EXPECT_EQ(ch.send(kPacketDataInband, 0, 1, nullptr, 0, b, 8), RingStatus::NotAttached);
+}
+
+TEST_F(ChannelTest, RescindFailsTheChannel) {
+    Connection c(cfg);
+    Channel ch;
+    uint32_t relid = 0;
+    open(c, ch, relid);
+    host.rescind(relid);
+    pump(c);
+    EXPECT_EQ(ch.advance(), Channel::State::Failed);
+    ASSERT_TRUE(ch.close());
+    ASSERT_TRUE(c.release_relid(relid));
+    pump(c);
+}
+
+TEST_F(ChannelTest, CorruptHostRingIsReportedNotFatal) {
+    Connection c(cfg);
+    Channel ch;
+    uint32_t relid = 0;
+    open(c, ch, relid);
+    // The host scribbles a misaligned write index into the guest's inbound ring control page.
+    uint8_t* inbound = static_cast<uint8_t*>(ring.virt) + 17 * 4096;
+    inbound[0] = 13;
+    uint8_t buf[64];
+    size_t len;
+    EXPECT_EQ(ch.receive(buf, sizeof buf, len), RingStatus::Corrupt);
+    EXPECT_EQ(ch.receive(buf, sizeof buf, len), RingStatus::Corrupt);
+    EXPECT_EQ(ch.inbound().stats().corruptions, 1u);
+}
+
+TEST_F(ChannelTest, BadOpenArguments) {
+    Connection c(cfg);
+    connect(c);
+    Channel ch;
+    EXPECT_FALSE(ch.begin_open(c, host, 99, ring.phys, ring.virt, 17, 17));       // no such relid
+    EXPECT_FALSE(ch.begin_open(c, host, 2, ring.phys + 8, ring.virt, 17, 17));    // not page aligned
+    EXPECT_FALSE(ch.begin_open(c, host, 2, ring.phys, ring.virt, 1, 17));         // ring without data pages
+    EXPECT_EQ(ch.state(), Channel::State::Failed);
 }
 
 }  // namespace
