@@ -184,7 +184,27 @@ struct Tx {  // the server's own stream of a -r/-d test
     uint64_t limit = 0;  // bytes; 0: until the timer
     int32_t amount = 0;
     bool done = false;
+    bool connected = false;
+    net::Address to;
+    int attempt = 0;
 };
+
+// The client opens its listener for the reverse stream around the time it sends its header, so the first
+// connect back can be refused: try again a few times before giving up.
+constexpr int kConnectBackAttempts = 20;
+constexpr uint64_t kConnectBackRetryNs = 100'000'000ull;
+struct Retry {
+    loop::Timer timer;
+    net::Address to;
+    int32_t amount;
+    int attempt;
+};
+void start_reverse(const net::Address& to, int32_t amount, int attempt = 0);
+void retry_reverse(void* ctx) {
+    Retry* r = static_cast<Retry*>(ctx);
+    start_reverse(r->to, r->amount, r->attempt);
+    delete r;
+}
 
 alignas(64) uint8_t zeros[32 * 1024];
 
@@ -234,6 +254,7 @@ void tx_pump(Stream& s, void* ctx) {
 
 void tx_connected(Stream& s, void* ctx) {
     Tx* t = static_cast<Tx*>(ctx);
+    t->connected = true;
     if (t->amount < 0) loop::arm_in(t->timer, static_cast<uint64_t>(-static_cast<int64_t>(t->amount)) * 10'000'000ull,
                                     tx_timeout, t);
     tx_pump(s, ctx);
@@ -242,12 +263,20 @@ void tx_connected(Stream& s, void* ctx) {
 void tx_closed(Stream& s, Error why, void* ctx) {
     Tx* t = static_cast<Tx*>(ctx);
     loop::cancel(t->timer);
+    if (why == Error::Refused && !t->connected && t->attempt + 1 < kConnectBackAttempts) {
+        Retry* r = new Retry{{}, t->to, t->amount, t->attempt + 1};
+        loop::arm_in(r->timer, kConnectBackRetryNs, retry_reverse, r);
+        delete t;
+        return;
+    }
     if (!t->done) tx_log(s, why == Error::None ? Error::Reset : why);
     delete t;
 }
 
-void start_reverse(const net::Address& to, int32_t amount) {
+void start_reverse(const net::Address& to, int32_t amount, int attempt) {
     Tx* t = new Tx;
+    t->to = to;
+    t->attempt = attempt;
     t->amount = amount;
     t->limit = amount > 0 ? static_cast<uint64_t>(amount) : 0;
     if (amount == 0) t->amount = -1000;  // no amount: 10 s, iperf's default
@@ -265,7 +294,7 @@ void start_reverse(const net::Address& to, int32_t amount) {
         delete t;
         return;
     }
-    log::info("iperf: connecting back to %s (-r/-d test)", peer);
+    if (attempt == 0) log::info("iperf: connecting back to %s (-r/-d test)", peer);
 }
 
 void rx_end(Stream& s, Error why) {
