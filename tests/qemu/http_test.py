@@ -15,7 +15,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from qemu_harness import Failure, Guest, Runner, expect  # noqa: E402
+from qemu_harness import Failure, Guest, Runner, expect, free_port, connect  # noqa: E402
 
 READY_TIMEOUT = 90
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
@@ -23,29 +23,6 @@ WWW = os.path.join(ROOT, "appliances", "http", "www")
 MAX_CONN = 8
 REQUEST_TIMEOUT = 3
 RESULTS = {}
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def connect(port, timeout=30):
-    deadline = time.monotonic() + timeout
-    while True:
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.settimeout(10)
-        try:
-            s.connect(("127.0.0.1", port))
-            return s
-        except OSError as e:
-            s.close()
-            if time.monotonic() > deadline:
-                raise Failure(f"cannot connect to port {port}: {e}")
-            time.sleep(0.2)
 
 
 def curl(port, *args, path="/", timeout=60):

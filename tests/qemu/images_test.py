@@ -30,7 +30,7 @@ import time
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(__file__))
-from qemu_harness import Failure, Guest, Runner, expect  # noqa: E402
+from qemu_harness import Failure, Guest, Runner, expect, free_port, connect  # noqa: E402
 
 BOOT_TIMEOUT = 150       # a UEFI boot is ~15 s alone under TCG; two run at once
 SERVE_TIMEOUT = 90       # from boot to "ready" (DHCP included)
@@ -101,27 +101,6 @@ def ready_pattern(app):
 
 
 # ------------------------------------------------------------------------------------------------------
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def connect(port, timeout=30):
-    deadline = time.monotonic() + timeout
-    while True:
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.settimeout(10)
-        try:
-            s.connect(("127.0.0.1", port))
-            return s
-        except OSError as e:
-            s.close()
-            if time.monotonic() > deadline:
-                raise Failure(f"cannot connect to 127.0.0.1 port {port}: {e}")
-            time.sleep(0.2)
 
 
 def sh(cmd, what):

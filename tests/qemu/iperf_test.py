@@ -14,19 +14,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from qemu_harness import Failure, Guest, Runner, expect  # noqa: E402
+from qemu_harness import Failure, Guest, Runner, expect, free_port  # noqa: E402
 
 READY_TIMEOUT = 90
 CLIENT_TIMEOUT = 60
 RESULTS = {}
-
-
-def free_port(kind=socket.SOCK_STREAM):
-    s = socket.socket(socket.AF_INET, kind)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def client(cmd, timeout=CLIENT_TIMEOUT):

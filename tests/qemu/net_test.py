@@ -16,18 +16,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from qemu_harness import Failure, Guest, Runner, expect  # noqa: E402
+from qemu_harness import Failure, Guest, Runner, expect, free_port, connect  # noqa: E402
 
 READY_TIMEOUT = 90
 RESULTS = {}
-
-
-def free_port(kind=socket.SOCK_STREAM):
-    s = socket.socket(socket.AF_INET, kind)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def slirp_guest(kernel, workdir, name, append="", guest_ip=""):
@@ -37,22 +29,6 @@ def slirp_guest(kernel, workdir, name, append="", guest_ip=""):
     g = Guest(["-netdev", netdev, "-device", "e1000,netdev=n0", "-kernel", kernel,
                "-append", f"debug_exit=0xf4 {append}".strip()], name, workdir)
     return g, tport, uport
-
-
-def connect(port, host="127.0.0.1", family=socket.AF_INET, timeout=30):
-    """Connect, retrying while slirp's forward is not yet accepted by the guest."""
-    deadline = time.monotonic() + timeout
-    while True:
-        s = socket.socket(family, socket.SOCK_STREAM)
-        s.settimeout(10)
-        try:
-            s.connect((host, port))
-            return s
-        except OSError as e:
-            s.close()
-            if time.monotonic() > deadline:
-                raise Failure(f"cannot connect to {host} port {port}: {e}")
-            time.sleep(0.2)
 
 
 def echo_bytes(sock, data, chunk=16384, timeout=120):

@@ -4,6 +4,7 @@ Every test prints one PASS/FAIL line; the runner ends with the plain 'N passed, 
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -115,3 +116,28 @@ def expect_exit(guest, status, timeout=60):
     if rc != status:
         tail = "\n    ".join(guest.log().splitlines()[-25:])
         raise Failure(f"{guest.name} exited with QEMU status {rc}, expected {status}; last lines:\n    {tail}")
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    """A free port on 127.0.0.1 for a hostfwd."""
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def connect(port, host="127.0.0.1", family=socket.AF_INET, timeout=30):
+    """Connect, retrying while the guest is not yet listening behind QEMU's forward."""
+    deadline = time.monotonic() + timeout
+    while True:
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.settimeout(10)
+        try:
+            s.connect((host, port))
+            return s
+        except OSError as e:
+            s.close()
+            if time.monotonic() > deadline:
+                raise Failure(f"cannot connect to {host} port {port}: {e}")
+            time.sleep(0.2)
