@@ -27,7 +27,6 @@ struct NetifGlue::RxSlot {
 
 namespace {
 
-constexpr size_t kRxExtraSlots = 256;  // carry the deferred releases of copied frames
 constexpr uint16_t kEthHeader = 14;
 constexpr uint16_t kEthTypeIpv4 = 0x0800, kEthTypeIpv6 = 0x86DD, kEthTypeVlan = 0x8100;
 constexpr uint8_t kProtoTcp = 6;
@@ -110,12 +109,12 @@ bool NetifGlue::attach(NicDriver& d) {
     if (tcp_tx_offload_) base_chksum_flags_ &= static_cast<uint16_t>(~NETIF_CHECKSUM_GEN_TCP);
 
     netif_ = create<netif>();
-    rx_slots_ = static_cast<RxSlot*>(calloc(kRxZeroCopy + kRxExtraSlots, sizeof(RxSlot)));
+    rx_slots_ = static_cast<RxSlot*>(calloc(kRxZeroCopy, sizeof(RxSlot)));
     if (!netif_ || !rx_slots_) {
         log::error("net: no memory for interface state of %s", d.name());
         return false;
     }
-    for (size_t i = 0; i < kRxZeroCopy + kRxExtraSlots; ++i) {
+    for (size_t i = 0; i < kRxZeroCopy; ++i) {
         rx_slots_[i].glue = this;
         rx_slots_[i].next = rx_free_;
         rx_free_ = &rx_slots_[i];
@@ -281,13 +280,8 @@ bool NetifGlue::receive(const RxFrame& frame) {
         return false;
     }
     const u16_t len = static_cast<u16_t>(frame.len);
-    RxSlot* slot = rx_free_;
-    if (!slot) {
-        ++ctr_.rx_refused;
-        return false;
-    }
     pbuf* p;
-    if (rx_lent_ < kRxZeroCopy) {
+    if (RxSlot* slot = rx_free_) {
         slot->pc.custom_free_function = custom_free;
         p = pbuf_alloced_custom(PBUF_RAW, len, PBUF_REF, &slot->pc, frame.data, len);
         if (!p) {
@@ -298,18 +292,14 @@ bool NetifGlue::receive(const RxFrame& frame) {
         slot->buffer = frame.buffer;
         ++rx_lent_;
     } else {
-        // Too many buffers lent out already: copy, and give this one back at the next loop iteration.
+        // kRxZeroCopy buffers are lent out already: copy, and give this one straight back.
         p = pbuf_alloc(PBUF_RAW, len, PBUF_POOL);
         if (!p) {
             ++ctr_.rx_refused;
             return false;
         }
         pbuf_take(p, frame.data, len);
-        rx_free_ = slot->next;
-        slot->buffer = frame.buffer;
-        ++rx_lent_;
-        slot->next = rx_deferred_;
-        rx_deferred_ = slot;
+        driver_->rx_release(frame.buffer);
         ++ctr_.rx_copied;
     }
     ++ctr_.rx_frames;
@@ -323,25 +313,16 @@ bool NetifGlue::receive(const RxFrame& frame) {
                                                                NETIF_CHECKSUM_CHECK_UDP));
         ++ctr_.rx_checksum_good;
     }
-    const bool outer = !in_receive_;
-    in_receive_ = true;
     if (netif_->input(p, netif_) != ERR_OK) {
         pbuf_free(p);
         ++ctr_.rx_dropped;
     }
-    if (outer) in_receive_ = false;
     if (verified) NETIF_SET_CHECKSUM_CTRL(netif_, base_chksum_flags_);
     return true;
 }
 
 void NetifGlue::free_rx(void* s) {
     RxSlot* slot = static_cast<RxSlot*>(s);
-    if (in_receive_) {
-        slot->next = rx_deferred_;
-        rx_deferred_ = slot;
-        ++ctr_.deferred_releases;
-        return;
-    }
     driver_->rx_release(slot->buffer);
     slot->buffer = nullptr;
     --rx_lent_;
@@ -349,22 +330,9 @@ void NetifGlue::free_rx(void* s) {
     rx_free_ = slot;
 }
 
-void NetifGlue::flush_releases() {
-    while (rx_deferred_) {
-        RxSlot* slot = rx_deferred_;
-        rx_deferred_ = slot->next;
-        driver_->rx_release(slot->buffer);
-        slot->buffer = nullptr;
-        --rx_lent_;
-        slot->next = rx_free_;
-        rx_free_ = slot;
-    }
-}
-
 bool NetifGlue::poll(void* self) {
     NetifGlue* g = static_cast<NetifGlue*>(self);
-    bool worked = g->rx_deferred_ != nullptr;
-    g->flush_releases();
+    bool worked = false;
     if (g->txq_count_) g->drain_queue();  // in case the driver never calls tx_ready
     // Frames were refused while the ring was full: now that there is room, let TCP send what it kept.
     // Here rather than in tx_ready(), which a driver may call from inside transmit(), i.e. inside tcp_output.

@@ -11,9 +11,8 @@
 // Receive: a frame becomes a custom pbuf pointing into the driver's buffer (zero copy); the buffer goes
 // back with NicDriver::rx_release when lwIP and the application are done with it. So that slow readers
 // cannot hold all of a driver's buffers, at most kRxZeroCopy frames per NIC are outstanding; beyond that a
-// frame is copied into a PBUF_POOL pbuf and the driver's buffer returned. Releases that happen while the
-// driver is inside receive() (ARP, pure ACKs: the stack is often done at once) are deferred to the next
-// event-loop iteration, so a driver never sees rx_release for a buffer it is still handing over.
+// frame is copied into a PBUF_POOL pbuf and the driver's buffer returned at once. Buffers are returned as
+// soon as lwIP frees them, often from inside receive() (ARP, pure ACKs), which nic.hpp allows.
 //
 // Several NICs: one NetifGlue each; lwIP numbers the netifs, and the glue names them e0, e1, ...
 #pragma once
@@ -46,7 +45,6 @@ public:
         uint64_t rx_dropped;       // taken, then refused by lwIP's input
         uint64_t rx_bad_checksum;  // the device said a checksum was wrong (refused too)
         uint64_t rx_checksum_good; // lwIP skipped checks the device had done
-        uint64_t deferred_releases;
         uint64_t multicast_filter_errors;
     };
 
@@ -86,7 +84,6 @@ private:
     bool send_or_queue(struct pbuf* p);
     bool transmit(struct pbuf* p);
     void drain_queue();
-    void flush_releases();
     static bool poll(void* self);
     uint32_t prepare_offload(struct pbuf* p, TxFrame& f);
 
@@ -101,11 +98,9 @@ private:
     struct pbuf* txq_[kTxQueue] = {};
     size_t txq_head_ = 0, txq_count_ = 0;
 
-    RxSlot* rx_slots_ = nullptr;  // kRxZeroCopy + kTxQueue slots (the extra ones carry deferred copies)
+    RxSlot* rx_slots_ = nullptr;  // kRxZeroCopy slots, one per lent buffer
     RxSlot* rx_free_ = nullptr;
-    RxSlot* rx_deferred_ = nullptr;  // buffers to release at the next loop iteration
     size_t rx_lent_ = 0;
-    bool in_receive_ = false;
     bool is_up_ = false;  // bring_up() ran
     bool kick_tcp_ = false;  // frames were refused: tcp_txnow() once the queue drains
 

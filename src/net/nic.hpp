@@ -62,7 +62,8 @@ enum class RxChecksum : uint8_t {
 
 // A received frame that points into the driver's receive buffer (zero copy). The stack returns the
 // buffer with NicDriver::rx_release(buffer) when it is done with it, possibly much later (TCP
-// reassembly, application queues); until then the driver must not reuse it.
+// reassembly, application queues), or at once from inside NicClient::receive() (a copied frame, a pure
+// ACK): drivers accept both. Until then the driver must not reuse it.
 struct RxFrame {
     void* data;
     uint32_t len;  // without the FCS

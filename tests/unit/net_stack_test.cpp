@@ -350,8 +350,11 @@ TEST(NetStack, SlowReaderBackPressureKeepsMemoryBounded) {
         run_for(1000);
         NT_CHECK(r.max_available > 0);
         NT_CHECK(r.max_available <= kWindow + 1460);
-        NT_CHECK(nic().rx_outstanding_max() <= NetifGlue::kRxZeroCopy + 64);
-        NT_CHECK(interface(0)->counters().rx_copied > 0);  // beyond kRxZeroCopy lent buffers, frames are copied
+        // Beyond kRxZeroCopy lent buffers, frames are copied and their buffers returned inside receive(): never
+        // more than kRxZeroCopy plus the one being handed over (copies once waited a loop iteration, and a
+        // burst then took every buffer the device had).
+        NT_CHECK(nic().rx_outstanding_max() <= NetifGlue::kRxZeroCopy + 1);
+        NT_CHECK(interface(0)->counters().rx_copied > 0);
         r.reading = true;
         // Catch up with what is buffered (no new data arrive while the window is closed).
         uint8_t buf[4096];
