@@ -39,6 +39,7 @@ public:
         uint64_t tx_queued;        // waited for ring space
         uint64_t tx_dropped;       // refused (ring and queue full), link down, or no memory to linearise
         uint64_t tx_offloaded;     // frames with a checksum offload request
+        uint64_t tx_acks_coalesced; // pure ACKs not sent: a later ACK of the same connection replaced them
         uint64_t rx_frames, rx_bytes;
         uint64_t rx_copied;        // copied because kRxZeroCopy buffers were already lent out
         uint64_t rx_refused;       // handed back to the driver (runt, no pbuf): the driver counts them too
@@ -86,6 +87,8 @@ private:
     void drain_queue();
     static bool poll(void* self);
     uint32_t prepare_offload(struct pbuf* p, TxFrame& f);
+    bool hold_ack(struct pbuf* p);
+    void flush_acks();
 
     NicDriver* driver_ = nullptr;
     struct netif* netif_ = nullptr;
@@ -94,6 +97,17 @@ private:
     uint16_t base_chksum_flags_ = 0;  // lwIP's per-netif checksum flags outside receive()
     bool tcp_tx_offload_ = false;
     bool ip_tx_offload_ = false;
+
+    // Pure ACKs held until the end of the loop iteration (see output()): one per connection.
+    static constexpr size_t kHeldAcks = 8;
+    struct HeldAck {
+        struct pbuf* p;
+        uint32_t ack;
+        uint8_t key_len;
+        uint8_t key[36];  // addresses and ports
+    };
+    HeldAck held_[kHeldAcks] = {};
+    size_t held_count_ = 0;
 
     struct pbuf* txq_[kTxQueue] = {};
     size_t txq_head_ = 0, txq_count_ = 0;

@@ -515,10 +515,10 @@ void log_status() {
         using ull = unsigned long long;
         const NetifGlue::Counters& c = f.glue.counters();
         log::info("net %s: glue: tx %llu frames %llu bytes (queued %llu, refused %llu, linearised %llu, offloaded "
-                  "%llu); rx %llu frames %llu bytes (copied %llu, refused %llu, dropped %llu, bad checksum %llu); "
+                  "%llu, ACKs coalesced %llu); rx %llu frames %llu bytes (copied %llu, refused %llu, dropped %llu, bad checksum %llu); "
                   "%zu buffers lent",
                   f.glue.name(), ull(c.tx_frames), ull(c.tx_bytes), ull(c.tx_queued), ull(c.tx_dropped),
-                  ull(c.tx_linearised), ull(c.tx_offloaded), ull(c.rx_frames), ull(c.rx_bytes), ull(c.rx_copied),
+                  ull(c.tx_linearised), ull(c.tx_offloaded), ull(c.tx_acks_coalesced), ull(c.rx_frames), ull(c.rx_bytes), ull(c.rx_copied),
                   ull(c.rx_refused), ull(c.rx_dropped), ull(c.rx_bad_checksum), f.glue.rx_lent());
         const NicCounters d = f.glue.driver().counters();
         log::info("net %s: driver: rx %llu tx %llu packets; drops: no buffer %llu, bad frame %llu, refused %llu, "
