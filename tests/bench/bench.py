@@ -149,14 +149,24 @@ def download_rate(port, path="/1m.bin"):
         return None
 
 
-def iperf3(port, reverse=False, seconds=3):
+def iperf3(port, reverse=False, seconds=3, attempts=3):
+    """Mbit/s received. A server still closing the previous test answers "busy" (Linux's iperf3 does for a
+    moment after each test): try again, a bounded number of times, and say why when it never worked."""
     args = ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", str(seconds), "-J"] + (["-R"] if reverse else [])
-    try:
-        r = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 30)
-        j = json.loads(r.stdout)
-        return j["end"]["sum_received"]["bits_per_second"] / 1e6
-    except (subprocess.TimeoutExpired, ValueError, KeyError):
-        return None
+    why = "no attempt"
+    for _ in range(attempts):
+        try:
+            r = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 30)
+            j = json.loads(r.stdout)
+            if "error" in j:
+                why = j["error"]
+            else:
+                return j["end"]["sum_received"]["bits_per_second"] / 1e6
+        except (subprocess.TimeoutExpired, ValueError, KeyError) as e:
+            why = repr(e)
+        time.sleep(1)
+    print(f"  iperf3{' -R' if reverse else ''}: no result ({why})", flush=True)
+    return None
 
 
 def iperf2(port, seconds=3):
