@@ -96,7 +96,7 @@ uint32_t skerry_lwip_rand(void);
 #define TCP_LISTEN_BACKLOG          1
 #define LWIP_TCP_KEEPALIVE          1
 #define SO_REUSE                    1
-#define LWIP_CHECKSUM_ON_COPY       1
+#define LWIP_CHECKSUM_ON_COPY       0                   /* every NIC offloads TCP checksums */
 
 /* ---- Statistics and debugging ---------------------------------------------------------------------- */
 #define LWIP_STATS                  1
