@@ -26,6 +26,7 @@ namespace {
 // lwIP (lwipopts.h, arch/cc.h, lwip/sys.h).
 u32_t sys_now(void) { return 0; }
 extern "C" uint32_t skerry_lwip_rand(void) { return 4; }
+extern "C" uint16_t skerry_lwip_chksum(const void*, int) { return 0; }
 extern "C" void skerry_lwip_diag(const char*, ...) {}
 extern "C" void skerry_lwip_assert(const char*, const char*, int) { stop(); }
 

@@ -3,8 +3,8 @@
  *
  * Model: NO_SYS=1, raw/altcp API only, driven from the kernel's run-to-completion event loop. lwIP is
  * never entered from interrupt handlers, so no lightweight protection (SYS_LIGHTWEIGHT_PROT=0).
- * The kernel provides: u32_t sys_now(void) (milliseconds), uint32_t skerry_lwip_rand(void), and the
- * diagnostics hooks declared in arch/cc.h.
+ * The kernel provides: u32_t sys_now(void) (milliseconds), uint32_t skerry_lwip_rand(void),
+ * uint16_t skerry_lwip_chksum(const void*, int), and the diagnostics hooks declared in arch/cc.h.
  *
  * Editing this file changes the lwIP cache key: the next build rebuilds liblwip.a. */
 #ifndef SKERRY_LWIPOPTS_H
@@ -17,10 +17,14 @@ extern "C" {
 #endif
 /* Random numbers for TCP/UDP local ports, DNS transaction ids and DHCP xids (kernel: RDRAND/DRBG). */
 uint32_t skerry_lwip_rand(void);
+/* The Internet checksum, 8 bytes a step (src/net/checksum.cpp): lwIP's own takes 2, and it is what receiving
+ * costs most when the NIC does not verify checksums (QEMU's e1000 does not). */
+uint16_t skerry_lwip_chksum(const void* data, int len);
 #ifdef __cplusplus
 }
 #endif
 #define LWIP_RAND() ((u32_t)skerry_lwip_rand())
+#define LWIP_CHKSUM skerry_lwip_chksum
 
 /* ---- System model ---------------------------------------------------------------------------------- */
 #define NO_SYS                      1
