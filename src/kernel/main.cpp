@@ -6,6 +6,7 @@
 
 #include "boot/bootinfo.hpp"
 #include "drivers/console/console.hpp"
+#include "drivers/hyperv/platform.hpp"
 #include "drivers/pci/pci.hpp"
 #include "hw/hw.hpp"
 #include "kernel/acpi.hpp"
@@ -389,6 +390,8 @@ extern "C" __attribute__((no_stack_protector)) [[noreturn]] void kernel_entry(ui
     size_t devices = pci::enumerate();
     log::info("pci: %zu devices (configuration access: %s)", devices, pci::ecam() ? "ECAM" : "port 0xcf8");
     pci::log_devices();
+    // Hyper-V's synthetic devices (VMBus) are found before the appliance probes its NICs. Only under Hyper-V.
+    hyperv::kernel_init();
 
     if (opt_fault.as_enum()) deliberate_fault(static_cast<int>(opt_fault.as_enum()));
     if (opt_poweroff_after.as_int()) {

@@ -273,6 +273,32 @@ TEST_F(PlatformTest, ShutdownBeforeVersion30SendsNoUnload) {
     EXPECT_TRUE(synic_off());
 }
 
+int handler_calls[3];
+void count_handler(void* ctx) { handler_calls[reinterpret_cast<uintptr_t>(ctx)]++; }
+
+TEST_F(PlatformTest, ChannelSignalsReachTheirHandlers) {
+    Platform p;
+    ASSERT_TRUE(p.start(hv::detect(), cfg, 0));
+    memset(handler_calls, 0, sizeof handler_calls);
+    EXPECT_TRUE(p.set_channel_handler(2, count_handler, reinterpret_cast<void*>(1)));
+    EXPECT_TRUE(p.set_channel_handler(5, count_handler, reinterpret_cast<void*>(2)));
+    EXPECT_FALSE(p.set_channel_handler(0, count_handler, nullptr));
+    EXPECT_FALSE(p.set_channel_handler(2048, count_handler, nullptr));
+    model.set_event(hv::kVmbusSint, 2);
+    model.set_event(hv::kVmbusSint, 3);  // nobody's: left alone
+    p.service(1);
+    EXPECT_EQ(handler_calls[1], 1);
+    EXPECT_EQ(handler_calls[2], 0);
+    p.service(2);  // the bit was cleared: no second call
+    EXPECT_EQ(handler_calls[1], 1);
+    EXPECT_TRUE(p.set_channel_handler(2, nullptr, nullptr));  // removed
+    model.set_event(hv::kVmbusSint, 2);
+    p.service(3);
+    EXPECT_EQ(handler_calls[1], 1);
+    for (uint32_t r = 10; r < 10 + Platform::kMaxHandlers - 1; ++r) EXPECT_TRUE(p.set_channel_handler(r, count_handler, nullptr));
+    EXPECT_FALSE(p.set_channel_handler(100, count_handler, nullptr));  // table full
+}
+
 // ------------------------------------------------------------------------------------------------ registry
 class TestNic final : public net::NicDriver {
 public:

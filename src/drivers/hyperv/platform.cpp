@@ -90,7 +90,11 @@ bool Platform::start(const hv::Features& f, const PlatformConfig& c, uint64_t no
 void Platform::service(uint64_t now_ns) {
     if (phase_ != Phase::Connecting && phase_ != Phase::Ready) return;
     conn_.poll();
-    if (phase_ == Phase::Ready) return;  // later offers, rescinds, GPADL and open replies: the connection keeps them
+    if (phase_ == Phase::Ready) {
+        // Later offers, rescinds, GPADL and open replies: the connection keeps them. Channel signals: the drivers.
+        dispatch_channel_events();
+        return;
+    }
     switch (conn_.state()) {
     case vmbus::State::Ready:
         phase_ = Phase::Ready;
@@ -141,6 +145,29 @@ bool Platform::shutdown(uint64_t (*now_ns)(), uint64_t budget_ns) {
     teardown();
     phase_ = Phase::Unloaded;
     return confirmed;
+}
+
+bool Platform::set_channel_handler(uint32_t relid, ChannelHandler fn, void* context) {
+    if (relid == 0 || relid > vmbus::kMaxRelid) return false;
+    for (Handler& h : handlers_) {
+        if (h.relid == relid) {
+            h = fn != nullptr ? Handler{relid, fn, context} : Handler{};
+            return true;
+        }
+    }
+    if (fn == nullptr) return true;
+    for (Handler& h : handlers_) {
+        if (h.relid == 0) {
+            h = Handler{relid, fn, context};
+            return true;
+        }
+    }
+    return false;
+}
+
+void Platform::dispatch_channel_events() {
+    for (const Handler& h : handlers_)
+        if (h.relid != 0 && synic_.test_and_clear_event(hv::kVmbusSint, h.relid)) h.fn(h.context);
 }
 
 void Platform::fail(Failure f) {

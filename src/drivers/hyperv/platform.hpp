@@ -61,6 +61,13 @@ public:
     // Connecting is over: Ready, or Failed.
     bool settled() const { return phase_ != Phase::Connecting; }
 
+    // Host->guest channel signals (SIEF bit = relid on the VMBus SINT), for drivers whose rings the host fills:
+    // service() calls fn(context) for each registered relid whose bit it found set (and cleared). A null fn
+    // removes the handler. False when all kMaxHandlers slots are taken or relid is 0 or above 2047.
+    static constexpr size_t kMaxHandlers = 16;
+    using ChannelHandler = void (*)(void* context);
+    bool set_channel_handler(uint32_t relid, ChannelHandler fn, void* context);
+
     // UNLOAD (negotiated version >= 3.0) and wait for UNLOAD_RESPONSE, polling, at most `budget_ns` as measured
     // by `now_ns`; then disable the SynIC and the hypercall page. Returns true when the host confirmed.
     bool shutdown(uint64_t (*now_ns)(), uint64_t budget_ns);
@@ -78,6 +85,14 @@ public:
 private:
     void fail(Failure f);
     void teardown();
+    void dispatch_channel_events();
+
+    struct Handler {
+        uint32_t relid = 0;
+        ChannelHandler fn = nullptr;
+        void* context = nullptr;
+    };
+    Handler handlers_[kMaxHandlers];
 
     PlatformConfig cfg_;
     Phase phase_ = Phase::Off;
