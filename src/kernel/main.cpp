@@ -215,6 +215,7 @@ void init_interrupts_and_time() {
     cal.pm_timer_32bit = acpi_info.pm_timer_32bit;
     cal.hpet_base = acpi_info.hpet_address;
     cal.pit_present = !acpi_info.hardware_reduced;
+    hyperv::prepare_clock(cal);  // Hyper-V only: partition reference time as the clock
     time::init(cal);
     log::set_clock(time::now_ns);
     log::info("apic: %s, local APIC id %u, %u I/O APIC(s) with %u GSIs, legacy PIC masked",

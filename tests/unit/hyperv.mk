@@ -4,10 +4,11 @@
 UNIT_SRCS += src/drivers/hyperv/hv.cpp src/drivers/hyperv/synic.cpp src/drivers/hyperv/ring.cpp \
              src/drivers/hyperv/vmbus_msg.cpp src/drivers/hyperv/vmbus.cpp src/drivers/hyperv/channel.cpp \
              src/drivers/hyperv/nvsp.cpp src/drivers/hyperv/platform.cpp \
-             src/drivers/hyperv/registry.cpp src/kernel/dma_host.cpp src/kernel/log.cpp
+             src/drivers/hyperv/registry.cpp src/drivers/hyperv/reftime.cpp src/kernel/clock_plan.cpp \
+             src/kernel/dma_host.cpp src/kernel/log.cpp
 UNIT_TESTS += tests/unit/hv_hypercall_test.cpp tests/unit/hv_synic_test.cpp tests/unit/hv_ring_test.cpp \
               tests/unit/hv_vmbus_msg_test.cpp tests/unit/hv_host_sim.cpp tests/unit/hv_vmbus_test.cpp \
-              tests/unit/hv_nvsp_test.cpp tests/unit/hv_platform_test.cpp
+              tests/unit/hv_nvsp_test.cpp tests/unit/hv_platform_test.cpp tests/unit/hv_reftime_test.cpp
 
 # libFuzzer on the guest's parsing of host input (VMBus messages in any connection state, SynIC slots, rings,
 # NVSP/RNDIS) for FUZZ_SECONDS, like fuzz-http (clang with libFuzzer; skipped with a note without it).

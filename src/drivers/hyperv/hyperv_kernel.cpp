@@ -3,7 +3,9 @@
 // probes its NICs, the boot log of what the host offers, the device registry, and UNLOAD at power-off.
 // Nothing here runs unless CPUID names Hyper-V: other hypervisors boot exactly as before.
 #include "drivers/hyperv/platform.hpp"
+#include "drivers/hyperv/reftime.hpp"
 #include "drivers/hyperv/registry.hpp"
+#include "hw/hw.hpp"
 #include "kernel/arch/interrupts.hpp"
 #include "kernel/cmdline.hpp"
 #include "kernel/cpu_info.hpp"
@@ -112,9 +114,50 @@ void give_up() {
     sint_vector = 0;
 }
 
+// ---- partition reference time
+hv::Features clock_features;
+const volatile void* ref_page;
+
+uint64_t read_tsc() { return hw::rdtsc(); }
+
+bool read_reference(uint64_t& out) {
+    hv::RefTscSample s;
+    if (ref_page != nullptr && hv::read_reference_tsc(ref_page, read_tsc, s)) {
+        out = s.time;
+        return true;
+    }
+    return hv::read_time_ref_count(clock_features, out);  // the page went invalid: same time base
+}
+
 }  // namespace
 
 Platform& kernel_platform() { return platform; }
+
+void prepare_clock(time::Calibration& cal) {
+    if (kernel::cpu().hypervisor != cpu_info::Hypervisor::HyperV) return;
+    cal.hyperv = true;
+    clock_features = hv::detect();
+    if (clock_features.result == hv::DetectResult::NoHypervisor ||
+        clock_features.result == hv::DetectResult::NotHyperV)
+        return;
+    if (clock_features.has_reference_tsc()) {
+        const uint64_t page = kernel::pages().alloc(1, PageAllocator::kPageSize);
+        if (page != 0 && hv::enable_reference_tsc(clock_features, page)) {
+            ref_page = hw::phys_to_virt(page, PageAllocator::kPageSize);  // an overlay from now on: never freed
+        } else if (page != 0) {
+            kernel::pages().free(page, 1);
+        }
+    }
+    hv::RefTscSample s;
+    if (ref_page != nullptr && hv::read_reference_tsc(ref_page, read_tsc, s)) {
+        cal.reference_valid = true;
+        cal.reference_tsc_hz = hv::tsc_hz_from_scale(s.scale);
+        cal.reference_100ns = read_reference;
+    } else {
+        log::info("hyperv: no valid reference TSC page (privilege %s); the TSC is the clock",
+                  clock_features.has_reference_tsc() ? "granted" : "not granted");
+    }
+}
 
 void kernel_init() {
     const cpu_info::CpuInfo& cpu = kernel::cpu();

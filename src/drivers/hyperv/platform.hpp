@@ -14,6 +14,10 @@
 #include "drivers/hyperv/vmbus.hpp"
 #include "kernel/dma.hpp"
 
+namespace skerry::time {
+struct Calibration;
+}
+
 namespace skerry::hyperv {
 
 struct PlatformConfig {
@@ -113,6 +117,9 @@ private:
 // bring the platform up, wait (bounded) for the offers, log what was found and create the registered devices.
 // Does nothing elsewhere; never fatal.
 void kernel_init();
+// Called before time::init: under Hyper-V with the privilege, enable the reference TSC page and offer partition
+// reference time (the page, else the TIME_REF_COUNT MSR) as the kernel's clock. Does nothing elsewhere.
+void prepare_clock(time::Calibration& cal);
 // The platform (phase Off when not on Hyper-V).
 Platform& kernel_platform();
 
