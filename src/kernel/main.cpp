@@ -203,7 +203,9 @@ void init_interrupts_and_time() {
         ioapics[n++] = {acpi_info.ioapics[i].id, acpi_info.ioapics[i].address, acpi_info.ioapics[i].gsi_base};
     }
     if (n == 0) ioapics[n++] = {0, 0xFEC00000, 0};
-    if (!apic::init(acpi_info.lapic_address, ioapics, n)) interrupts::panic("apic: cannot enable the local APIC");
+    const bool legacy_pic = !acpi_info.have_madt || (acpi_info.madt_flags & 1) != 0;  // PCAT_COMPAT
+    if (!apic::init(acpi_info.lapic_address, ioapics, n, legacy_pic))
+        interrupts::panic("apic: cannot enable the local APIC");
 
     time::Calibration cal;
     cpu_info::TscFrequency f = cpu_info::tsc_frequency(cpu_facts);
@@ -218,8 +220,9 @@ void init_interrupts_and_time() {
     hyperv::prepare_clock(cal);  // Hyper-V only: partition reference time as the clock
     time::init(cal);
     log::set_clock(time::now_ns);
-    log::info("apic: %s, local APIC id %u, %u I/O APIC(s) with %u GSIs, legacy PIC masked",
-              apic::x2apic() ? "x2APIC" : "xAPIC", apic::lapic_id(), apic::ioapic_count(), apic::gsi_count());
+    log::info("apic: %s, local APIC id %u, %u I/O APIC(s) with %u GSIs, %s", apic::x2apic() ? "x2APIC" : "xAPIC",
+              apic::lapic_id(), apic::ioapic_count(), apic::gsi_count(),
+              legacy_pic ? "legacy PIC masked" : "no legacy PIC (MADT)");
     log::info("time: TSC %llu.%03llu MHz (%s), one-shot timer: %s", static_cast<unsigned long long>(time::tsc_hz() / 1000000),
               static_cast<unsigned long long>(time::tsc_hz() / 1000 % 1000), time::source(),
               apic::tsc_deadline() ? "TSC deadline" : "APIC one-shot");
