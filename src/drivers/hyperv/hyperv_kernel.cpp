@@ -41,7 +41,8 @@ hv::PageHypercall page_port;
 loop::Timer timer;
 volatile bool work_queued;
 uint8_t sint_vector;
-size_t offers_logged;
+size_t offers_logged;  // offers already in the log
+bool boot_done;        // kernel_init has logged the boot-time offers
 
 void log_offer(const vmbus::ChannelOffer& o) {
     char guid[37];
@@ -64,7 +65,7 @@ void service_now() {
     }
     // Offers that arrive after boot (hot add, hv_sock) are logged; devices are made only at boot for now.
     const vmbus::Connection& c = platform.connection();
-    if (platform.phase() == Phase::Ready && offers_logged != 0) {
+    if (platform.phase() == Phase::Ready && boot_done) {
         for (; offers_logged < c.offer_count(); ++offers_logged) {
             log::info("vmbus: a channel was offered after boot (not used):");
             log_offer(*c.offer(offers_logged));
@@ -219,7 +220,8 @@ void kernel_init() {
               conn.offer_count(), static_cast<unsigned long long>(platform.connected_after_ns() / kMs),
               platform.version_timeouts() ? " (after version timeouts)" : "");
     for (size_t i = 0; i < conn.offer_count(); ++i) log_offer(*conn.offer(i));
-    offers_logged = conn.offer_count() ? conn.offer_count() : 1;
+    offers_logged = conn.offer_count();
+    boot_done = true;
     power::add_shutdown_hook(unload_at_shutdown);
 
     vmbus::Registry& reg = vmbus::registry();
