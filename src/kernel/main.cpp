@@ -374,6 +374,8 @@ extern "C" __attribute__((no_stack_protector)) [[noreturn]] void kernel_entry(ui
     if (opt_debug_exit.as_int()) power::set_debug_exit_port(static_cast<uint16_t>(opt_debug_exit.as_int()));
     log_boot();
 
+    // Under Hyper-V, firmware's overlay pages and SynIC pages go before any memory is handed out.
+    hyperv::kernel_quiesce();
     init_memory();
     console::init_screen(boot_info);
     cpu_facts = cpu_info::identify();

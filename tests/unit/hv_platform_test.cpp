@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "drivers/hyperv/platform.hpp"
+#include "drivers/hyperv/reftime.hpp"
 #include "drivers/hyperv/registry.hpp"
 #include "hv_fake.hpp"
 #include "hv_host_sim.hpp"
@@ -271,6 +272,50 @@ TEST_F(PlatformTest, ShutdownBeforeVersion30SendsNoUnload) {
     EXPECT_FALSE(p.shutdown(fake_now, 50 * kMs));
     EXPECT_NE(host.received.back(), static_cast<uint32_t>(vmbus::kMsgUnload));
     EXPECT_TRUE(synic_off());
+}
+
+TEST_F(PlatformTest, QuiesceTurnsOffWhatFirmwareLeft) {
+    // Gen2 UEFI at hand-off: its guest id, hypercall page, reference TSC page, SynIC pages and SINT2 on.
+    model.msrs[hv::kMsrGuestOsId] = hv::kFirmwareGuestOsId;
+    model.msrs[hv::kMsrHypercall] = 0x7F000000ull | hv::kHypercallEnable;
+    model.msrs[hv::kMsrReferenceTsc] = 0x7F001000ull | 1;
+    model.msrs[hv::kMsrSimp] = 0x7F002000ull | hv::kPageEnable;
+    model.msrs[hv::kMsrSiefp] = 0x7F003000ull | hv::kPageEnable;
+    model.msrs[hv::kMsrSint0 + 2] = 0x50;
+    model.msrs[hv::kMsrScontrol] = hv::kScontrolEnable;
+    const FirmwareState st = quiesce(hv::detect());
+    EXPECT_EQ(st.guest_os_id, hv::kFirmwareGuestOsId);
+    EXPECT_TRUE(st.hypercall_page && st.reference_tsc_page && st.simp && st.siefp);
+    EXPECT_EQ(st.sints_unmasked, 1u << 2);
+    EXPECT_EQ(model.msrs[hv::kMsrHypercall], 0x7F000000ull);
+    EXPECT_EQ(model.msrs[hv::kMsrReferenceTsc], 0x7F001000ull);
+    EXPECT_TRUE(synic_off());
+    EXPECT_EQ(model.msrs[hv::kMsrScontrol], hv::kScontrolEnable);  // left alone
+    // Then the platform comes up as usual.
+    Platform p;
+    ASSERT_TRUE(p.start(hv::detect(), cfg, 0));
+    EXPECT_EQ(p.phase(), Phase::Ready);
+}
+
+TEST_F(PlatformTest, QuiesceLeavesALockedHypercallPageAndCleanStateAlone) {
+    model.msrs[hv::kMsrHypercall] = 0x7F000000ull | hv::kHypercallEnable | hv::kHypercallLocked;
+    FirmwareState st = quiesce(hv::detect());
+    EXPECT_TRUE(st.hypercall_locked);
+    EXPECT_EQ(model.msrs[hv::kMsrHypercall], 0x7F000000ull | hv::kHypercallEnable | hv::kHypercallLocked);
+    model.msrs[hv::kMsrHypercall] = 0;
+    model.writes.clear();
+    st = quiesce(hv::detect());  // reset state: nothing to write
+    EXPECT_FALSE(st.hypercall_page || st.simp || st.siefp || st.reference_tsc_page);
+    EXPECT_EQ(st.sints_unmasked, 0u);
+    EXPECT_TRUE(model.writes.empty());
+    model.leaves[0x40000003].eax = 0;  // no MSR privileges at all: not a single access
+    model.reads.clear();
+    quiesce(hv::detect());
+    EXPECT_TRUE(model.reads.empty());
+    model.leaves[1] = {0, 0, 0, 0};  // no hypervisor
+    quiesce(hv::detect());
+    EXPECT_TRUE(model.reads.empty());
+    EXPECT_TRUE(model.writes.empty());
 }
 
 int handler_calls[3];

@@ -134,6 +134,18 @@ bool read_reference(uint64_t& out) {
 
 Platform& kernel_platform() { return platform; }
 
+void kernel_quiesce() {
+    // kernel::cpu() is not filled in yet: CPUID directly. hv::detect reads the Hyper-V leaves only when the
+    // hypervisor bit is set and the interface is "Hv#1".
+    const hv::Features f = hv::detect();
+    const FirmwareState st = quiesce(f);
+    if (!st.hypercall_page && !st.reference_tsc_page && !st.simp && !st.siefp && st.sints_unmasked == 0) return;
+    log::info("hyperv: firmware left (guest OS id 0x%llx)%s%s%s%s, SINTs unmasked 0x%04x: turned off%s",
+              static_cast<unsigned long long>(st.guest_os_id), st.hypercall_page ? " hypercall page" : "",
+              st.reference_tsc_page ? " reference TSC page" : "", st.simp ? " SIMP" : "", st.siefp ? " SIEFP" : "",
+              st.sints_unmasked, st.hypercall_locked ? " (hypercall page locked: left as is)" : "");
+}
+
 void prepare_clock(time::Calibration& cal) {
     if (kernel::cpu().hypervisor != cpu_info::Hypervisor::HyperV) return;
     cal.hyperv = true;

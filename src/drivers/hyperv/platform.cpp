@@ -1,6 +1,9 @@
 // Hyper-V platform bring-up (see platform.hpp).
 #include "drivers/hyperv/platform.hpp"
 
+#include "drivers/hyperv/reftime.hpp"
+#include "hw/hw.hpp"
+
 namespace skerry::hyperv {
 
 const char* phase_name(Phase p) {
@@ -32,6 +35,37 @@ namespace {
 constexpr size_t kPageCount = 6;
 constexpr size_t kSim = 0, kSief = 1, kPost = 2, kInterrupt = 3, kMonitor1 = 4, kMonitor2 = 5;
 }  // namespace
+
+FirmwareState quiesce(const hv::Features& f) {
+    FirmwareState st;
+    if (f.result != hv::DetectResult::Ok && f.result != hv::DetectResult::MissingPrivileges) return st;
+    if (f.privileges_low & hv::kPrivHypercallMsrs) {
+        st.guest_os_id = hw::rdmsr(hv::kMsrGuestOsId);
+        const uint64_t hc = hw::rdmsr(hv::kMsrHypercall);
+        st.hypercall_page = (hc & hv::kHypercallEnable) != 0;
+        st.hypercall_locked = (hc & hv::kHypercallLocked) != 0;
+        if (st.hypercall_page && !st.hypercall_locked) hw::wrmsr(hv::kMsrHypercall, hc & ~hv::kHypercallEnable);
+    }
+    if (f.has_reference_tsc()) {
+        const uint64_t rt = hw::rdmsr(hv::kMsrReferenceTsc);
+        st.reference_tsc_page = (rt & hv::kReferenceTscEnable) != 0;
+        if (st.reference_tsc_page) hw::wrmsr(hv::kMsrReferenceTsc, rt & ~hv::kReferenceTscEnable);
+    }
+    if (f.privileges_low & hv::kPrivSynicRegs) {
+        for (unsigned i = 0; i < hv::kSintCount; ++i) {
+            const uint64_t v = hw::rdmsr(hv::kMsrSint0 + i);
+            if ((v & hv::kSintMasked) != 0) continue;
+            st.sints_unmasked |= 1u << i;
+            hw::wrmsr(hv::kMsrSint0 + i, v | hv::kSintMasked);
+        }
+        const uint64_t simp = hw::rdmsr(hv::kMsrSimp), siefp = hw::rdmsr(hv::kMsrSiefp);
+        st.simp = (simp & hv::kPageEnable) != 0;
+        st.siefp = (siefp & hv::kPageEnable) != 0;
+        if (st.simp) hw::wrmsr(hv::kMsrSimp, simp & ~hv::kPageEnable);
+        if (st.siefp) hw::wrmsr(hv::kMsrSiefp, siefp & ~hv::kPageEnable);
+    }
+    return st;
+}
 
 bool Platform::start(const hv::Features& f, const PlatformConfig& c, uint64_t now_ns) {
     if (phase_ != Phase::Off && phase_ != Phase::Failed && phase_ != Phase::Unloaded) return false;

@@ -45,6 +45,21 @@ enum class Failure : uint8_t {
 };
 const char* failure_name(Failure f);
 
+// What firmware (Gen2 UEFI has its own VMBus session) left enabled at hand-off, and quiesce() turned off.
+struct FirmwareState {
+    uint64_t guest_os_id = 0;
+    bool hypercall_page = false;  // an overlay hiding a RAM page the kernel may hand out
+    bool hypercall_locked = false;  // could not be moved or disabled
+    bool reference_tsc_page = false;  // another overlay
+    bool simp = false, siefp = false;  // the host writes messages and event flags into these pages
+    uint32_t sints_unmasked = 0;       // bit per SINT
+};
+// Turn off what firmware left on, before the kernel hands out memory: the hypercall and reference TSC overlay
+// pages (writes to an overlaid RAM page are lost or fault), the SynIC message/event pages (the host would keep
+// writing into what is now ordinary RAM) and every unmasked SINT. SCONTROL is left alone (clearing it hung
+// WS2016 during iPXE's hand-off). Only touches MSRs whose privilege CPUID grants; nothing without Hyper-V.
+FirmwareState quiesce(const hv::Features& f);
+
 class Platform {
 public:
     Platform() = default;
@@ -117,6 +132,8 @@ private:
 // bring the platform up, wait (bounded) for the offers, log what was found and create the registered devices.
 // Does nothing elsewhere; never fatal.
 void kernel_init();
+// Called first thing in kernel_entry, before memory is handed out: quiesce() under Hyper-V, with a log line.
+void kernel_quiesce();
 // Called before time::init: under Hyper-V with the privilege, enable the reference TSC page and offer partition
 // reference time (the page, else the TIME_REF_COUNT MSR) as the kernel's clock. Does nothing elsewhere.
 void prepare_clock(time::Calibration& cal);
