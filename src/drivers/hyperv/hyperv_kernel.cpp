@@ -173,9 +173,9 @@ void prepare_clock(time::Calibration& cal) {
 }
 
 void kernel_init() {
+    kernel::command_line().apply(kOptions);  // on every boot, so vmbus= is never reported as unknown
     const cpu_info::CpuInfo& cpu = kernel::cpu();
     if (cpu.hypervisor != cpu_info::Hypervisor::HyperV) return;
-    kernel::command_line().apply(kOptions);
     const hv::Features f = hv::detect();
     if (!f.usable()) {
         log::info("hyperv: %s: VMBus not used", hv::detect_result_name(f.result));
