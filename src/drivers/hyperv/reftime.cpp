@@ -17,7 +17,9 @@ bool read_reference_tsc(const volatile void* page, uint64_t (*rdtsc)(), RefTscSa
     const volatile int64_t* offset = reinterpret_cast<const volatile int64_t*>(p + kRefPageOffOffset);
     for (int i = 0; i < kRefTscMaxTries; ++i) {
         const uint32_t s = *seq;
-        if (s == 0) return false;
+        // 0 means invalid (Linux, Windows Server 2012, the facts sheet); TLFS versions up to 4.0b said
+        // 0xFFFFFFFF, which Xen's emulation uses. Both mean "not now": the caller has the MSR, same time base.
+        if (s == 0 || s == kRefTscSequenceInvalidOld) return false;
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         out.sequence = s;
         out.scale = *scale;

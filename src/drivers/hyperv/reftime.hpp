@@ -22,6 +22,7 @@ constexpr size_t kRefPageOffSequence = 0;
 constexpr size_t kRefPageOffScale = 8;
 constexpr size_t kRefPageOffOffset = 16;
 constexpr uint64_t kReferenceHz = 10000000;  // 100 ns units
+constexpr uint32_t kRefTscSequenceInvalidOld = 0xFFFFFFFF;  // the invalid marker of TLFS <= 4.0b
 
 // ((tsc * scale) >> 64) + offset with a full 64x64->128 multiply.
 constexpr uint64_t reference_time(uint64_t tsc, uint64_t scale, int64_t offset) {
@@ -38,7 +39,7 @@ struct RefTscSample {
     uint64_t time = 0;  // 100 ns units
 };
 constexpr int kRefTscMaxTries = 16;
-// Read the page: false when the sequence is 0 (invalid) or kept changing for kRefTscMaxTries reads.
+// Read the page: false when the sequence is 0 or 0xFFFFFFFF (invalid) or kept changing for kRefTscMaxTries reads.
 bool read_reference_tsc(const volatile void* page, uint64_t (*rdtsc)(), RefTscSample& out);
 
 // Point HV_X64_MSR_REFERENCE_TSC at `page_phys` (page aligned) when the partition may use the page (privilege
