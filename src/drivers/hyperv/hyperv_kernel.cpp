@@ -85,7 +85,10 @@ void sint_interrupt(interrupts::Frame&, void*) {
     if (!loop::raise(sint_work, nullptr)) work_queued = false;
 }
 
-void post_delay(uint32_t us) { time::delay_us(us); }
+// Back-off between HvPostMessage retries. The connection doubles the delay up to seconds (as Linux does); here,
+// busy-waiting during boot or with interrupts off, each pause is capped at 2 ms so a post that keeps failing
+// gives up within 0.2 s (100 attempts) and the boot's own budgets stay meaningful.
+void post_delay(uint32_t us) { time::delay_us(us < 2000 ? us : 2000); }
 
 void unload_at_shutdown() {
     if (platform.phase() != Phase::Ready) return;
