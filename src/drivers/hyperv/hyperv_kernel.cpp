@@ -43,6 +43,17 @@ volatile bool work_queued;
 uint8_t sint_vector;
 size_t offers_logged;  // offers already in the log
 bool boot_done;        // kernel_init has logged the boot-time offers
+uint64_t drops_logged;  // host messages dropped (malformed, unexpected, out of order) already in the log
+
+void log_drops() {
+    const vmbus::ConnectionStats& st = platform.connection().stats();
+    const uint64_t synic_bad = platform.synic().stats().malformed;
+    if (st.dropped == drops_logged) return;
+    log::warn("vmbus: dropped %llu malformed or unexpected host message(s) (%llu in all, %llu oversized SynIC slots)",
+              static_cast<unsigned long long>(st.dropped - drops_logged), static_cast<unsigned long long>(st.dropped),
+              static_cast<unsigned long long>(synic_bad));
+    drops_logged = st.dropped;
+}
 
 void log_offer(const vmbus::ChannelOffer& o) {
     char guid[37];
@@ -57,6 +68,7 @@ void log_offer(const vmbus::ChannelOffer& o) {
 
 void service_now() {
     platform.service(time::now_ns());
+    log_drops();
     const uint64_t d = platform.deadline();
     if (d != 0) {
         loop::arm(timer, d, [](void*) { service_now(); }, nullptr);
