@@ -44,11 +44,16 @@ uint8_t sint_vector;
 size_t offers_logged;  // offers already in the log
 bool boot_done;        // kernel_init has logged the boot-time offers
 uint64_t drops_logged;  // host messages dropped (malformed, unexpected, out of order) already in the log
+uint64_t drops_logged_at;
 
+// At most one line a second: a host spamming bad messages cannot flood the console.
 void log_drops() {
     const vmbus::ConnectionStats& st = platform.connection().stats();
     const uint64_t synic_bad = platform.synic().stats().malformed;
     if (st.dropped == drops_logged) return;
+    const uint64_t now = time::now_ns();
+    if (drops_logged != 0 && now - drops_logged_at < 1000 * kMs) return;
+    drops_logged_at = now;
     log::warn("vmbus: dropped %llu malformed or unexpected host message(s) (%llu in all, %llu oversized SynIC slots)",
               static_cast<unsigned long long>(st.dropped - drops_logged), static_cast<unsigned long long>(st.dropped),
               static_cast<unsigned long long>(synic_bad));
