@@ -166,6 +166,7 @@ test: setup
 	$(Q)$(MAKE) --no-print-directory test-http
 	$(Q)$(MAKE) --no-print-directory test-iperf
 	$(Q)$(MAKE) --no-print-directory fuzz-http
+	$(Q)$(MAKE) --no-print-directory fuzz-hyperv
 	$(Q)$(MAKE) --no-print-directory test-images-quick
 
 # The benchmark (not part of `make test`): every appliance against a Linux guest in the same QEMU.

@@ -1,5 +1,6 @@
 // Every NIC on the buses, from every driver. New drivers add their probe here.
 #include "drivers/e1000/e1000.hpp"
+#include "drivers/hyperv/registry.hpp"
 #include "net/nic.hpp"
 
 namespace skerry::net {
@@ -7,6 +8,7 @@ namespace skerry::net {
 size_t probe_nics(NicDriver** out, size_t max) {
     size_t n = 0;
     n += e1000::probe(out + n, max - n);
+    n += vmbus::registry().nics(out + n, max - n);  // VMBus devices made at boot (hyperv::kernel_init)
     return n;
 }
 

@@ -71,8 +71,8 @@ void timer_irq(interrupts::Frame&, void*) {}  // only wakes the event loop out o
 
 }  // namespace
 
-bool init(uint64_t lapic_address, const IoApicDesc* descs, size_t count) {
-    mask_pic();
+bool init(uint64_t lapic_address, const IoApicDesc* descs, size_t count, bool legacy_pic) {
+    if (legacy_pic) mask_pic();  // Hyper-V Gen2 and hardware-reduced platforms have no 8259s
     uint64_t base_msr = hw::rdmsr(kApicBaseMsr);
     use_x2 = hw::cpuid(1).ecx & (1u << 21);
     if (use_x2) {

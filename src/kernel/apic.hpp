@@ -12,9 +12,10 @@ struct IoApicDesc {
     uint32_t gsi_base;
 };
 
-// Masks the 8259 PICs, enables the local APIC (x2APIC when the CPU has it) with spurious vector 0xFF
-// and sets the EOI hook; masks every I/O APIC redirection entry.
-bool init(uint64_t lapic_address, const IoApicDesc* ioapics, size_t count);
+// Masks the 8259 PICs (when `legacy_pic`: the MADT's PCAT_COMPAT flag, or no MADT at all), enables the local
+// APIC (x2APIC when the CPU has it) with spurious vector 0xFF and sets the EOI hook; masks every I/O APIC
+// redirection entry.
+bool init(uint64_t lapic_address, const IoApicDesc* ioapics, size_t count, bool legacy_pic = true);
 
 uint32_t lapic_id();
 bool x2apic();

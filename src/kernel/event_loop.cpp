@@ -70,48 +70,75 @@ bool raise(Callback fn, void* context) {
     return true;
 }
 
+namespace {
+
+// One pass: interrupt-raised work, due timers, pollers. True when anything ran.
+bool run_once() {
+    ++st.iterations;
+    bool busy = false;
+
+    // Interrupt-raised work first (bounded per iteration, so timers and pollers still run).
+    WorkItem item;
+    for (uint32_t n = 0; n < kWorkSlots && take_work(item); ++n) {
+        ++st.work_items;
+        item.fn(item.context);
+        busy = true;
+    }
+
+    size_t ran = timers.run_expired(time::now_ns());
+    st.timers_fired += ran;
+    if (ran) busy = true;
+
+    for (int i = 0; i < n_pollers; ++i) {
+        if (pollers[i].fn(pollers[i].context)) {
+            ++st.poll_work;
+            busy = true;
+        }
+    }
+    return busy;
+}
+
+// Idle: program the next deadline and halt. Interrupts stay off from the last check to the hlt (sti's
+// shadow covers it), so a wake-up cannot slip in between and be missed. Returns with interrupts on.
+void idle() {
+    cpu::disable_interrupts();
+    if (work_head != work_tail) {
+        cpu::enable_interrupts();
+        return;
+    }
+    const Timer* next = timers.earliest();
+    if (next && next->deadline() <= time::now_ns()) {
+        cpu::enable_interrupts();
+        return;
+    }
+    time::arm_deadline(next ? next->deadline() : 0);
+    ++st.halts;
+    cpu::enable_and_halt();
+}
+
+void wake_up(void*) {}
+
+}  // namespace
+
 [[noreturn]] void run() {
     log::debug("loop: running (%u timers armed, %d pollers)", static_cast<unsigned>(timers.size()), n_pollers);
     for (;;) {
-        ++st.iterations;
-        bool busy = false;
-
-        // Interrupt-raised work first (bounded per iteration, so timers and pollers still run).
-        WorkItem item;
-        for (uint32_t n = 0; n < kWorkSlots && take_work(item); ++n) {
-            ++st.work_items;
-            item.fn(item.context);
-            busy = true;
-        }
-
-        size_t ran = timers.run_expired(time::now_ns());
-        st.timers_fired += ran;
-        if (ran) busy = true;
-
-        for (int i = 0; i < n_pollers; ++i) {
-            if (pollers[i].fn(pollers[i].context)) {
-                ++st.poll_work;
-                busy = true;
-            }
-        }
-        if (busy) continue;
-
-        // Idle: program the next deadline and halt. Interrupts stay off from the last check to the hlt
-        // (sti's shadow covers it), so a wake-up cannot slip in between and be missed.
-        cpu::disable_interrupts();
-        if (work_head != work_tail) {
-            cpu::enable_interrupts();
-            continue;
-        }
-        const Timer* next = timers.earliest();
-        if (next && next->deadline() <= time::now_ns()) {
-            cpu::enable_interrupts();
-            continue;
-        }
-        time::arm_deadline(next ? next->deadline() : 0);
-        ++st.halts;
-        cpu::enable_and_halt();
+        if (!run_once()) idle();
     }
+}
+
+bool run_until(bool (*done)(void* context), void* context, uint64_t deadline_ns) {
+    const bool were_enabled = cpu::interrupts_enabled();
+    Timer limit;
+    timers.arm(limit, deadline_ns, wake_up, nullptr);
+    bool ok = done(context);
+    while (!ok && time::now_ns() < deadline_ns) {
+        if (!run_once()) idle();
+        ok = done(context);
+    }
+    timers.cancel(limit);
+    if (!were_enabled) cpu::disable_interrupts();
+    return ok;
 }
 
 Stats stats() { return st; }

@@ -30,6 +30,11 @@ bool raise(Callback fn, void* context);
 // Runs forever.
 [[noreturn]] void run();
 
+// Runs the loop (work, timers, pollers; halting when idle) until done(context) is true or deadline_ns passes,
+// for a boot step that must finish before the appliance starts (VMBus offers before NIC probing). Interrupts
+// are left as they were found. Returns done(context).
+bool run_until(bool (*done)(void* context), void* context, uint64_t deadline_ns);
+
 struct Stats {
     uint64_t iterations, halts, timers_fired, work_items, work_dropped, poll_work;
 };

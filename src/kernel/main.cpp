@@ -6,6 +6,7 @@
 
 #include "boot/bootinfo.hpp"
 #include "drivers/console/console.hpp"
+#include "drivers/hyperv/platform.hpp"
 #include "drivers/pci/pci.hpp"
 #include "hw/hw.hpp"
 #include "kernel/acpi.hpp"
@@ -202,7 +203,9 @@ void init_interrupts_and_time() {
         ioapics[n++] = {acpi_info.ioapics[i].id, acpi_info.ioapics[i].address, acpi_info.ioapics[i].gsi_base};
     }
     if (n == 0) ioapics[n++] = {0, 0xFEC00000, 0};
-    if (!apic::init(acpi_info.lapic_address, ioapics, n)) interrupts::panic("apic: cannot enable the local APIC");
+    const bool legacy_pic = !acpi_info.have_madt || (acpi_info.madt_flags & 1) != 0;  // PCAT_COMPAT
+    if (!apic::init(acpi_info.lapic_address, ioapics, n, legacy_pic))
+        interrupts::panic("apic: cannot enable the local APIC");
 
     time::Calibration cal;
     cpu_info::TscFrequency f = cpu_info::tsc_frequency(cpu_facts);
@@ -214,10 +217,12 @@ void init_interrupts_and_time() {
     cal.pm_timer_32bit = acpi_info.pm_timer_32bit;
     cal.hpet_base = acpi_info.hpet_address;
     cal.pit_present = !acpi_info.hardware_reduced;
+    hyperv::prepare_clock(cal);  // Hyper-V only: partition reference time as the clock
     time::init(cal);
     log::set_clock(time::now_ns);
-    log::info("apic: %s, local APIC id %u, %u I/O APIC(s) with %u GSIs, legacy PIC masked",
-              apic::x2apic() ? "x2APIC" : "xAPIC", apic::lapic_id(), apic::ioapic_count(), apic::gsi_count());
+    log::info("apic: %s, local APIC id %u, %u I/O APIC(s) with %u GSIs, %s", apic::x2apic() ? "x2APIC" : "xAPIC",
+              apic::lapic_id(), apic::ioapic_count(), apic::gsi_count(),
+              legacy_pic ? "legacy PIC masked" : "no legacy PIC (MADT)");
     log::info("time: TSC %llu.%03llu MHz (%s), one-shot timer: %s", static_cast<unsigned long long>(time::tsc_hz() / 1000000),
               static_cast<unsigned long long>(time::tsc_hz() / 1000 % 1000), time::source(),
               apic::tsc_deadline() ? "TSC deadline" : "APIC one-shot");
@@ -369,6 +374,8 @@ extern "C" __attribute__((no_stack_protector)) [[noreturn]] void kernel_entry(ui
     if (opt_debug_exit.as_int()) power::set_debug_exit_port(static_cast<uint16_t>(opt_debug_exit.as_int()));
     log_boot();
 
+    // Under Hyper-V, firmware's overlay pages and SynIC pages go before any memory is handed out.
+    hyperv::kernel_quiesce();
     init_memory();
     console::init_screen(boot_info);
     cpu_facts = cpu_info::identify();
@@ -389,6 +396,8 @@ extern "C" __attribute__((no_stack_protector)) [[noreturn]] void kernel_entry(ui
     size_t devices = pci::enumerate();
     log::info("pci: %zu devices (configuration access: %s)", devices, pci::ecam() ? "ECAM" : "port 0xcf8");
     pci::log_devices();
+    // Hyper-V's synthetic devices (VMBus) are found before the appliance probes its NICs. Only under Hyper-V.
+    hyperv::kernel_init();
 
     if (opt_fault.as_enum()) deliberate_fault(static_cast<int>(opt_fault.as_enum()));
     if (opt_poweroff_after.as_int()) {

@@ -9,9 +9,14 @@ namespace skerry::power {
 // through that port first: QEMU then exits with status (code << 1) | 1.
 void set_debug_exit_port(uint16_t port);
 
-// Power the machine off: debug-exit port, then ACPI S5, then halt.
+// Work to do before an orderly power-off or reset (e.g. telling the hypervisor we leave: VMBus UNLOAD). Hooks
+// run once, in registration order, with interrupts disabled; each must bound its own waiting. Not run on a
+// panic or fatal stop (the state may be what failed). False when the table (4) is full.
+bool add_shutdown_hook(void (*hook)());
+
+// Power the machine off: shutdown hooks, debug-exit port, then ACPI S5, then halt.
 [[noreturn]] void power_off(int status);
-// Reset: ACPI reset register, keyboard controller, triple fault.
+// Reset: shutdown hooks, ACPI reset register, keyboard controller, triple fault.
 [[noreturn]] void reboot();
 // After a panic or exception dump: debug-exit with kFatalStatus when configured, else halt forever.
 [[noreturn]] void fatal_stop();

@@ -22,6 +22,9 @@ uint8_t cmos(uint8_t reg) {
 }
 
 bool read_raw(Raw& r) {
+    // No CMOS at the ports (Hyper-V Gen2 may lack one) reads all ones, which also looks like "update in
+    // progress": give up at once instead of spinning through the wait below, one port exit per try.
+    if (cmos(0x0A) == 0xFF) return false;
     for (int i = 0; i < 100000 && (cmos(0x0A) & 0x80); ++i) hw::pause();  // update in progress
     r.second = cmos(0x00);
     r.minute = cmos(0x02);

@@ -3,6 +3,7 @@
 #include "hw/hw.hpp"
 #include "kernel/apic.hpp"
 #include "kernel/arch/paging.hpp"
+#include "kernel/clock_plan.hpp"
 
 namespace skerry::time {
 namespace {
@@ -14,6 +15,10 @@ uint64_t tsc_per_ns_fp32;   // TSC cycles per nanosecond, 32.32 fixed point
 const char* src = "none";
 bool is_ready;
 int64_t epoch;
+// Reference-clock mode: now_ns() follows the hypervisor's reference time (100 ns units) from ref0.
+bool (*ref_read)(uint64_t&);
+uint64_t ref0;
+uint64_t last_ns;
 
 constexpr uint64_t kPmTimerHz = 3579545;
 constexpr uint64_t kPitHz = 1193182;
@@ -75,21 +80,42 @@ uint64_t measure_pit() {
 }  // namespace
 
 bool init(const Calibration& c) {
-    if (c.known_hz) {
+    ClockFacts facts;
+    facts.reference_valid = c.reference_valid && c.reference_100ns != nullptr;
+    facts.reference_tsc_hz = c.reference_tsc_hz;
+    facts.stated_hz = c.known_hz;
+    facts.pm_timer = c.pm_timer_port != 0;
+    facts.hpet = c.hpet_base != 0;
+    facts.pit = c.pit_present;
+    facts.hyperv = c.hyperv;
+    const ClockPlan plan = plan_clock(facts);
+    switch (plan.kind) {
+    case ClockKind::Reference:
+        hz = plan.tsc_hz;
+        src = plan.hz_from_reference ? "Hyper-V reference TSC page (clock and frequency)"
+                                     : "Hyper-V reference TSC page as the clock, frequency from the Hyper-V MSR/CPUID";
+        break;
+    case ClockKind::TscStated:
         hz = c.known_hz;
         src = c.known_source;
-    }
-    if (!hz && c.pm_timer_port) {
-        hz = measure_pm(c.pm_timer_port, c.pm_timer_32bit);
-        if (hz) src = "measured against the ACPI PM timer";
-    }
-    if (!hz && c.hpet_base) {
-        hz = measure_hpet(c.hpet_base);
-        if (hz) src = "measured against the HPET";
-    }
-    if (!hz && c.pit_present) {
-        hz = measure_pit();
-        if (hz) src = "measured against the PIT";
+        break;
+    case ClockKind::TscMeasured:
+        for (CalibrationTimer t : plan.measure) {
+            if (hz) break;
+            if (t == CalibrationTimer::PmTimer) {
+                hz = measure_pm(c.pm_timer_port, c.pm_timer_32bit);
+                if (hz) src = "measured against the ACPI PM timer";
+            } else if (t == CalibrationTimer::Hpet) {
+                hz = measure_hpet(c.hpet_base);
+                if (hz) src = "measured against the HPET";
+            } else if (t == CalibrationTimer::Pit) {
+                hz = measure_pit();
+                if (hz) src = "measured against the PIT";
+            }
+        }
+        break;
+    case ClockKind::TscGuessed:
+        break;
     }
     if (!hz) {
         hz = 1000000000;  // keeps the clock running; the boot log says it is a guess
@@ -98,6 +124,7 @@ bool init(const Calibration& c) {
     ns_per_tsc_fp32 = (1000000000ull << 32) / hz;
     tsc_per_ns_fp32 = (hz / 1000000000ull << 32) + ((hz % 1000000000ull) << 32) / 1000000000ull;
     tsc0 = hw::rdtsc();
+    if (plan.kind == ClockKind::Reference && c.reference_100ns(ref0)) ref_read = c.reference_100ns;
     is_ready = true;
     if (!apic::tsc_deadline()) {
         uint64_t ticks = apic::measure_timer_ticks(hz / 100);
@@ -110,6 +137,19 @@ bool ready() { return is_ready; }
 
 uint64_t now_ns() {
     if (!is_ready) return 0;
+    if (ref_read) {
+        // The reference clock, kept monotonic across a switch from the page to the MSR (same time base) or,
+        // when neither can be read any more, to the TSC.
+        uint64_t r, ns;
+        if (ref_read(r) && r >= ref0) {
+            ns = (r - ref0) * 100;
+        } else {
+            ns = static_cast<uint64_t>((static_cast<unsigned __int128>(hw::rdtsc() - tsc0) * ns_per_tsc_fp32) >> 32);
+        }
+        if (ns < last_ns) ns = last_ns;
+        last_ns = ns;
+        return ns;
+    }
     uint64_t d = hw::rdtsc() - tsc0;
     return static_cast<uint64_t>((static_cast<unsigned __int128>(d) * ns_per_tsc_fp32) >> 32);
 }

@@ -12,6 +12,12 @@ struct Calibration {
     bool pm_timer_32bit = false;
     uint64_t hpet_base = 0;         // HPET MMIO base, 0 = absent
     bool pit_present = true;        // legacy PIT (absent on Hyper-V Gen2 and HW-reduced ACPI)
+    bool hyperv = false;            // under Hyper-V: never calibrate against the PIT
+    // A hypervisor reference clock in 100 ns units (Hyper-V partition reference time), false when it cannot
+    // be read right now; reference_valid says it could be read at boot. See clock_plan.hpp for the choice.
+    bool (*reference_100ns)(uint64_t& out) = nullptr;
+    bool reference_valid = false;
+    uint64_t reference_tsc_hz = 0;  // the TSC frequency the reference clock implies
 };
 
 // Establishes the TSC frequency (known or measured) and starts the clock at zero.

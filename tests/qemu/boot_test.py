@@ -46,6 +46,13 @@ def check_common_boot(g, protocol, mem_mib, cmdline_marker=None):
         expect(g, rf"cmdline: .*{re.escape(cmdline_marker)}", what="command line echoed")
 
 
+def check_no_hyperv_path(g):
+    """Outside Hyper-V the Hyper-V bring-up (quiesce, reference clock, VMBus) must not run or log anything."""
+    lines = [l for l in g.log().splitlines() if re.search(r"\b(hyperv|vmbus): ", l)]
+    if lines:
+        raise Failure(f"{g.name}: the Hyper-V path ran outside Hyper-V:\n    " + "\n    ".join(lines))
+
+
 def test_multiboot1(kernel):
     def run(workdir):
         g = Guest(["-kernel", kernel, "-append", "debug_exit=0xf4 poweroff_after=300 marker=mb1",
@@ -60,6 +67,7 @@ def test_multiboot1(kernel):
                       r"Function not implemented", what="newlib: heap, clocks, and getentropy's error without RDRAND")
             expect(g, r"exit\(0\): powering off", what="exit() powering off")
             expect_exit(g, CLEAN_EXIT, BOOT_TIMEOUT)
+            check_no_hyperv_path(g)
         finally:
             g.kill()
     return run
@@ -106,6 +114,7 @@ def test_grub_uefi(iso):
             expect(g, r"console: framebuffer \d+x\d+", what="the framebuffer console on a UEFI boot")
             expect(g, r"acpi: RSDP", what="ACPI RSDP from GRUB's tag")
             expect_exit(g, CLEAN_EXIT, BOOT_TIMEOUT)
+            check_no_hyperv_path(g)
         finally:
             g.kill()
     return run

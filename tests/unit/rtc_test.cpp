@@ -60,8 +60,11 @@ public:
     std::map<uint8_t, uint8_t> regs;
     uint8_t index = 0;
     int updates_left = 0;  // reads of register A reporting "update in progress"
+    bool absent = false;   // nothing at the ports: every read is all ones
+    int reads = 0;
     uint32_t port_in(uint16_t port, int) override {
-        if (port != 0x71) return 0xFF;
+        reads++;
+        if (port != 0x71 || absent) return 0xFF;
         if (index == 0x0A) return updates_left-- > 0 ? 0x80 : 0x26;
         auto it = regs.find(index);
         return it == regs.end() ? 0 : it->second;
@@ -81,6 +84,16 @@ TEST(Rtc, ReadsThroughPortsWaitingForUpdate) {
     EXPECT_TRUE(rtc::read(t));
     hw::set_model(nullptr);
     EXPECT_EQ(rtc::to_unix(t), 1795603956);
+}
+
+TEST(Rtc, AbsentCmosFailsAtOnce) {
+    Cmos m;
+    m.absent = true;
+    hw::set_model(&m);
+    rtc::DateTime t{};
+    EXPECT_FALSE(rtc::read(t));
+    hw::set_model(nullptr);
+    EXPECT_LE(m.reads, 2);  // not 100000 polls of an "update in progress" that never ends
 }
 
 }  // namespace
