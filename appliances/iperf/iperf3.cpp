@@ -2,8 +2,20 @@
 // file moves bytes: the control connection, the TCP data streams (reading and discarding, or sending for
 // -R/--bidir), the UDP streams on the same port number, and a watchdog that ends a test whose client went
 // silent (no byte moved for kIdleNs).
+//
+// -O (omit): the streams run from TEST_RUNNING as in any test; when the omit seconds are over, the byte counts
+// and the start time restart (iperf3's iperf_reset_stats). UDP packet and loss counters are not reset: iperf3
+// 3.12's server reports totals and the client subtracts the counts it saw during the omit period.
+//
+// Retransmits: lwIP 2.1.3 keeps no cumulative retransmission count (MIB2_STATS is off and TCP_STATS' rexmit is
+// never incremented); each PCB's nrtx counts retransmissions of the oldest unacknowledged segment and returns to
+// 0 when new data is acknowledged. A poller samples nrtx of the server's sending streams on every event-loop
+// iteration and adds each rise, so a retransmission is missed only if it and the ACK that ends it are
+// processed within one loop iteration.
 #include <stdio.h>
 #include <string.h>
+
+#include "lwip/priv/tcp_priv.h"  // tcp_active_pcbs, read only
 
 #include "appliances/iperf/iperf.hpp"
 #include "appliances/iperf/iperf3_proto.hpp"
@@ -38,6 +50,9 @@ struct Data {
     int64_t errors = 0;
     double jitter = 0, prev_transit = 0;
     bool have_transit = false;
+    // TCP sender: retransmissions counted since the omit period (nrtx sampling, above)
+    int64_t retransmits = 0;
+    uint8_t last_nrtx = 0;
 };
 
 struct Pending {  // a connection during CREATE_STREAMS whose cookie is still arriving
@@ -53,7 +68,8 @@ struct Test {
     int n = 0;
     Pending pending[kMaxPending];
     bool running = false, ended = false;
-    uint64_t start_ns = 0, end_ns = 0;
+    uint64_t begin_ns = 0;             // TEST_RUNNING
+    uint64_t start_ns = 0, end_ns = 0;  // what the results count: from the end of the omit period
     uint64_t last_progress = 0, last_activity_ns = 0;
     net::Address peer;
 };
@@ -72,7 +88,7 @@ void teardown(const char* why);
 
 uint64_t udp_send_until() {
     const v3::Params& p = test->proto->params();
-    return test->start_ns + static_cast<uint64_t>((p.time + p.omit) * 1e9) + 5'000'000'000ull;
+    return test->begin_ns + static_cast<uint64_t>((p.time + p.omit) * 1e9) + 5'000'000'000ull;
 }
 
 uint64_t progress() {
@@ -144,6 +160,11 @@ void summarise() {
     if (tx) {
         snprintf(what, sizeof what, "%s send to", proto);
         log_summary("iperf3", what, peer, tx, ns, p.bidir ? p.parallel : p.streams());
+        if (!p.udp) {
+            int64_t rt = 0;
+            for (int i = 0; i < test->n; ++i) rt += test->data[i].sends ? test->data[i].retransmits : 0;
+            log::info("iperf3: %lld TCP retransmission%s while sending", static_cast<long long>(rt), rt == 1 ? "" : "s");
+        }
     }
     if (p.udp && rx) {
         int64_t lost = 0;
@@ -234,18 +255,49 @@ void pace_udp(void*) {
 void omit_over(void*) {
     if (!test || test->ended) return;
     test->start_ns = time::now_ns();
-    for (int i = 0; i < test->n; ++i)
-        if (!test->data[i].udp) test->data[i].bytes = 0;
+    for (int i = 0; i < test->n; ++i) {
+        Data& d = test->data[i];
+        d.bytes = 0;
+        d.jitter = 0;
+        d.retransmits = 0;
+    }
+    // The UDP pacer's budget restarts with the byte count.
+}
+
+// The pcb of a stream, from lwIP's list of active connections (ports are unique per peer here).
+const tcp_pcb* pcb_of(const Stream& s) {
+    for (const tcp_pcb* p = tcp_active_pcbs; p; p = p->next) {
+        if (p->local_port == s.local().port && p->remote_port == s.remote().port) return p;
+    }
+    return nullptr;
+}
+
+bool sample_retransmits(void*) {
+    if (!test || !test->running || test->ended || test->proto->params().udp) return false;
+    for (int i = 0; i < test->n; ++i) {
+        Data& d = test->data[i];
+        if (!d.sends || !d.tcp) continue;
+        const tcp_pcb* p = pcb_of(*d.tcp);
+        if (!p) continue;
+        const uint8_t n = p->nrtx;
+        if (n > d.last_nrtx) {
+            d.retransmits += n - d.last_nrtx;
+        } else if (n < d.last_nrtx) {
+            d.retransmits += n;  // reset by an ACK, then n more
+        }
+        d.last_nrtx = n;
+    }
+    return false;  // never work of its own: the loop may halt
 }
 
 void maybe_start() {
     const v3::Params& p = test->proto->params();
     if (test->running || test->n < p.streams()) return;
     test->running = true;
-    test->start_ns = time::now_ns();
+    test->begin_ns = test->start_ns = time::now_ns();
     test->proto->start_test();
     flush_ctrl();
-    if (p.omit > 0 && !p.udp) loop::arm_in(omit_timer, static_cast<uint64_t>(p.omit) * 1'000'000'000ull, omit_over, nullptr);
+    if (p.omit > 0) loop::arm_in(omit_timer, static_cast<uint64_t>(p.omit) * 1'000'000'000ull, omit_over, nullptr);
     for (int i = 0; i < test->n; ++i) {
         if (test->data[i].sends && test->data[i].udp) loop::arm_in(pacer, 0, pace_udp, nullptr);
         if (test->data[i].sends) pump_send(test->data[i]);
@@ -265,6 +317,7 @@ void end_test() {
         r[i].packets = static_cast<int64_t>(d.packet_count);
         r[i].errors = d.errors;
         r[i].jitter = d.jitter;
+        if (d.sends && !d.udp) r[i].retransmits = d.retransmits;
         sent |= d.sends;
     }
     char text[160];
@@ -496,6 +549,7 @@ bool start_v3(uint16_t port) {
     }
     udp = net::Datagram::open(net::Address::any(port), udp_in, nullptr, &e);
     if (!udp) log::error("iperf3: cannot bind UDP port %u: %s (UDP tests will fail)", port, net::error_text(e));
+    if (!loop::add_poller(sample_retransmits, nullptr)) log::warn("iperf3: no poller slot; retransmits not counted");
     return true;
 }
 
