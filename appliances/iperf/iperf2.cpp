@@ -127,31 +127,48 @@ void udp_in(net::Datagram& d, const net::Address& from, const void* data, size_t
 }
 
 // ---- TCP ----------------------------------------------------------------------------------------------------
-// The stream's first 24 bytes are the 2.x header (big endian): flags, threads, port, buffer length, window or
-// rate, amount (negative: hundredths of a second). With HEADER_VERSION1 the client asks for a test back: the
-// server connects to the client's address at `port` and sends for `amount`, at once with RUN_NOW (-d, dual
-// test), after the client's stream ended otherwise (-r, trade-off).
-constexpr size_t kTcpHeader = 24;
+// The stream starts with the 2.x header (big endian): client_hdr_v1 (flags, threads, port, buffer length,
+// window or rate, amount: bytes, or when negative hundredths of a second), then from 2.0.13 on (HEADER_EXTEND)
+// client_hdrext (type, length, 16-bit upper and lower flags, version, ...). The rest is test data.
+// - HEADER_VERSION1 without HEADER_VERSION2 (-r/-d): the server connects to the client's address at `port` and
+//   sends for `amount`, at once with RUN_NOW (-d, dual test), after the client's stream ended otherwise (-r).
+// - HEADER_VERSION2 with upper flag REVERSE (2.1 -R): the server sends on this same connection for `amount`
+//   and the client only reads; FULLDUPLEX (--full-duplex): both send on it. When its time is up the server
+//   half-closes (the client's reader ends at that FIN) and closes once the client's side has ended too.
+constexpr size_t kTcpHeaderV1 = 24;   // client_hdr_v1
+constexpr size_t kTcpHeaderExt = 36;  // ... and client_hdrext up to its version field
 constexpr uint32_t kRunNow = 0x00000001u;
+constexpr uint32_t kHeaderExtend = 0x40000000u;
+constexpr uint32_t kHeaderVersion2 = 0x04000000u;
+constexpr uint16_t kUpperReverse = 0x0400;
+constexpr uint16_t kUpperFullDuplex = 0x0800;
+
+alignas(64) uint8_t zeros[32 * 1024];
 
 struct Rx {
-    uint8_t hdr[kTcpHeader];
-    size_t have = 0;
+    uint8_t hdr[kTcpHeaderExt];
+    size_t have = 0, need = 4;  // header bytes collected / wanted (known once the flags are in)
     bool reverse_pending = false;
     net::Address back;
     int32_t amount = 0;
     Stream* s = nullptr;
     uint64_t seen_bytes = 0, seen_ns = 0;  // for the idle check
+    // -R / --full-duplex: the server sends on this connection
+    bool sends = false, full_duplex = false, send_done = false, rx_done = false;
+    uint64_t send_limit = 0;  // bytes; 0: until send_timer
+    uint64_t send_start_ns = 0;
+    loop::Timer send_timer;
     Rx* prev = nullptr;
     Rx* next = nullptr;
 };
 
-// A client that vanishes without closing: its stream is aborted after kIdleNs without a byte.
+// A client that vanishes without closing: its stream is aborted after kIdleNs without a byte either way.
 constexpr uint64_t kIdleNs = 30'000'000'000ull;
 Rx* rx_list;
 loop::Timer idle_timer;
 
 void rx_unlink(Rx* r) {
+    loop::cancel(r->send_timer);
     if (r->prev) r->prev->next = r->next; else rx_list = r->next;
     if (r->next) r->next->prev = r->prev;
     delete r;
@@ -161,13 +178,14 @@ void idle_check(void*) {
     const uint64_t now = time::now_ns();
     for (Rx* r = rx_list; r;) {
         Rx* next = r->next;
-        if (r->s->bytes_received() != r->seen_bytes) {
-            r->seen_bytes = r->s->bytes_received();
+        const uint64_t moved = r->s->bytes_received() + r->s->bytes_sent();
+        if (moved != r->seen_bytes) {
+            r->seen_bytes = moved;
             r->seen_ns = now;
         } else if (now - r->seen_ns > kIdleNs) {
             char peer[net::kAddressTextMax];
             r->s->remote().format(peer, sizeof peer, false);
-            log::info("iperf: stream from %s silent for 30 s after %llu bytes; aborted", peer,
+            log::info("iperf: stream with %s silent for 30 s after %llu bytes; aborted", peer,
                       static_cast<unsigned long long>(r->seen_bytes));
             r->s->set_handlers(net::StreamHandlers{}, nullptr);
             r->s->abort();
@@ -205,8 +223,6 @@ void retry_reverse(void* ctx) {
     start_reverse(r->to, r->amount, r->attempt);
     delete r;
 }
-
-alignas(64) uint8_t zeros[32 * 1024];
 
 void tx_log(Stream& s, Error why) {
     char peer[net::kAddressTextMax];
@@ -297,6 +313,7 @@ void start_reverse(const net::Address& to, int32_t amount, int attempt) {
     if (attempt == 0) log::info("iperf: connecting back to %s (-r/-d test)", peer);
 }
 
+
 void rx_end(Stream& s, Error why) {
     char peer[net::kAddressTextMax];
     s.remote().format(peer, sizeof peer, false);
@@ -304,8 +321,92 @@ void rx_end(Stream& s, Error why) {
     if (why == Error::None) {
         log_summary("iperf", "TCP receive from", peer, s.bytes_received(), ns, 1);
     } else {
-        log::info("iperf: stream from %s ended (%s) after %llu bytes", peer, net::error_text(why),
-                  static_cast<unsigned long long>(s.bytes_received()));
+        log::info("iperf: stream from %s ended (%s) after %llu bytes received, %llu sent", peer,
+                  net::error_text(why), static_cast<unsigned long long>(s.bytes_received()),
+                  static_cast<unsigned long long>(s.bytes_sent()));
+    }
+}
+
+// Both directions over (the client's FIN seen; our sending, if any, finished): release the stream.
+void rx_finish(Rx* r) {
+    Stream& s = *r->s;
+    s.set_handlers(net::StreamHandlers{}, nullptr);
+    const void* p;
+    size_t n;
+    while ((n = s.peek(&p)) != 0) s.consume(n);
+    s.close();
+    if (r->reverse_pending) start_reverse(r->back, r->amount);
+    rx_unlink(r);
+}
+
+void rx_send_end(Rx* r) {
+    if (r->send_done) return;
+    r->send_done = true;
+    loop::cancel(r->send_timer);
+    Stream& s = *r->s;
+    char peer[net::kAddressTextMax];
+    s.remote().format(peer, sizeof peer, false);
+    log_summary("iperf", r->full_duplex ? "TCP send (full duplex) to" : "TCP send (reverse) to", peer,
+                s.bytes_sent(), time::now_ns() - r->send_start_ns, 1);
+    s.shutdown_write();  // the client's reader ends at this FIN
+    if (r->rx_done) rx_finish(r);
+}
+
+void rx_send_timeout(void* ctx) { rx_send_end(static_cast<Rx*>(ctx)); }
+
+void rx_pump(Rx* r) {
+    if (!r->sends || r->send_done) return;
+    Stream& s = *r->s;
+    for (;;) {
+        size_t len = sizeof zeros;
+        if (r->send_limit) {
+            const uint64_t left = r->send_limit > s.bytes_sent() ? r->send_limit - s.bytes_sent() : 0;
+            if (left == 0) {
+                rx_send_end(r);
+                return;
+            }
+            if (left < len) len = static_cast<size_t>(left);
+        }
+        const size_t w = s.write(zeros, len);
+        if (w < len) return;  // `writable` resumes
+    }
+}
+
+void rx_start_sending(Rx* r, bool full_duplex) {
+    r->sends = true;
+    r->full_duplex = full_duplex;
+    r->send_start_ns = time::now_ns();
+    int64_t amount = r->amount;
+    if (amount == 0) amount = -1000;  // no amount: 10 s, iperf's default
+    if (amount > 0) {
+        r->send_limit = static_cast<uint64_t>(amount);
+    } else {
+        loop::arm_in(r->send_timer, static_cast<uint64_t>(-amount) * 10'000'000ull, rx_send_timeout, r);
+    }
+    char peer[net::kAddressTextMax];
+    r->s->remote().format(peer, sizeof peer, false);
+    log::info("iperf: %s test from %s: the server sends on the client's connection", full_duplex ? "full-duplex" :
+              "reverse (-R)", peer);
+}
+
+// The header is complete (or there is none): act on its flags.
+void rx_header(Rx* r, Stream& s) {
+    const uint32_t flags = be32(r->hdr);
+    if (r->have < kTcpHeaderV1) return;
+    r->amount = static_cast<int32_t>(be32(r->hdr + 20));
+    if ((flags & kHeaderVersion1) && !(flags & kHeaderVersion2)) {
+        r->back = s.remote();
+        r->back.port = be32(r->hdr + 8) & 0xffff;
+        if (flags & kRunNow) {
+            start_reverse(r->back, r->amount);
+        } else {
+            r->reverse_pending = true;
+        }
+        return;
+    }
+    if ((flags & kHeaderVersion2) && (flags & kHeaderExtend) && r->have >= kTcpHeaderExt) {
+        const uint16_t upper = static_cast<uint16_t>((r->hdr[32] << 8) | r->hdr[33]);
+        if (upper & (kUpperReverse | kUpperFullDuplex)) rx_start_sending(r, (upper & kUpperFullDuplex) != 0);
     }
 }
 
@@ -314,35 +415,36 @@ void rx_readable(Stream& s, void* ctx) {
     const void* p;
     size_t n;
     while ((n = s.peek(&p)) != 0) {
-        if (r->have < kTcpHeader) {
-            const size_t c = n < kTcpHeader - r->have ? n : kTcpHeader - r->have;
-            memcpy(r->hdr + r->have, p, c);
-            r->have += c;
-            if (r->have == kTcpHeader && (be32(r->hdr) & kHeaderVersion1)) {
-                r->back = s.remote();
-                r->back.port = be32(r->hdr + 8) & 0xffff;
-                r->amount = static_cast<int32_t>(be32(r->hdr + 20));
-                if (be32(r->hdr) & kRunNow) {
-                    start_reverse(r->back, r->amount);
-                } else {
-                    r->reverse_pending = true;
-                }
+        size_t off = 0;
+        while (r->have < r->need && off < n) {
+            r->hdr[r->have++] = static_cast<const uint8_t*>(p)[off++];
+            if (r->have == 4) {
+                const uint32_t flags = be32(r->hdr);
+                r->need = (flags & (kHeaderExtend | kHeaderVersion2)) ? kTcpHeaderExt
+                          : (flags & kHeaderVersion1)                  ? kTcpHeaderV1
+                                                                       : 4;  // no header: plain data
             }
+            if (r->have == r->need) rx_header(r, s);
         }
         s.consume(n);
     }
-    if (s.at_eof()) {
+    if (s.at_eof() && !r->rx_done) {
+        r->rx_done = true;
         rx_end(s, Error::None);
-        s.set_handlers(net::StreamHandlers{}, nullptr);
-        s.close();
-        if (r->reverse_pending) start_reverse(r->back, r->amount);
-        rx_unlink(r);
+        if (!r->sends || r->send_done) {
+            rx_finish(r);
+            return;
+        }
     }
+    rx_pump(r);
 }
 
+void rx_writable(Stream&, void* ctx) { rx_pump(static_cast<Rx*>(ctx)); }
+
 void rx_closed(Stream& s, Error why, void* ctx) {
-    rx_end(s, why);
-    rx_unlink(static_cast<Rx*>(ctx));
+    Rx* r = static_cast<Rx*>(ctx);
+    if (!r->rx_done || (r->sends && !r->send_done)) rx_end(s, why == Error::None ? Error::Reset : why);
+    rx_unlink(r);
 }
 
 void accepted(net::Listener&, Stream& s, void*) {
@@ -355,6 +457,7 @@ void accepted(net::Listener&, Stream& s, void*) {
     if (!r->next) loop::arm_in(idle_timer, 1'000'000'000ull, idle_check, nullptr);
     net::StreamHandlers h;
     h.readable = rx_readable;
+    h.writable = rx_writable;
     h.closed = rx_closed;
     s.set_handlers(h, r);
     rx_readable(s, r);
