@@ -2,7 +2,7 @@
 // header (test settings) and then data; the server reads and discards everything and closes when the client
 // has finished, then logs the stream's summary. Parallel streams (-P) are simply parallel connections.
 // -r/-d: the server connects back and sends (below). UDP (-u) on the same port number: per-sender counters and
-// the server report.
+// the server report; with -r/-d the server also sends UDP back to the client's listener (below).
 #include <stdio.h>
 #include <string.h>
 
@@ -39,8 +39,15 @@ struct Flow {
     double jitter = 0, prev_transit = 0;
     bool have_transit = false;
     uint64_t first_ns = 0, last_ns = 0;
+    // -u -r / -u -d: the client's request for a test back (from the header in its datagrams)
+    bool header_seen = false, reverse_pending = false;
+    net::Address back;
+    int32_t amount = 0;
+    uint32_t buf_len = 0;
+    uint64_t rate = 0;
 };
 Flow flows[kMaxFlows];
+void start_udp_reverse(const Flow& f, uint64_t delay_ns);
 
 uint32_t be32(const uint8_t* p) {
     return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
@@ -71,6 +78,37 @@ Flow* flow_for(const net::Address& from, int32_t id) {
     return oldest;
 }
 
+// The client's datagrams carry its test settings after the sequence header: client_hdr_v1 (flags, threads, port,
+// buffer length, window, amount) and, with HEADER_EXTEND, client_hdrext (rate at its offset 24, in bits/s,
+// the upper 32 bits in the top 24 bits of the next word). HEADER_VERSION1 without HEADER_VERSION2: -r (or -d
+// with RUN_NOW): send UDP back to the client's address at `port`.
+constexpr uint32_t kUdpRunNow = 0x00000001u;
+constexpr uint32_t kUdpHeaderExtend = 0x40000000u;
+constexpr uint32_t kUdpHeaderVersion2 = 0x04000000u;
+constexpr size_t kUdpSettings = kUdpHeader + 24;     // with client_hdr_v1
+constexpr size_t kUdpSettingsExt = kUdpHeader + 60;  // ... and client_hdrext up to the rate
+
+void udp_settings(Flow& f, const net::Address& from, const uint8_t* b, size_t len) {
+    f.header_seen = true;
+    if (len < kUdpSettings) return;
+    const uint32_t flags = be32(b + kUdpHeader);
+    if (!(flags & kHeaderVersion1) || (flags & kUdpHeaderVersion2)) return;
+    f.back = from;
+    f.back.port = be32(b + kUdpHeader + 8) & 0xffff;
+    f.buf_len = be32(b + kUdpHeader + 12);
+    f.amount = static_cast<int32_t>(be32(b + kUdpHeader + 20));
+    f.rate = 1000000;  // iperf's UDP default
+    if ((flags & kUdpHeaderExtend) && len >= kUdpSettingsExt) {
+        const uint64_t r = be32(b + kUdpHeader + 24 + 24) | (uint64_t{be32(b + kUdpHeader + 24 + 28) >> 8} << 32);
+        if (r) f.rate = r;
+    }
+    if (flags & kUdpRunNow) {
+        start_udp_reverse(f, 0);
+    } else {
+        f.reverse_pending = true;
+    }
+}
+
 void udp_in(net::Datagram& d, const net::Address& from, const void* data, size_t len, void*) {
     if (len < kUdpHeader) return;
     const uint8_t* b = static_cast<const uint8_t*>(data);
@@ -79,6 +117,7 @@ void udp_in(net::Datagram& d, const net::Address& from, const void* data, size_t
     const uint64_t now = time::now_ns();
     if (id >= 0) {
         if (f.finished) return;
+        if (!f.header_seen) udp_settings(f, from, b, len);
         f.last_ns = now;
         f.bytes += len;
         ++f.datagrams;
@@ -109,6 +148,9 @@ void udp_in(net::Datagram& d, const net::Address& from, const void* data, size_t
         log::info("iperf: UDP %lld/%lld datagrams lost, %lld out of order, jitter %u us",
                   static_cast<long long>(f.lost), static_cast<long long>(f.max_id),
                   static_cast<long long>(f.out_of_order), static_cast<unsigned>(f.jitter * 1e6));
+        // -r: the client starts its listener after it has our report; give it a moment.
+        if (f.reverse_pending) start_udp_reverse(f, 100'000'000ull);
+        f.reverse_pending = false;
     }
     uint8_t reply[kUdpHeader + 40] = {};
     memcpy(reply, b, kUdpHeader);
@@ -124,6 +166,143 @@ void udp_in(net::Datagram& d, const net::Address& from, const void* data, size_t
     put_be32(h + 32, static_cast<uint32_t>(f.jitter));
     put_be32(h + 36, static_cast<uint32_t>((f.jitter - static_cast<uint32_t>(f.jitter)) * 1e6));
     d.send_to(from, reply, sizeof reply);
+}
+
+// ---- UDP back to the client (-u -r, -u -d) ---------------------------------------------------------------------
+// The server acts as iperf2's UDP client towards the client's listener, from a port of its own: datagrams of
+// the client's buffer length at its rate, each starting with the sequence header (64-bit id split into id and
+// id2, send time), for the client's amount; then the final datagram (negative id), repeated every 10 ms with the
+// next negative id until the listener answers with its report (as iperf2's client: for at most 2 s).
+constexpr uint64_t kUdpTxTickNs = 1'000'000ull;
+constexpr uint64_t kUdpFinRetryNs = 10'000'000ull;
+constexpr int kUdpFinTries = 200;
+constexpr int kUdpTxBurst = 64;
+alignas(64) uint8_t udp_tx_buf[65507];
+
+struct UdpTx {
+    net::Datagram* d = nullptr;
+    net::Address to;
+    size_t len = 1470;
+    uint64_t rate = 0;         // bits/s
+    uint64_t limit = 0;        // bytes; 0: until end_ns
+    uint64_t start_ns = 0, end_ns = 0;
+    uint64_t bytes = 0;
+    int64_t next_id = 1;
+    int fins = 0;
+    bool finishing = false, done = false;
+    loop::Timer timer;
+};
+
+// The send time is wall-clock time: iperf2's receiver starts its jitter from the first datagram's transit time
+// (arrival minus send time), so a send time far from its own clock shows as seconds of jitter.
+void udp_tx_put(int64_t id) {
+    const uint64_t now = time::now_ns();
+    put_be32(udp_tx_buf, static_cast<uint32_t>(static_cast<uint64_t>(id)));
+    put_be32(udp_tx_buf + 4, static_cast<uint32_t>(now / 1000000000ull + static_cast<uint64_t>(time::epoch_offset())));
+    put_be32(udp_tx_buf + 8, static_cast<uint32_t>(now % 1000000000ull / 1000));
+    put_be32(udp_tx_buf + 12, static_cast<uint32_t>(static_cast<uint64_t>(id) >> 32));
+}
+
+void udp_tx_release(void* ctx) {
+    UdpTx* t = static_cast<UdpTx*>(ctx);
+    loop::cancel(t->timer);
+    if (t->d) t->d->close();
+    delete t;
+}
+
+void udp_tx_done(UdpTx* t, const char* why) {
+    if (t->done) return;
+    t->done = true;
+    if (why) {
+        char peer[net::kAddressTextMax];
+        t->to.format(peer, sizeof peer);
+        log::info("iperf: UDP to %s: %s", peer, why);
+    }
+    loop::arm_in(t->timer, 0, udp_tx_release, t);  // not from inside the socket's own callback
+}
+
+void udp_tx_tick(void* ctx) {
+    UdpTx* t = static_cast<UdpTx*>(ctx);
+    if (t->done) return;
+    if (t->finishing) {
+        if (++t->fins > kUdpFinTries) {
+            udp_tx_done(t, "no report from the client's listener");
+            return;
+        }
+        udp_tx_put(-t->next_id++);
+        t->d->send_to(t->to, udp_tx_buf, t->len);
+        loop::arm_in(t->timer, kUdpFinRetryNs, udp_tx_tick, t);
+        return;
+    }
+    const uint64_t now = time::now_ns();
+    const bool over = t->limit ? t->bytes >= t->limit : now >= t->end_ns;
+    if (over) {
+        char peer[net::kAddressTextMax];
+        t->to.format(peer, sizeof peer, false);
+        log_summary("iperf", "UDP send to", peer, t->bytes, now - t->start_ns, 1);
+        t->finishing = true;
+        udp_tx_put(-t->next_id);
+        t->d->send_to(t->to, udp_tx_buf, t->len);
+        loop::arm_in(t->timer, kUdpFinRetryNs, udp_tx_tick, t);
+        return;
+    }
+    const double allowed = static_cast<double>(t->rate) * static_cast<double>(now - t->start_ns) / 8e9;
+    for (int i = 0; i < kUdpTxBurst && static_cast<double>(t->bytes) < allowed; ++i) {
+        udp_tx_put(t->next_id);
+        if (t->d->send_to(t->to, udp_tx_buf, t->len) != Error::None) break;  // no buffers: next tick
+        ++t->next_id;
+        t->bytes += t->len;
+    }
+    loop::arm_in(t->timer, kUdpTxTickNs, udp_tx_tick, t);
+}
+
+// The listener's answer to the final datagram: the sequence header, then iperf2's server report.
+void udp_tx_in(net::Datagram&, const net::Address& from, const void* data, size_t len, void* ctx) {
+    UdpTx* t = static_cast<UdpTx*>(ctx);
+    if (t->done || !t->finishing || !(from == t->to) || len < kUdpHeader + 40) return;
+    const uint8_t* h = static_cast<const uint8_t*>(data) + kUdpHeader;
+    const uint64_t bytes = (uint64_t{be32(h + 4)} << 32) | be32(h + 8);
+    char peer[net::kAddressTextMax];
+    from.format(peer, sizeof peer, false);
+    log::info("iperf: UDP report from %s: %llu bytes received in %u.%03u s, %d/%d datagrams lost, jitter %u us",
+              peer, static_cast<unsigned long long>(bytes), be32(h + 12), be32(h + 16) / 1000,
+              static_cast<int32_t>(be32(h + 20)), static_cast<int32_t>(be32(h + 28)),
+              be32(h + 32) * 1000000u + be32(h + 36));
+    udp_tx_done(t, nullptr);
+}
+
+void udp_tx_begin(void* ctx) {
+    UdpTx* t = static_cast<UdpTx*>(ctx);
+    t->start_ns = time::now_ns();
+    if (!t->limit) t->end_ns = t->start_ns + t->end_ns;  // end_ns held the duration until now
+    udp_tx_tick(t);
+}
+
+void start_udp_reverse(const Flow& f, uint64_t delay_ns) {
+    char peer[net::kAddressTextMax];
+    f.back.format(peer, sizeof peer);
+    UdpTx* t = new UdpTx;
+    Error e = Error::None;
+    t->d = net::Datagram::open(net::Address::any(0), udp_tx_in, t, &e);
+    if (!t->d) {
+        log::warn("iperf: cannot open a UDP socket to send back to %s: %s", peer, net::error_text(e));
+        delete t;
+        return;
+    }
+    t->to = f.back;
+    const uint32_t want = f.buf_len ? f.buf_len : 1470;  // 0: the client's default, iperf2's 1470 for UDP
+    t->len = want < kUdpSettings ? kUdpSettings : want > sizeof udp_tx_buf ? sizeof udp_tx_buf : want;
+    memset(udp_tx_buf, 0, t->len);
+    t->rate = f.rate;
+    int64_t amount = f.amount == 0 ? -1000 : f.amount;  // no amount: 10 s
+    if (amount > 0) {
+        t->limit = static_cast<uint64_t>(amount);
+    } else {
+        t->end_ns = static_cast<uint64_t>(-amount) * 10'000'000ull;
+    }
+    log::info("iperf: sending UDP back to %s (-r/-d test), %llu bit/s, %u-byte datagrams", peer,
+              static_cast<unsigned long long>(t->rate), static_cast<unsigned>(t->len));
+    loop::arm_in(t->timer, delay_ns, udp_tx_begin, t);
 }
 
 // ---- TCP ----------------------------------------------------------------------------------------------------
