@@ -279,13 +279,8 @@ bool sample_retransmits(void*) {
         if (!d.sends || !d.tcp) continue;
         const tcp_pcb* p = pcb_of(*d.tcp);
         if (!p) continue;
-        const uint8_t n = p->nrtx;
-        if (n > d.last_nrtx) {
-            d.retransmits += n - d.last_nrtx;
-        } else if (n < d.last_nrtx) {
-            d.retransmits += n;  // reset by an ACK, then n more
-        }
-        d.last_nrtx = n;
+        d.retransmits += v3::nrtx_rise(d.last_nrtx, p->nrtx);
+        d.last_nrtx = p->nrtx;
     }
     return false;  // never work of its own: the loop may halt
 }

@@ -72,6 +72,11 @@ enum class Event : uint8_t {
 // iperf3's stream ids: 1, 3, 4, 5, ... in the order the streams were created.
 int stream_id(int index);
 
+// Retransmissions between two samples of an lwIP PCB's nrtx (retransmissions of the oldest unacknowledged
+// segment, back to 0 when new data is acknowledged): a rise counts its size; a drop means an ACK reset it and
+// `now` more followed.
+inline int nrtx_rise(uint8_t before, uint8_t now) { return now >= before ? now - before : now; }
+
 class Control {
 public:
     Control() = default;

@@ -57,6 +57,16 @@ TEST(Iperf3Proto, StreamIdsFollowIperf3) {
     EXPECT_EQ(v3::stream_id(2), 4);
 }
 
+TEST(Iperf3Proto, NrtxRiseCountsRetransmissions) {
+    EXPECT_EQ(v3::nrtx_rise(0, 0), 0);
+    EXPECT_EQ(v3::nrtx_rise(0, 1), 1);  // a fast retransmit or an RTO
+    EXPECT_EQ(v3::nrtx_rise(1, 3), 2);  // two more RTOs of the same segment
+    EXPECT_EQ(v3::nrtx_rise(3, 0), 0);  // acknowledged: reset, nothing new
+    EXPECT_EQ(v3::nrtx_rise(3, 1), 1);  // reset, then a new retransmission
+    EXPECT_EQ(v3::nrtx_rise(2, 2), 0);
+    EXPECT_EQ(v3::nrtx_rise(254, 255), 1);  // lwIP stops at 255
+}
+
 TEST(Iperf3Proto, ParamsParsed) {
     v3::Params p;
     ASSERT_TRUE(v3::Control::parse_params(kParams.data(), kParams.size(), &p));
