@@ -177,6 +177,11 @@ constexpr uint64_t kUdpTxTickNs = 1'000'000ull;
 constexpr uint64_t kUdpFinRetryNs = 10'000'000ull;
 constexpr int kUdpFinTries = 200;
 constexpr int kUdpTxBurst = 64;
+// UDP needs no handshake, so a forged datagram could aim the server at anyone: bound how many send-backs run at
+// once and for how long each may run (iperf's default is 10 s).
+constexpr int kMaxUdpTx = 4;
+constexpr int64_t kMaxUdpTxHundredths = 3600 * 100;
+int udp_tx_active;
 alignas(64) uint8_t udp_tx_buf[65507];
 
 struct UdpTx {
@@ -208,6 +213,7 @@ void udp_tx_release(void* ctx) {
     loop::cancel(t->timer);
     if (t->d) t->d->close();
     delete t;
+    --udp_tx_active;
 }
 
 void udp_tx_done(UdpTx* t, const char* why) {
@@ -235,7 +241,8 @@ void udp_tx_tick(void* ctx) {
         return;
     }
     const uint64_t now = time::now_ns();
-    const bool over = t->limit ? t->bytes >= t->limit : now >= t->end_ns;
+    const bool over = t->limit ? t->bytes >= t->limit || now - t->start_ns >= kMaxUdpTxHundredths * 10'000'000ull
+                               : now >= t->end_ns;
     if (over) {
         char peer[net::kAddressTextMax];
         t->to.format(peer, sizeof peer, false);
@@ -281,6 +288,10 @@ void udp_tx_begin(void* ctx) {
 void start_udp_reverse(const Flow& f, uint64_t delay_ns) {
     char peer[net::kAddressTextMax];
     f.back.format(peer, sizeof peer);
+    if (udp_tx_active >= kMaxUdpTx) {
+        log::warn("iperf: not sending UDP back to %s: %d such tests already run", peer, kMaxUdpTx);
+        return;
+    }
     UdpTx* t = new UdpTx;
     Error e = Error::None;
     t->d = net::Datagram::open(net::Address::any(0), udp_tx_in, t, &e);
@@ -289,12 +300,14 @@ void start_udp_reverse(const Flow& f, uint64_t delay_ns) {
         delete t;
         return;
     }
+    ++udp_tx_active;
     t->to = f.back;
     const uint32_t want = f.buf_len ? f.buf_len : 1470;  // 0: the client's default, iperf2's 1470 for UDP
     t->len = want < kUdpSettings ? kUdpSettings : want > sizeof udp_tx_buf ? sizeof udp_tx_buf : want;
     memset(udp_tx_buf, 0, t->len);
     t->rate = f.rate;
     int64_t amount = f.amount == 0 ? -1000 : f.amount;  // no amount: 10 s
+    if (amount < -kMaxUdpTxHundredths) amount = -kMaxUdpTxHundredths;
     if (amount > 0) {
         t->limit = static_cast<uint64_t>(amount);
     } else {
