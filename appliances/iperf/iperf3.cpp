@@ -55,10 +55,17 @@ struct Data {
     uint8_t last_nrtx = 0;
 };
 
-struct Pending {  // a connection during CREATE_STREAMS whose cookie is still arriving
+// A connection during CREATE_STREAMS until it becomes a data stream. Streams are numbered in the order they
+// were accepted, as iperf3's server does (it reads each cookie before accepting the next connection): the
+// client connects them in order and --bidir's direction follows the number. Cookies can complete out of that
+// order (slirp forwards the connections' first bytes in any order), so a connection with its cookie waits
+// until every connection accepted before it became a stream or went away.
+struct Pending {
     Stream* s = nullptr;
     char cookie[v3::kCookieSize];
     size_t have = 0;
+    uint64_t seq = 0;    // accept order
+    bool ready = false;  // a matching cookie is in
 };
 
 struct Test {
@@ -67,6 +74,7 @@ struct Test {
     Data data[v3::kMaxStreams];
     int n = 0;
     Pending pending[kMaxPending];
+    uint64_t accepted = 0;
     bool running = false, ended = false;
     uint64_t begin_ns = 0;             // TEST_RUNNING
     uint64_t start_ns = 0, end_ns = 0;  // what the results count: from the end of the omit period
@@ -344,44 +352,78 @@ void data_closed(Stream&, Error why, void* ctx) {
     if (!test->ended && why != Error::None) teardown("a data stream was reset");
 }
 
-void pending_in(Stream& s, void* ctx) {
-    if (!test) return;
-    Pending& pe = test->pending[reinterpret_cast<uintptr_t>(ctx)];
-    while (pe.have < v3::kCookieSize) {
-        const size_t r = s.read(pe.cookie + pe.have, v3::kCookieSize - pe.have);
-        if (r == 0) break;
-        pe.have += r;
-    }
-    if (pe.have < v3::kCookieSize) {
-        if (s.at_eof()) close_stream(pe.s, true);
-        return;
-    }
-    pe.s = nullptr;
-    const v3::Params& p = test->proto->params();
-    if (memcmp(pe.cookie, test->proto->cookie(), v3::kCookieSize - 1) != 0 || p.udp || test->n >= p.streams()) {
-        const int8_t denied = v3::kAccessDenied;
-        s.write(&denied, 1);
-        s.set_handlers(net::StreamHandlers{}, nullptr);
-        drain(s);
-        s.close();
-        return;
-    }
+// A connection with its cookie in becomes data stream number test->n.
+void make_stream(Stream& s) {
     const uintptr_t i = static_cast<uintptr_t>(test->n++);
     Data& d = test->data[i];
     d = Data{};
     d.tcp = &s;
-    d.sends = p.server_sends(static_cast<int>(i));
+    d.sends = test->proto->params().server_sends(static_cast<int>(i));
     net::StreamHandlers h;
     h.readable = data_io;
     h.writable = data_io;
     h.closed = data_closed;
     s.set_handlers(h, reinterpret_cast<void*>(i));
     data_io(s, reinterpret_cast<void*>(i));
-    maybe_start();
+}
+
+// Promotes ready connections in accept order; stops at the oldest one whose cookie is still arriving.
+void promote() {
+    while (test) {
+        Pending* first = nullptr;
+        for (Pending& pe : test->pending)
+            if (pe.s && (!first || pe.seq < first->seq)) first = &pe;
+        if (!first || !first->ready) return;
+        Stream* s = first->s;
+        first->s = nullptr;
+        if (test->n >= test->proto->params().streams()) {  // one too many: iperf3 denies it
+            const int8_t denied = v3::kAccessDenied;
+            s->write(&denied, 1);
+            s->set_handlers(net::StreamHandlers{}, nullptr);
+            drain(*s);
+            s->close();
+            continue;
+        }
+        make_stream(*s);
+        maybe_start();
+    }
+}
+
+void pending_in(Stream& s, void* ctx) {
+    if (!test) return;
+    Pending& pe = test->pending[reinterpret_cast<uintptr_t>(ctx)];
+    if (pe.ready) return;  // waiting for its turn (promote); its data stays buffered
+    while (pe.have < v3::kCookieSize) {
+        const size_t r = s.read(pe.cookie + pe.have, v3::kCookieSize - pe.have);
+        if (r == 0) break;
+        pe.have += r;
+    }
+    if (pe.have < v3::kCookieSize) {
+        if (s.at_eof()) {
+            close_stream(pe.s, true);
+            promote();
+        }
+        return;
+    }
+    const v3::Params& p = test->proto->params();
+    if (memcmp(pe.cookie, test->proto->cookie(), v3::kCookieSize - 1) != 0 || p.udp) {
+        pe.s = nullptr;
+        const int8_t denied = v3::kAccessDenied;
+        s.write(&denied, 1);
+        s.set_handlers(net::StreamHandlers{}, nullptr);
+        drain(s);
+        s.close();
+        promote();
+        return;
+    }
+    pe.ready = true;
+    promote();
 }
 
 void pending_closed(Stream&, Error, void* ctx) {
-    if (test) test->pending[reinterpret_cast<uintptr_t>(ctx)].s = nullptr;
+    if (!test) return;
+    test->pending[reinterpret_cast<uintptr_t>(ctx)].s = nullptr;
+    promote();
 }
 
 // ---- control --------------------------------------------------------------------------------------------
@@ -453,6 +495,8 @@ void accepted(net::Listener&, Stream& s, void*) {
             if (pe.s) continue;
             pe.s = &s;
             pe.have = 0;
+            pe.ready = false;
+            pe.seq = test->accepted++;
             net::StreamHandlers h;
             h.readable = pending_in;
             h.closed = pending_closed;

@@ -15,7 +15,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from qemu_harness import Failure, Guest, Runner, expect, free_port  # noqa: E402
+from qemu_harness import Failure, Guest, Runner, connect, expect, free_port  # noqa: E402
 
 READY_TIMEOUT = 90
 CLIENT_TIMEOUT = 60
@@ -84,6 +84,8 @@ def case_iperf3(g, p3, p2):
            timeout=10, what="the console summary of the plain test")
     out = check(client(base + ["-R"]), "iperf3 -R")
     RESULTS["iperf3 TCP appliance->client Mbit/s (-R)"] = mbits(out, "receiver") or 0
+    if not re.search(r"bits/sec\s+\d+\s+sender\s*$", out, re.M):  # the server's retransmit count (Retr column)
+        raise Failure(f"iperf3 -R: the sender line shows no retransmit count:\n{out}")
     expect(g, r"iperf3: TCP send to 10\.0\.2\.2: \d+ bytes", timeout=10, what="the -R summary")
     out = check(client(base + ["-P", "2"]), "iperf3 -P 2")
     if "[SUM]" not in out:
@@ -106,6 +108,12 @@ def case_iperf3(g, p3, p2):
     out = check(client(base + ["--bidir"]), "iperf3 --bidir")
     if "[RX-C]" not in out or "[TX-C]" not in out:
         raise Failure(f"iperf3 --bidir printed no RX-C/TX-C lines:\n{out}")
+    # The server sends on the stream the client reads (RX-C): what it says it sent, the client received.
+    sent = re.search(r"\[RX-C\].*sec\s+([\d.]+) ([KMG]?)Bytes.*sender", out)
+    got = re.search(r"\[RX-C\].*sec\s+([\d.]+) ([KMG]?)Bytes.*receiver", out)
+    unit = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9}
+    if not sent or not got or float(got.group(1)) * unit[got.group(2)] < 0.5 * float(sent.group(1)) * unit[sent.group(2)]:
+        raise Failure(f"iperf3 --bidir: the server sent on a stream the client does not read:\n{out}")
     out = check(client(base + ["-u", "-b", "10M", "-R"]), "iperf3 -u -b 10M -R")
     m = re.search(r"(\d+)/(\d+) \([\d.e+-]+%\)\s+receiver", out)
     if not m or int(m.group(2)) == 0:
@@ -183,6 +191,85 @@ def case_iperf3_omit_retransmits(g, p3, p2):
         raise Failure(f"iperf3 --bidir -O 1: no omitted RX-C interval with bytes:\n{out}")
 
 
+def recv_exact(s, n, what):
+    buf = b""
+    while len(buf) < n:
+        try:
+            chunk = s.recv(n - len(buf))
+        except socket.timeout:
+            chunk = b""
+        if not chunk:
+            raise Failure(f"connection closed or silent while reading {what} ({len(buf)}/{n} bytes)")
+        buf += chunk
+    return buf
+
+
+def expect_state(s, state, what):
+    got = recv_exact(s, 1, what)[0]
+    if got != state:
+        raise Failure(f"{what}: expected state byte {state}, got {got}")
+
+
+def json_msg(obj):
+    data = json.dumps(obj).encode()
+    return len(data).to_bytes(4, "big") + data
+
+
+def case_iperf3_stream_order(g, p3, p2):
+    """Data streams are numbered in the order they were accepted, as iperf3's server does (it reads each cookie
+    before accepting the next connection), not in the order their cookies completed: a hand-driven --bidir
+    client connects A then B, sends B's cookie first and A's later; the server must send on B (stream 2, the
+    server-to-client one) and not on A."""
+    cookie = b"skerrystreamordertest0123456789abcde\0"
+    assert len(cookie) == 37
+    ctrl = connect(p3)
+    ctrl.sendall(cookie)
+    expect_state(ctrl, 9, "PARAM_EXCHANGE")
+    ctrl.sendall(json_msg({"tcp": True, "omit": 0, "time": 1, "parallel": 1, "bidirectional": True,
+                           "len": 16384, "client_version": "3.12"}))
+    expect_state(ctrl, 10, "CREATE_STREAMS")
+    a = connect(p3)
+    b = connect(p3)
+    try:
+        b.sendall(cookie)
+        # Not a readiness wait: B's cookie has to reach the server before A's, whichever way slirp schedules.
+        time.sleep(0.5)
+        a.sendall(cookie)
+        expect_state(ctrl, 1, "TEST_START")
+        expect_state(ctrl, 2, "TEST_RUNNING")
+        b.settimeout(10)
+        try:
+            first = b.recv(65536)
+        except socket.timeout:
+            first = b""
+        if not first:
+            raise Failure("the server sent nothing on the second stream (its sending stream)")
+        a.setblocking(False)
+        try:
+            stray = a.recv(65536)
+        except BlockingIOError:
+            stray = None
+        if stray:
+            raise Failure(f"the server sent {len(stray)} bytes on the first stream (the one it should read)")
+        a.setblocking(True)
+        a.sendall(bytes(16384))
+        ctrl.sendall(bytes([4]))  # TEST_END
+        expect_state(ctrl, 13, "EXCHANGE_RESULTS")
+        ctrl.sendall(json_msg({"cpu_util_total": 0, "cpu_util_user": 0, "cpu_util_system": 0,
+                               "sender_has_retransmits": 0, "streams": []}))
+        n = int.from_bytes(recv_exact(ctrl, 4, "the results length"), "big")
+        results = json.loads(recv_exact(ctrl, n, "the results JSON"))
+        expect_state(ctrl, 14, "DISPLAY_RESULTS")
+        ctrl.sendall(bytes([16]))  # IPERF_DONE
+        ids = {st["id"]: st for st in results["streams"]}
+        if ids.get(3, {}).get("bytes", 0) <= 0 or ids.get(3, {}).get("retransmits", -1) < 0:
+            raise Failure(f"the server's results do not show stream 3 (its sending stream) sending: {results}")
+    finally:
+        for sock in (a, b, ctrl):
+            sock.close()
+    expect(g, r"iperf3: TCP send to 10\.0\.2\.2: [1-9]\d* bytes", timeout=10, what="the hand-driven test's summary")
+
+
 RATE_LINE = r"sec\s+([\d.]+) ([KMG]?)Bytes\s+([\d.]+) ([KMG]?)bits/sec"
 
 
@@ -230,6 +317,7 @@ def main():
         r.run("boot", a.boot)
         r.run("iperf3-tcp-R-P-l-O-J-bidir-udp-busy-vanish", a.case(case_iperf3))
         r.run("iperf3-omit-R-udp-bidir-retransmits", a.case(case_iperf3_omit_retransmits))
+        r.run("iperf3-streams-in-accept-order", a.case(case_iperf3_stream_order))
         r.run("iperf2-tcp-P-r-d-udp", a.case(case_iperf2))
         r.run("iperf2-R-full-duplex", a.case(case_iperf2_reverse_full_duplex))
         r.run("iperf2-udp-r-d", a.case(case_iperf2_udp_r_d))
