@@ -47,7 +47,9 @@ struct Flow {
     uint64_t rate = 0;
 };
 Flow flows[kMaxFlows];
-void start_udp_reverse(const Flow& f, uint64_t delay_ns);
+// Sends UDP back as the header asks: to f.back from a socket of its own with iperf2's final handshake (-r/-d),
+// or, with `via`, from that socket without the handshake (-R).
+void start_udp_reverse(const Flow& f, uint64_t delay_ns, net::Datagram* via = nullptr);
 
 uint32_t be32(const uint8_t* p) {
     return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
@@ -81,20 +83,25 @@ Flow* flow_for(const net::Address& from, int32_t id) {
 // The client's datagrams carry its test settings after the sequence header: client_hdr_v1 (flags, threads, port,
 // buffer length, window, amount) and, with HEADER_EXTEND, client_hdrext (rate at its offset 24, in bits/s,
 // the upper 32 bits in the top 24 bits of the next word). HEADER_VERSION1 without HEADER_VERSION2: -r (or -d
-// with RUN_NOW): send UDP back to the client's address at `port`.
+// with RUN_NOW): send UDP back to the client's address at `port`. HEADER_VERSION2 with the REVERSE upper flag
+// (2.1 -u -R): send from this port to the client's own socket, which it keeps sending its first datagram from
+// until ours arrive; no final handshake (the client's reader ends at our negative id or its time).
 constexpr uint32_t kUdpRunNow = 0x00000001u;
 constexpr uint32_t kUdpHeaderExtend = 0x40000000u;
 constexpr uint32_t kUdpHeaderVersion2 = 0x04000000u;
 constexpr size_t kUdpSettings = kUdpHeader + 24;     // with client_hdr_v1
 constexpr size_t kUdpSettingsExt = kUdpHeader + 60;  // ... and client_hdrext up to the rate
 
-void udp_settings(Flow& f, const net::Address& from, const uint8_t* b, size_t len) {
+void udp_settings(Flow& f, net::Datagram& d, const net::Address& from, const uint8_t* b, size_t len) {
     f.header_seen = true;
     if (len < kUdpSettings) return;
     const uint32_t flags = be32(b + kUdpHeader);
-    if (!(flags & kHeaderVersion1) || (flags & kUdpHeaderVersion2)) return;
+    const bool v1 = (flags & kHeaderVersion1) && !(flags & kUdpHeaderVersion2);
+    const bool reverse = (flags & kUdpHeaderVersion2) && (flags & kUdpHeaderExtend) && len >= kUdpSettingsExt &&
+                         (((b[kUdpHeader + 32] << 8) | b[kUdpHeader + 33]) & 0x0400) != 0;  // upper flag REVERSE
+    if (!v1 && !reverse) return;
     f.back = from;
-    f.back.port = be32(b + kUdpHeader + 8) & 0xffff;
+    if (v1) f.back.port = be32(b + kUdpHeader + 8) & 0xffff;
     f.buf_len = be32(b + kUdpHeader + 12);
     f.amount = static_cast<int32_t>(be32(b + kUdpHeader + 20));
     f.rate = 1000000;  // iperf's UDP default
@@ -102,7 +109,9 @@ void udp_settings(Flow& f, const net::Address& from, const uint8_t* b, size_t le
         const uint64_t r = be32(b + kUdpHeader + 24 + 24) | (uint64_t{be32(b + kUdpHeader + 24 + 28) >> 8} << 32);
         if (r) f.rate = r;
     }
-    if (flags & kUdpRunNow) {
+    if (reverse) {
+        start_udp_reverse(f, 0, &d);
+    } else if (flags & kUdpRunNow) {
         start_udp_reverse(f, 0);
     } else {
         f.reverse_pending = true;
@@ -117,7 +126,7 @@ void udp_in(net::Datagram& d, const net::Address& from, const void* data, size_t
     const uint64_t now = time::now_ns();
     if (id >= 0) {
         if (f.finished) return;
-        if (!f.header_seen) udp_settings(f, from, b, len);
+        if (!f.header_seen) udp_settings(f, d, from, b, len);
         f.last_ns = now;
         f.bytes += len;
         ++f.datagrams;
@@ -194,6 +203,7 @@ struct UdpTx {
     uint64_t bytes = 0;
     int64_t next_id = 1;
     int fins = 0;
+    bool shared = false;  // sends from the server's port (-R): no final handshake, the socket is not ours
     bool finishing = false, done = false;
     loop::Timer timer;
 };
@@ -211,7 +221,7 @@ void udp_tx_put(int64_t id) {
 void udp_tx_release(void* ctx) {
     UdpTx* t = static_cast<UdpTx*>(ctx);
     loop::cancel(t->timer);
-    if (t->d) t->d->close();
+    if (t->d && !t->shared) t->d->close();
     delete t;
     --udp_tx_active;
 }
@@ -250,6 +260,10 @@ void udp_tx_tick(void* ctx) {
         t->finishing = true;
         udp_tx_put(-t->next_id);
         t->d->send_to(t->to, udp_tx_buf, t->len);
+        if (t->shared) {
+            udp_tx_done(t, nullptr);
+            return;
+        }
         loop::arm_in(t->timer, kUdpFinRetryNs, udp_tx_tick, t);
         return;
     }
@@ -285,7 +299,7 @@ void udp_tx_begin(void* ctx) {
     udp_tx_tick(t);
 }
 
-void start_udp_reverse(const Flow& f, uint64_t delay_ns) {
+void start_udp_reverse(const Flow& f, uint64_t delay_ns, net::Datagram* via) {
     char peer[net::kAddressTextMax];
     f.back.format(peer, sizeof peer);
     if (udp_tx_active >= kMaxUdpTx) {
@@ -294,7 +308,8 @@ void start_udp_reverse(const Flow& f, uint64_t delay_ns) {
     }
     UdpTx* t = new UdpTx;
     Error e = Error::None;
-    t->d = net::Datagram::open(net::Address::any(0), udp_tx_in, t, &e);
+    t->shared = via != nullptr;
+    t->d = via ? via : net::Datagram::open(net::Address::any(0), udp_tx_in, t, &e);
     if (!t->d) {
         log::warn("iperf: cannot open a UDP socket to send back to %s: %s", peer, net::error_text(e));
         delete t;
@@ -313,7 +328,7 @@ void start_udp_reverse(const Flow& f, uint64_t delay_ns) {
     } else {
         t->end_ns = static_cast<uint64_t>(-amount) * 10'000'000ull;
     }
-    log::info("iperf: sending UDP back to %s (-r/-d test), %llu bit/s, %u-byte datagrams", peer,
+    log::info("iperf: sending UDP back to %s (%s test), %llu bit/s, %u-byte datagrams", peer, via ? "-R" : "-r/-d",
               static_cast<unsigned long long>(t->rate), static_cast<unsigned>(t->len));
     loop::arm_in(t->timer, delay_ns, udp_tx_begin, t);
 }

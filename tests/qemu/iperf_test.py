@@ -274,7 +274,8 @@ RATE_LINE = r"sec\s+([\d.]+) ([KMG]?)Bytes\s+([\d.]+) ([KMG]?)bits/sec"
 
 
 def case_iperf2_reverse_full_duplex(g, p3, p2):
-    """iperf 2.1 -R and --full-duplex: the server sends on the client's own connection."""
+    """iperf 2.1 -R and --full-duplex: the server sends on the client's own connection (TCP), -u -R: to the
+    client's own socket (UDP)."""
     out = check(client(["iperf", "-c", "127.0.0.1", "-p", str(p2), "-t", "2", "-R"]), "iperf -R")
     m = re.search(r"\[ \*\d+\] .*" + RATE_LINE, out)
     if "(reverse)" not in out or not m or float(m.group(1)) <= 0:
@@ -287,6 +288,11 @@ def case_iperf2_reverse_full_duplex(g, p3, p2):
         raise Failure(f"iperf --full-duplex: expected bytes in both directions:\n{out}")
     expect(g, r"iperf: TCP send \(full duplex\) to 10\.0\.2\.2: [1-9]\d* bytes", timeout=10,
            what="the --full-duplex send summary")
+    # UDP -R: the server sends from its port to the client's socket
+    out = check(client(["iperf", "-c", "127.0.0.1", "-p", str(p2), "-u", "-t", "1", "-b", "2M", "-R"]), "iperf -u -R")
+    m = re.search(r"\[ \*\d+\] .*" + RATE_LINE + r"\s+[\d.]+ ms\s+\d+/(\d+)", out)
+    if "(reverse)" not in out or not m or float(m.group(1)) <= 0 or int(m.group(5)) == 0:
+        raise Failure(f"iperf -u -R: no reverse result with datagrams:\n{out}")
 
 
 def case_iperf2_udp_r_d(g, p3, p2):
@@ -319,7 +325,7 @@ def main():
         r.run("iperf3-omit-R-udp-bidir-retransmits", a.case(case_iperf3_omit_retransmits))
         r.run("iperf3-streams-in-accept-order", a.case(case_iperf3_stream_order))
         r.run("iperf2-tcp-P-r-d-udp", a.case(case_iperf2))
-        r.run("iperf2-R-full-duplex", a.case(case_iperf2_reverse_full_duplex))
+        r.run("iperf2-R-full-duplex-udp-R", a.case(case_iperf2_reverse_full_duplex))
         r.run("iperf2-udp-r-d", a.case(case_iperf2_udp_r_d))
     finally:
         a.kill()
