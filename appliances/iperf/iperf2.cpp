@@ -3,10 +3,12 @@
 // has finished, then logs the stream's summary. Parallel streams (-P) are simply parallel connections.
 // -r/-d: the server connects back and sends (below). UDP (-u) on the same port number: per-sender counters and
 // the server report; with -r/-d the server also sends UDP back to the client's listener (below).
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "appliances/iperf/iperf.hpp"
+#include "appliances/iperf/iperf2_proto.hpp"
 #include "kernel/event_loop.hpp"
 #include "kernel/log.hpp"
 #include "kernel/time.hpp"
@@ -29,7 +31,6 @@ net::Datagram* udp2;
 // sec/usec, all big endian) after a copy of the datagram header; the client repeats it until answered.
 constexpr int kMaxFlows = 16;
 constexpr size_t kUdpHeader = 16;
-constexpr uint32_t kHeaderVersion1 = 0x80000000u;
 
 struct Flow {
     bool used = false, finished = false;
@@ -80,38 +81,22 @@ Flow* flow_for(const net::Address& from, int32_t id) {
     return oldest;
 }
 
-// The client's datagrams carry its test settings after the sequence header: client_hdr_v1 (flags, threads, port,
-// buffer length, window, amount) and, with HEADER_EXTEND, client_hdrext (rate at its offset 24, in bits/s,
-// the upper 32 bits in the top 24 bits of the next word). HEADER_VERSION1 without HEADER_VERSION2: -r (or -d
-// with RUN_NOW): send UDP back to the client's address at `port`. HEADER_VERSION2 with the REVERSE upper flag
-// (2.1 -u -R): send from this port to the client's own socket, which it keeps sending its first datagram from
-// until ours arrive; no final handshake (the client's reader ends at our negative id or its time).
-constexpr uint32_t kUdpRunNow = 0x00000001u;
-constexpr uint32_t kUdpHeaderExtend = 0x40000000u;
-constexpr uint32_t kUdpHeaderVersion2 = 0x04000000u;
-constexpr size_t kUdpSettings = kUdpHeader + 24;     // with client_hdr_v1
-constexpr size_t kUdpSettingsExt = kUdpHeader + 60;  // ... and client_hdrext up to the rate
-
+// The client's datagrams carry its test request after the sequence header (iperf2_proto.hpp): -r/-d: send UDP
+// back to the client's listener; 2.1 -u -R: send from this port to the client's own socket, which keeps
+// sending its first datagram until ours arrive, with no final handshake (the client's reader ends at our
+// negative id or at its time).
 void udp_settings(Flow& f, net::Datagram& d, const net::Address& from, const uint8_t* b, size_t len) {
     f.header_seen = true;
-    if (len < kUdpSettings) return;
-    const uint32_t flags = be32(b + kUdpHeader);
-    const bool v1 = (flags & kHeaderVersion1) && !(flags & kUdpHeaderVersion2);
-    const bool reverse = (flags & kUdpHeaderVersion2) && (flags & kUdpHeaderExtend) && len >= kUdpSettingsExt &&
-                         (((b[kUdpHeader + 32] << 8) | b[kUdpHeader + 33]) & 0x0400) != 0;  // upper flag REVERSE
-    if (!v1 && !reverse) return;
+    const v2::Request r = v2::parse_udp(b, len);
+    if (r.back == v2::Back::None) return;
     f.back = from;
-    if (v1) f.back.port = be32(b + kUdpHeader + 8) & 0xffff;
-    f.buf_len = be32(b + kUdpHeader + 12);
-    f.amount = static_cast<int32_t>(be32(b + kUdpHeader + 20));
-    f.rate = 1000000;  // iperf's UDP default
-    if ((flags & kUdpHeaderExtend) && len >= kUdpSettingsExt) {
-        const uint64_t r = be32(b + kUdpHeader + 24 + 24) | (uint64_t{be32(b + kUdpHeader + 24 + 28) >> 8} << 32);
-        if (r) f.rate = r;
-    }
-    if (reverse) {
+    if (r.back != v2::Back::Reverse) f.back.port = r.port;
+    f.buf_len = r.buf_len;
+    f.amount = r.amount;
+    f.rate = r.rate ? r.rate : v2::kDefaultUdpRate;
+    if (r.back == v2::Back::Reverse) {
         start_udp_reverse(f, 0, &d);
-    } else if (flags & kUdpRunNow) {
+    } else if (r.back == v2::Back::Dual) {
         start_udp_reverse(f, 0);
     } else {
         f.reverse_pending = true;
@@ -164,7 +149,7 @@ void udp_in(net::Datagram& d, const net::Address& from, const void* data, size_t
     uint8_t reply[kUdpHeader + 40] = {};
     memcpy(reply, b, kUdpHeader);
     uint8_t* h = reply + kUdpHeader;
-    put_be32(h, kHeaderVersion1);
+    put_be32(h, v2::kHeaderVersion1);
     put_be32(h + 4, static_cast<uint32_t>(f.bytes >> 32));
     put_be32(h + 8, static_cast<uint32_t>(f.bytes));
     put_be32(h + 12, static_cast<uint32_t>(ns / 1000000000ull));
@@ -251,8 +236,7 @@ void udp_tx_tick(void* ctx) {
         return;
     }
     const uint64_t now = time::now_ns();
-    const bool over = t->limit ? t->bytes >= t->limit || now - t->start_ns >= kMaxUdpTxHundredths * 10'000'000ull
-                               : now >= t->end_ns;
+    const bool over = (t->limit && t->bytes >= t->limit) || now >= t->end_ns;
     if (over) {
         char peer[net::kAddressTextMax];
         t->to.format(peer, sizeof peer, false);
@@ -295,7 +279,7 @@ void udp_tx_in(net::Datagram&, const net::Address& from, const void* data, size_
 void udp_tx_begin(void* ctx) {
     UdpTx* t = static_cast<UdpTx*>(ctx);
     t->start_ns = time::now_ns();
-    if (!t->limit) t->end_ns = t->start_ns + t->end_ns;  // end_ns held the duration until now
+    t->end_ns = t->start_ns + t->end_ns;  // end_ns held the duration until now
     udp_tx_tick(t);
 }
 
@@ -317,17 +301,14 @@ void start_udp_reverse(const Flow& f, uint64_t delay_ns, net::Datagram* via) {
     }
     ++udp_tx_active;
     t->to = f.back;
-    const uint32_t want = f.buf_len ? f.buf_len : 1470;  // 0: the client's default, iperf2's 1470 for UDP
-    t->len = want < kUdpSettings ? kUdpSettings : want > sizeof udp_tx_buf ? sizeof udp_tx_buf : want;
+    const uint32_t want = f.buf_len ? f.buf_len : v2::kDefaultUdpLen;  // 0: the client's default
+    constexpr size_t kMinLen = v2::kUdpSeqHeader + v2::kHdrV1;
+    t->len = want < kMinLen ? kMinLen : want > sizeof udp_tx_buf ? sizeof udp_tx_buf : want;
     memset(udp_tx_buf, 0, t->len);
     t->rate = f.rate;
-    int64_t amount = f.amount == 0 ? -1000 : f.amount;  // no amount: 10 s
-    if (amount < -kMaxUdpTxHundredths) amount = -kMaxUdpTxHundredths;
-    if (amount > 0) {
-        t->limit = static_cast<uint64_t>(amount);
-    } else {
-        t->end_ns = static_cast<uint64_t>(-amount) * 10'000'000ull;
-    }
+    const v2::SendPlan plan = v2::send_plan(f.amount, kMaxUdpTxHundredths);
+    t->limit = plan.limit_bytes;
+    t->end_ns = plan.duration_ns;  // a duration until udp_tx_begin
     log::info("iperf: sending UDP back to %s (%s test), %llu bit/s, %u-byte datagrams", peer, via ? "-R" : "-r/-d",
               static_cast<unsigned long long>(t->rate), static_cast<unsigned>(t->len));
     loop::arm_in(t->timer, delay_ns, udp_tx_begin, t);
@@ -342,18 +323,13 @@ void start_udp_reverse(const Flow& f, uint64_t delay_ns, net::Datagram* via) {
 // - HEADER_VERSION2 with upper flag REVERSE (2.1 -R): the server sends on this same connection for `amount`
 //   and the client only reads; FULLDUPLEX (--full-duplex): both send on it. When its time is up the server
 //   half-closes (the client's reader ends at that FIN) and closes once the client's side has ended too.
-constexpr size_t kTcpHeaderV1 = 24;   // client_hdr_v1
-constexpr size_t kTcpHeaderExt = 36;  // ... and client_hdrext up to its version field
-constexpr uint32_t kRunNow = 0x00000001u;
-constexpr uint32_t kHeaderExtend = 0x40000000u;
-constexpr uint32_t kHeaderVersion2 = 0x04000000u;
-constexpr uint16_t kUpperReverse = 0x0400;
-constexpr uint16_t kUpperFullDuplex = 0x0800;
+constexpr size_t kTcpHeaderMax = v2::kHdrV1 + v2::kHdrExtUpper;
+constexpr int64_t kMaxTcpSendHundredths = INT32_MAX;  // TCP needs no cap: a reader that stops is idle-aborted
 
 alignas(64) uint8_t zeros[32 * 1024];
 
 struct Rx {
-    uint8_t hdr[kTcpHeaderExt];
+    uint8_t hdr[kTcpHeaderMax];
     size_t have = 0, need = 4;  // header bytes collected / wanted (known once the flags are in)
     bool reverse_pending = false;
     net::Address back;
@@ -583,37 +559,33 @@ void rx_start_sending(Rx* r, bool full_duplex) {
     r->sends = true;
     r->full_duplex = full_duplex;
     r->send_start_ns = time::now_ns();
-    int64_t amount = r->amount;
-    if (amount == 0) amount = -1000;  // no amount: 10 s, iperf's default
-    if (amount > 0) {
-        r->send_limit = static_cast<uint64_t>(amount);
-    } else {
-        loop::arm_in(r->send_timer, static_cast<uint64_t>(-amount) * 10'000'000ull, rx_send_timeout, r);
-    }
+    const v2::SendPlan plan = v2::send_plan(r->amount, kMaxTcpSendHundredths);
+    r->send_limit = plan.limit_bytes;
+    if (!plan.limit_bytes) loop::arm_in(r->send_timer, plan.duration_ns, rx_send_timeout, r);
     char peer[net::kAddressTextMax];
     r->s->remote().format(peer, sizeof peer, false);
     log::info("iperf: %s test from %s: the server sends on the client's connection", full_duplex ? "full-duplex" :
               "reverse (-R)", peer);
 }
 
-// The header is complete (or there is none): act on its flags.
+// The header is complete (or there is none): act on its request.
 void rx_header(Rx* r, Stream& s) {
-    const uint32_t flags = be32(r->hdr);
-    if (r->have < kTcpHeaderV1) return;
-    r->amount = static_cast<int32_t>(be32(r->hdr + 20));
-    if ((flags & kHeaderVersion1) && !(flags & kHeaderVersion2)) {
+    const v2::Request q = v2::parse_tcp(r->hdr, r->have);
+    r->amount = q.amount;
+    switch (q.back) {
+    case v2::Back::None: break;
+    case v2::Back::TradeOff:
+    case v2::Back::Dual:
         r->back = s.remote();
-        r->back.port = be32(r->hdr + 8) & 0xffff;
-        if (flags & kRunNow) {
+        r->back.port = q.port;
+        if (q.back == v2::Back::Dual) {
             start_reverse(r->back, r->amount);
         } else {
             r->reverse_pending = true;
         }
-        return;
-    }
-    if ((flags & kHeaderVersion2) && (flags & kHeaderExtend) && r->have >= kTcpHeaderExt) {
-        const uint16_t upper = static_cast<uint16_t>((r->hdr[32] << 8) | r->hdr[33]);
-        if (upper & (kUpperReverse | kUpperFullDuplex)) rx_start_sending(r, (upper & kUpperFullDuplex) != 0);
+        break;
+    case v2::Back::Reverse:
+    case v2::Back::FullDuplex: rx_start_sending(r, q.back == v2::Back::FullDuplex); break;
     }
 }
 
@@ -625,12 +597,7 @@ void rx_readable(Stream& s, void* ctx) {
         size_t off = 0;
         while (r->have < r->need && off < n) {
             r->hdr[r->have++] = static_cast<const uint8_t*>(p)[off++];
-            if (r->have == 4) {
-                const uint32_t flags = be32(r->hdr);
-                r->need = (flags & (kHeaderExtend | kHeaderVersion2)) ? kTcpHeaderExt
-                          : (flags & kHeaderVersion1)                  ? kTcpHeaderV1
-                                                                       : 4;  // no header: plain data
-            }
+            if (r->have == 4) r->need = v2::tcp_header_size(be32(r->hdr));
             if (r->have == r->need) rx_header(r, s);
         }
         s.consume(n);

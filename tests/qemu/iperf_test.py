@@ -149,9 +149,12 @@ def case_iperf2(g, p3, p2):
     out = check(client(["iperf", "-c", "127.0.0.1", "-p", str(p2), "-t", "2", "-P", "2"]), "iperf -P 2")
     if "[SUM]" not in out:
         raise Failure(f"iperf -P 2 printed no [SUM] line:\n{out}")
-    for opt in ("-r", "-d"):  # the appliance connects back to 10.0.2.2:<-L port>, i.e. 127.0.0.1 here
-        out = check(client(["iperf", "-c", "127.0.0.1", "-p", str(p2), "-t", "2", opt, "-L", str(free_port())]),
-                    f"iperf {opt}")
+    # The appliance connects back to 10.0.2.2:<-L port>, i.e. 127.0.0.1 here. The client's listener gives up
+    # 3 s after the client's own time; -w 128K keeps the client from queueing seconds' worth of data (at the
+    # appliance's slow TCG receive rate) that would delay the end of its own test past that.
+    for opt in ("-r", "-d"):
+        out = check(client(["iperf", "-c", "127.0.0.1", "-p", str(p2), "-t", "2", "-w", "128K", opt,
+                            "-L", str(free_port())]), f"iperf {opt}")
         if len(re.findall(r"sec\s+[\d.]+ [KMG]?Bytes\s+[\d.]+ [KMG]?bits/sec", out)) < 2:
             raise Failure(f"iperf {opt}: expected a result for each direction:\n{out}")
     expect(g, r"iperf: TCP send to 10\.0\.2\.2: \d+ bytes", timeout=10, what="the iperf2 -r/-d send summary")
