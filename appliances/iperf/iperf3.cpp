@@ -2,8 +2,20 @@
 // file moves bytes: the control connection, the TCP data streams (reading and discarding, or sending for
 // -R/--bidir), the UDP streams on the same port number, and a watchdog that ends a test whose client went
 // silent (no byte moved for kIdleNs).
+//
+// -O (omit): the streams run from TEST_RUNNING as in any test; when the omit seconds are over, the byte counts
+// and the start time restart (iperf3's iperf_reset_stats). UDP packet and loss counters are not reset: iperf3
+// 3.12's server reports totals and the client subtracts the counts it saw during the omit period.
+//
+// Retransmits: lwIP 2.1.3 keeps no cumulative retransmission count (MIB2_STATS is off and TCP_STATS' rexmit is
+// never incremented); each PCB's nrtx counts retransmissions of the oldest unacknowledged segment and returns to
+// 0 when new data is acknowledged. A poller samples nrtx of the server's sending streams on every event-loop
+// iteration and adds each rise, so a retransmission is missed only if it and the ACK that ends it are
+// processed within one loop iteration.
 #include <stdio.h>
 #include <string.h>
+
+#include "lwip/priv/tcp_priv.h"  // tcp_active_pcbs, read only
 
 #include "appliances/iperf/iperf.hpp"
 #include "appliances/iperf/iperf3_proto.hpp"
@@ -38,12 +50,22 @@ struct Data {
     int64_t errors = 0;
     double jitter = 0, prev_transit = 0;
     bool have_transit = false;
+    // TCP sender: retransmissions counted since the omit period (nrtx sampling, above)
+    int64_t retransmits = 0;
+    uint8_t last_nrtx = 0;
 };
 
-struct Pending {  // a connection during CREATE_STREAMS whose cookie is still arriving
+// A connection during CREATE_STREAMS until it becomes a data stream. Streams are numbered in the order they
+// were accepted, as iperf3's server does (it reads each cookie before accepting the next connection): the
+// client connects them in order and --bidir's direction follows the number. Cookies can complete out of that
+// order (slirp forwards the connections' first bytes in any order), so a connection with its cookie waits
+// until every connection accepted before it became a stream or went away.
+struct Pending {
     Stream* s = nullptr;
     char cookie[v3::kCookieSize];
     size_t have = 0;
+    uint64_t seq = 0;    // accept order
+    bool ready = false;  // a matching cookie is in
 };
 
 struct Test {
@@ -52,8 +74,10 @@ struct Test {
     Data data[v3::kMaxStreams];
     int n = 0;
     Pending pending[kMaxPending];
+    uint64_t accepted = 0;
     bool running = false, ended = false;
-    uint64_t start_ns = 0, end_ns = 0;
+    uint64_t begin_ns = 0;             // TEST_RUNNING
+    uint64_t start_ns = 0, end_ns = 0;  // what the results count: from the end of the omit period
     uint64_t last_progress = 0, last_activity_ns = 0;
     net::Address peer;
 };
@@ -72,7 +96,7 @@ void teardown(const char* why);
 
 uint64_t udp_send_until() {
     const v3::Params& p = test->proto->params();
-    return test->start_ns + static_cast<uint64_t>((p.time + p.omit) * 1e9) + 5'000'000'000ull;
+    return test->begin_ns + static_cast<uint64_t>((p.time + p.omit) * 1e9) + 5'000'000'000ull;
 }
 
 uint64_t progress() {
@@ -144,6 +168,11 @@ void summarise() {
     if (tx) {
         snprintf(what, sizeof what, "%s send to", proto);
         log_summary("iperf3", what, peer, tx, ns, p.bidir ? p.parallel : p.streams());
+        if (!p.udp) {
+            int64_t rt = 0;
+            for (int i = 0; i < test->n; ++i) rt += test->data[i].sends ? test->data[i].retransmits : 0;
+            log::info("iperf3: %lld TCP retransmission%s while sending", static_cast<long long>(rt), rt == 1 ? "" : "s");
+        }
     }
     if (p.udp && rx) {
         int64_t lost = 0;
@@ -234,18 +263,44 @@ void pace_udp(void*) {
 void omit_over(void*) {
     if (!test || test->ended) return;
     test->start_ns = time::now_ns();
-    for (int i = 0; i < test->n; ++i)
-        if (!test->data[i].udp) test->data[i].bytes = 0;
+    for (int i = 0; i < test->n; ++i) {
+        Data& d = test->data[i];
+        d.bytes = 0;
+        d.jitter = 0;
+        d.retransmits = 0;
+    }
+    // The UDP pacer's budget restarts with the byte count.
+}
+
+// The pcb of a stream, from lwIP's list of active connections (ports are unique per peer here).
+const tcp_pcb* pcb_of(const Stream& s) {
+    for (const tcp_pcb* p = tcp_active_pcbs; p; p = p->next) {
+        if (p->local_port == s.local().port && p->remote_port == s.remote().port) return p;
+    }
+    return nullptr;
+}
+
+bool sample_retransmits(void*) {
+    if (!test || !test->running || test->ended || test->proto->params().udp) return false;
+    for (int i = 0; i < test->n; ++i) {
+        Data& d = test->data[i];
+        if (!d.sends || !d.tcp) continue;
+        const tcp_pcb* p = pcb_of(*d.tcp);
+        if (!p) continue;
+        d.retransmits += v3::nrtx_rise(d.last_nrtx, p->nrtx);
+        d.last_nrtx = p->nrtx;
+    }
+    return false;  // never work of its own: the loop may halt
 }
 
 void maybe_start() {
     const v3::Params& p = test->proto->params();
     if (test->running || test->n < p.streams()) return;
     test->running = true;
-    test->start_ns = time::now_ns();
+    test->begin_ns = test->start_ns = time::now_ns();
     test->proto->start_test();
     flush_ctrl();
-    if (p.omit > 0 && !p.udp) loop::arm_in(omit_timer, static_cast<uint64_t>(p.omit) * 1'000'000'000ull, omit_over, nullptr);
+    if (p.omit > 0) loop::arm_in(omit_timer, static_cast<uint64_t>(p.omit) * 1'000'000'000ull, omit_over, nullptr);
     for (int i = 0; i < test->n; ++i) {
         if (test->data[i].sends && test->data[i].udp) loop::arm_in(pacer, 0, pace_udp, nullptr);
         if (test->data[i].sends) pump_send(test->data[i]);
@@ -265,6 +320,7 @@ void end_test() {
         r[i].packets = static_cast<int64_t>(d.packet_count);
         r[i].errors = d.errors;
         r[i].jitter = d.jitter;
+        if (d.sends && !d.udp) r[i].retransmits = d.retransmits;
         sent |= d.sends;
     }
     char text[160];
@@ -296,44 +352,78 @@ void data_closed(Stream&, Error why, void* ctx) {
     if (!test->ended && why != Error::None) teardown("a data stream was reset");
 }
 
-void pending_in(Stream& s, void* ctx) {
-    if (!test) return;
-    Pending& pe = test->pending[reinterpret_cast<uintptr_t>(ctx)];
-    while (pe.have < v3::kCookieSize) {
-        const size_t r = s.read(pe.cookie + pe.have, v3::kCookieSize - pe.have);
-        if (r == 0) break;
-        pe.have += r;
-    }
-    if (pe.have < v3::kCookieSize) {
-        if (s.at_eof()) close_stream(pe.s, true);
-        return;
-    }
-    pe.s = nullptr;
-    const v3::Params& p = test->proto->params();
-    if (memcmp(pe.cookie, test->proto->cookie(), v3::kCookieSize - 1) != 0 || p.udp || test->n >= p.streams()) {
-        const int8_t denied = v3::kAccessDenied;
-        s.write(&denied, 1);
-        s.set_handlers(net::StreamHandlers{}, nullptr);
-        drain(s);
-        s.close();
-        return;
-    }
+// A connection with its cookie in becomes data stream number test->n.
+void make_stream(Stream& s) {
     const uintptr_t i = static_cast<uintptr_t>(test->n++);
     Data& d = test->data[i];
     d = Data{};
     d.tcp = &s;
-    d.sends = p.server_sends(static_cast<int>(i));
+    d.sends = test->proto->params().server_sends(static_cast<int>(i));
     net::StreamHandlers h;
     h.readable = data_io;
     h.writable = data_io;
     h.closed = data_closed;
     s.set_handlers(h, reinterpret_cast<void*>(i));
     data_io(s, reinterpret_cast<void*>(i));
-    maybe_start();
+}
+
+// Promotes ready connections in accept order; stops at the oldest one whose cookie is still arriving.
+void promote() {
+    while (test) {
+        Pending* first = nullptr;
+        for (Pending& pe : test->pending)
+            if (pe.s && (!first || pe.seq < first->seq)) first = &pe;
+        if (!first || !first->ready) return;
+        Stream* s = first->s;
+        first->s = nullptr;
+        if (test->n >= test->proto->params().streams()) {  // one too many: iperf3 denies it
+            const int8_t denied = v3::kAccessDenied;
+            s->write(&denied, 1);
+            s->set_handlers(net::StreamHandlers{}, nullptr);
+            drain(*s);
+            s->close();
+            continue;
+        }
+        make_stream(*s);
+        maybe_start();
+    }
+}
+
+void pending_in(Stream& s, void* ctx) {
+    if (!test) return;
+    Pending& pe = test->pending[reinterpret_cast<uintptr_t>(ctx)];
+    if (pe.ready) return;  // waiting for its turn (promote); its data stays buffered
+    while (pe.have < v3::kCookieSize) {
+        const size_t r = s.read(pe.cookie + pe.have, v3::kCookieSize - pe.have);
+        if (r == 0) break;
+        pe.have += r;
+    }
+    if (pe.have < v3::kCookieSize) {
+        if (s.at_eof()) {
+            close_stream(pe.s, true);
+            promote();
+        }
+        return;
+    }
+    const v3::Params& p = test->proto->params();
+    if (memcmp(pe.cookie, test->proto->cookie(), v3::kCookieSize - 1) != 0 || p.udp) {
+        pe.s = nullptr;
+        const int8_t denied = v3::kAccessDenied;
+        s.write(&denied, 1);
+        s.set_handlers(net::StreamHandlers{}, nullptr);
+        drain(s);
+        s.close();
+        promote();
+        return;
+    }
+    pe.ready = true;
+    promote();
 }
 
 void pending_closed(Stream&, Error, void* ctx) {
-    if (test) test->pending[reinterpret_cast<uintptr_t>(ctx)].s = nullptr;
+    if (!test) return;
+    test->pending[reinterpret_cast<uintptr_t>(ctx)].s = nullptr;
+    promote();
 }
 
 // ---- control --------------------------------------------------------------------------------------------
@@ -405,6 +495,8 @@ void accepted(net::Listener&, Stream& s, void*) {
             if (pe.s) continue;
             pe.s = &s;
             pe.have = 0;
+            pe.ready = false;
+            pe.seq = test->accepted++;
             net::StreamHandlers h;
             h.readable = pending_in;
             h.closed = pending_closed;
@@ -496,6 +588,7 @@ bool start_v3(uint16_t port) {
     }
     udp = net::Datagram::open(net::Address::any(port), udp_in, nullptr, &e);
     if (!udp) log::error("iperf3: cannot bind UDP port %u: %s (UDP tests will fail)", port, net::error_text(e));
+    if (!loop::add_poller(sample_retransmits, nullptr)) log::warn("iperf3: no poller slot; retransmits not counted");
     return true;
 }
 

@@ -216,18 +216,23 @@ void Control::start_test() {
 
 void Control::end_test(const StreamResult* results, int n, bool server_sent, const char* text) {
     cJSON* j = cJSON_CreateObject();
+    // CPU: iperf3 measures with getrusage(); Skerry's event loop counts halts but not the time spent halted, so
+    // there is no busy/idle time to report. iperf3 has no "unknown" value for these fields (its embedded ports
+    // leave them at 0 when the platform cannot measure), so 0 it is; the README says it is not measured.
+    const int has_retransmits = !server_sent ? -1 : params_.udp ? 0 : 1;
     if (j) {
         cJSON_AddNumberToObject(j, "cpu_util_total", 0);
         cJSON_AddNumberToObject(j, "cpu_util_user", 0);
         cJSON_AddNumberToObject(j, "cpu_util_system", 0);
-        cJSON_AddNumberToObject(j, "sender_has_retransmits", server_sent ? 0 : -1);
+        cJSON_AddNumberToObject(j, "sender_has_retransmits", has_retransmits);
         cJSON* arr = cJSON_AddArrayToObject(j, "streams");
         for (int i = 0; arr && i < n; ++i) {
             cJSON* s = cJSON_CreateObject();
             if (!s) break;
             cJSON_AddNumberToObject(s, "id", results[i].id);
             cJSON_AddNumberToObject(s, "bytes", static_cast<double>(results[i].bytes));
-            cJSON_AddNumberToObject(s, "retransmits", -1);
+            cJSON_AddNumberToObject(s, "retransmits",
+                                    has_retransmits == 1 ? static_cast<double>(results[i].retransmits) : -1);
             cJSON_AddNumberToObject(s, "jitter", results[i].jitter);
             cJSON_AddNumberToObject(s, "errors", static_cast<double>(results[i].errors));
             cJSON_AddNumberToObject(s, "packets", static_cast<double>(results[i].packets));

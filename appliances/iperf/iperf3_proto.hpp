@@ -57,6 +57,7 @@ struct StreamResult {
     int64_t packets = 0;
     int64_t errors = 0;  // lost packets (UDP)
     double jitter = 0;   // seconds (UDP)
+    int64_t retransmits = -1;  // TCP segments the server retransmitted on this stream; -1: not counted
 };
 
 enum class Event : uint8_t {
@@ -70,6 +71,11 @@ enum class Event : uint8_t {
 
 // iperf3's stream ids: 1, 3, 4, 5, ... in the order the streams were created.
 int stream_id(int index);
+
+// Retransmissions between two samples of an lwIP PCB's nrtx (retransmissions of the oldest unacknowledged
+// segment, back to 0 when new data is acknowledged): a rise counts its size; a drop means an ACK reset it and
+// `now` more followed.
+inline int nrtx_rise(uint8_t before, uint8_t now) { return now >= before ? now - before : now; }
 
 class Control {
 public:
@@ -86,6 +92,9 @@ public:
     void start_test();
     // After Event::TestEnd: queue EXCHANGE_RESULTS; the server's results follow the client's. `text` (may be
     // null) is sent as "server_output_text" when the client asked for it (--get-server-output).
+    // "sender_has_retransmits" follows iperf3's server: -1 when the server only received, 1 when it sent TCP
+    // (each sending stream's `retransmits` then counts), 0 when it sent UDP.
+    // CPU utilisation is reported as 0: the kernel keeps no idle/busy time (see iperf3_proto.cpp).
     void end_test(const StreamResult* results, int n, bool server_sent, const char* text = nullptr);
 
     // Bytes to send on the control connection.

@@ -57,6 +57,16 @@ TEST(Iperf3Proto, StreamIdsFollowIperf3) {
     EXPECT_EQ(v3::stream_id(2), 4);
 }
 
+TEST(Iperf3Proto, NrtxRiseCountsRetransmissions) {
+    EXPECT_EQ(v3::nrtx_rise(0, 0), 0);
+    EXPECT_EQ(v3::nrtx_rise(0, 1), 1);  // a fast retransmit or an RTO
+    EXPECT_EQ(v3::nrtx_rise(1, 3), 2);  // two more RTOs of the same segment
+    EXPECT_EQ(v3::nrtx_rise(3, 0), 0);  // acknowledged: reset, nothing new
+    EXPECT_EQ(v3::nrtx_rise(3, 1), 1);  // reset, then a new retransmission
+    EXPECT_EQ(v3::nrtx_rise(2, 2), 0);
+    EXPECT_EQ(v3::nrtx_rise(254, 255), 1);  // lwIP stops at 255
+}
+
 TEST(Iperf3Proto, ParamsParsed) {
     v3::Params p;
     ASSERT_TRUE(v3::Control::parse_params(kParams.data(), kParams.size(), &p));
@@ -110,9 +120,11 @@ void full_session(bool bytewise) {
     r[0].id = 1;
     r[0].bytes = 1000;
     r[0].seconds = 2;
+    r[0].retransmits = 7;
     r[1].id = 3;
     r[1].bytes = 2000;
     r[1].seconds = 2;
+    r[1].retransmits = 0;
     c.end_test(r, 2, true);
     EXPECT_EQ(take(c), std::string(1, static_cast<char>(v3::kExchangeResults)));
     // Client results -> server results JSON + DISPLAY_RESULTS
@@ -130,9 +142,13 @@ void full_session(bool bytewise) {
     ASSERT_NE(j, nullptr);
     for (const char* k : {"cpu_util_total", "cpu_util_user", "cpu_util_system", "sender_has_retransmits"})
         EXPECT_TRUE(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(j, k))) << k;
+    // The server sent TCP (-R): it has retransmit counts, per stream.
+    EXPECT_EQ(cJSON_GetObjectItemCaseSensitive(j, "sender_has_retransmits")->valueint, 1);
     const cJSON* streams = cJSON_GetObjectItemCaseSensitive(j, "streams");
     ASSERT_EQ(cJSON_GetArraySize(streams), 2);
+    EXPECT_EQ(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(streams, 0), "retransmits")->valueint, 7);
     const cJSON* s1 = cJSON_GetArrayItem(streams, 1);
+    EXPECT_EQ(cJSON_GetObjectItemCaseSensitive(s1, "retransmits")->valueint, 0);
     EXPECT_EQ(cJSON_GetObjectItemCaseSensitive(s1, "id")->valueint, 3);
     EXPECT_EQ(cJSON_GetObjectItemCaseSensitive(s1, "bytes")->valuedouble, 2000);
     for (const char* k : {"retransmits", "jitter", "errors", "packets", "start_time", "end_time"})
@@ -204,4 +220,51 @@ TEST(Iperf3Proto, ServerOutputTextWhenAsked) {
     ASSERT_TRUE(cJSON_IsString(t));
     EXPECT_STREQ(t->valuestring, "hello\n");
     cJSON_Delete(j);
+}
+
+// The server's results JSON after a whole session with these params, results and direction.
+static cJSON* results_for(const std::string& params, const v3::StreamResult* r, int n, bool server_sent) {
+    v3::Control c;
+    feed(c, std::string(kCookie, sizeof kCookie) + frame(params));
+    c.start_test();
+    feed(c, std::string(1, static_cast<char>(v3::kTestEnd)));
+    c.end_test(r, n, server_sent);
+    take(c);
+    feed(c, frame(R"({"streams":[]})"));
+    const std::string out = take(c);
+    if (out.size() < 5) return nullptr;
+    return cJSON_ParseWithLength(out.data() + 4, out.size() - 5);
+}
+
+TEST(Iperf3Proto, RetransmitsFollowIperf3Server) {
+    v3::StreamResult r[2];
+    r[0].id = 1;
+    r[1].id = 3;
+    r[1].retransmits = 3;  // the sending stream of a --bidir test
+    {   // server only received: -1 everywhere, whatever the streams say
+        cJSON* j = results_for(R"({"tcp":true,"time":1})", r, 1, false);
+        ASSERT_NE(j, nullptr);
+        EXPECT_EQ(cJSON_GetObjectItemCaseSensitive(j, "sender_has_retransmits")->valueint, -1);
+        const cJSON* s0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "streams"), 0);
+        EXPECT_EQ(cJSON_GetObjectItemCaseSensitive(s0, "retransmits")->valueint, -1);
+        cJSON_Delete(j);
+    }
+    {   // --bidir TCP: the receiving stream -1, the sending one its count
+        cJSON* j = results_for(R"({"tcp":true,"time":1,"bidirectional":true})", r, 2, true);
+        ASSERT_NE(j, nullptr);
+        EXPECT_EQ(cJSON_GetObjectItemCaseSensitive(j, "sender_has_retransmits")->valueint, 1);
+        const cJSON* st = cJSON_GetObjectItemCaseSensitive(j, "streams");
+        EXPECT_EQ(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(st, 0), "retransmits")->valueint, -1);
+        EXPECT_EQ(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(st, 1), "retransmits")->valueint, 3);
+        cJSON_Delete(j);
+    }
+    {   // UDP sender: iperf3 says 0 (no TCP retransmits to have) and -1 per stream
+        r[0].retransmits = 5;
+        cJSON* j = results_for(R"({"udp":true,"time":1,"reverse":true})", r, 1, true);
+        ASSERT_NE(j, nullptr);
+        EXPECT_EQ(cJSON_GetObjectItemCaseSensitive(j, "sender_has_retransmits")->valueint, 0);
+        const cJSON* s0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "streams"), 0);
+        EXPECT_EQ(cJSON_GetObjectItemCaseSensitive(s0, "retransmits")->valueint, -1);
+        cJSON_Delete(j);
+    }
 }
