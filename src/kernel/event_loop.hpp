@@ -37,6 +37,7 @@ bool run_until(bool (*done)(void* context), void* context, uint64_t deadline_ns)
 
 struct Stats {
     uint64_t iterations, halts, timers_fired, work_items, work_dropped, poll_work;
+    uint64_t idle_ns;  // time spent halted, waiting for an interrupt (busy = elapsed - idle_ns)
 };
 Stats stats();
 size_t timers_armed();
