@@ -78,6 +78,7 @@ struct Test {
     bool running = false, ended = false;
     uint64_t begin_ns = 0;             // TEST_RUNNING
     uint64_t start_ns = 0, end_ns = 0;  // what the results count: from the end of the omit period
+    uint64_t start_idle_ns = 0;         // the event loop's halted time at start_ns
     uint64_t last_progress = 0, last_activity_ns = 0;
     net::Address peer;
 };
@@ -263,6 +264,7 @@ void pace_udp(void*) {
 void omit_over(void*) {
     if (!test || test->ended) return;
     test->start_ns = time::now_ns();
+    test->start_idle_ns = loop::stats().idle_ns;
     for (int i = 0; i < test->n; ++i) {
         Data& d = test->data[i];
         d.bytes = 0;
@@ -298,6 +300,7 @@ void maybe_start() {
     if (test->running || test->n < p.streams()) return;
     test->running = true;
     test->begin_ns = test->start_ns = time::now_ns();
+    test->start_idle_ns = loop::stats().idle_ns;
     test->proto->start_test();
     flush_ctrl();
     if (p.omit > 0) loop::arm_in(omit_timer, static_cast<uint64_t>(p.omit) * 1'000'000'000ull, omit_over, nullptr);
@@ -329,7 +332,8 @@ void end_test() {
     const double secs = static_cast<double>(test->end_ns - test->start_ns) / 1e9;
     snprintf(text, sizeof text, "Skerry iperf3 server: received %llu bytes, sent %llu bytes in %.2f s\n",
              static_cast<unsigned long long>(rx), static_cast<unsigned long long>(tx), secs);
-    test->proto->end_test(r, test->n, sent, text);
+    const double cpu = v3::busy_percent(test->end_ns - test->start_ns, loop::stats().idle_ns - test->start_idle_ns);
+    test->proto->end_test(r, test->n, sent, cpu, text);
 }
 
 // ---- data streams ---------------------------------------------------------------------------------------

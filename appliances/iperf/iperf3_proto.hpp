@@ -77,6 +77,12 @@ int stream_id(int index);
 // `now` more followed.
 inline int nrtx_rise(uint8_t before, uint8_t now) { return now >= before ? now - before : now; }
 
+// CPU busy share, in percent, of `elapsed_ns` of which `idle_ns` were spent halted (clamped to 0..100).
+inline double busy_percent(uint64_t elapsed_ns, uint64_t idle_ns) {
+    if (elapsed_ns == 0 || idle_ns >= elapsed_ns) return 0;
+    return 100.0 * static_cast<double>(elapsed_ns - idle_ns) / static_cast<double>(elapsed_ns);
+}
+
 class Control {
 public:
     Control() = default;
@@ -94,8 +100,10 @@ public:
     // null) is sent as "server_output_text" when the client asked for it (--get-server-output).
     // "sender_has_retransmits" follows iperf3's server: -1 when the server only received, 1 when it sent TCP
     // (each sending stream's `retransmits` then counts), 0 when it sent UDP.
-    // CPU utilisation is reported as 0: the kernel keeps no idle/busy time (see iperf3_proto.cpp).
-    void end_test(const StreamResult* results, int n, bool server_sent, const char* text = nullptr);
+    // `cpu_busy_percent`: the share of the test the appliance's CPU was not halted (iperf3's cpu_util_total
+    // and, everything running in ring 0, cpu_util_system).
+    void end_test(const StreamResult* results, int n, bool server_sent, double cpu_busy_percent = 0,
+                  const char* text = nullptr);
 
     // Bytes to send on the control connection.
     const uint8_t* out() const { return out_; }

@@ -209,7 +209,7 @@ TEST(Iperf3Proto, ServerOutputTextWhenAsked) {
     feed(c, std::string(1, static_cast<char>(v3::kTestEnd)));
     v3::StreamResult r;
     r.id = 1;
-    c.end_test(&r, 1, false, "hello\n");
+    c.end_test(&r, 1, false, 0, "hello\n");
     take(c);
     feed(c, frame(R"({"streams":[]})"));
     const std::string out = take(c);
@@ -267,4 +267,27 @@ TEST(Iperf3Proto, RetransmitsFollowIperf3Server) {
         EXPECT_EQ(cJSON_GetObjectItemCaseSensitive(s0, "retransmits")->valueint, -1);
         cJSON_Delete(j);
     }
+}
+
+TEST(Iperf3Proto, CpuIsTheBusyShareAndLandsInTheResults) {
+    EXPECT_DOUBLE_EQ(v3::busy_percent(4'000'000'000ull, 1'000'000'000ull), 75.0);
+    EXPECT_DOUBLE_EQ(v3::busy_percent(0, 0), 0.0);
+    EXPECT_DOUBLE_EQ(v3::busy_percent(1000, 2000), 0.0);  // idle beyond elapsed (clock steps): not negative
+    v3::Control c;
+    feed(c, std::string(kCookie, sizeof kCookie) + frame(R"({"tcp":true,"time":1,"parallel":1})"));
+    c.start_test();
+    feed(c, std::string(1, static_cast<char>(v3::kTestEnd)));
+    v3::StreamResult r{};
+    r.id = 1;
+    c.end_test(&r, 1, true, 42.5);
+    take(c);
+    feed(c, frame(R"({"streams":[]})"));
+    const std::string out = take(c);
+    ASSERT_GT(out.size(), 5u);
+    cJSON* j = cJSON_ParseWithLength(out.data() + 4, out.size() - 5);
+    ASSERT_NE(j, nullptr);
+    EXPECT_DOUBLE_EQ(cJSON_GetObjectItem(j, "cpu_util_total")->valuedouble, 42.5);
+    EXPECT_DOUBLE_EQ(cJSON_GetObjectItem(j, "cpu_util_system")->valuedouble, 42.5);
+    EXPECT_DOUBLE_EQ(cJSON_GetObjectItem(j, "cpu_util_user")->valuedouble, 0.0);
+    cJSON_Delete(j);
 }
