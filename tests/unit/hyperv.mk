@@ -3,7 +3,7 @@
 # VMBus host simulator (hv_host_sim.*). dma_host.cpp gives memory whose "physical" address is the host address.
 UNIT_SRCS += src/drivers/hyperv/hv.cpp src/drivers/hyperv/synic.cpp src/drivers/hyperv/ring.cpp \
              src/drivers/hyperv/vmbus_msg.cpp src/drivers/hyperv/vmbus.cpp src/drivers/hyperv/channel.cpp \
-             src/drivers/hyperv/nvsp.cpp src/kernel/dma_host.cpp
+             src/drivers/hyperv/nvsp.cpp src/drivers/hyperv/netvsc.cpp src/kernel/dma_host.cpp
 UNIT_TESTS += tests/unit/hv_hypercall_test.cpp tests/unit/hv_synic_test.cpp tests/unit/hv_ring_test.cpp \
               tests/unit/hv_vmbus_msg_test.cpp tests/unit/hv_host_sim.cpp tests/unit/hv_vmbus_test.cpp \
-              tests/unit/hv_nvsp_test.cpp
+              tests/unit/hv_nvsp_test.cpp tests/unit/hv_netvsp_sim.cpp tests/unit/hv_netvsc_test.cpp
