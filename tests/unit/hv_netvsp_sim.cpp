@@ -584,6 +584,21 @@ bool NetvspSim::send_xfer(const std::vector<std::pair<uint32_t, uint32_t>>& rang
     return true;
 }
 
+bool NetvspSim::inject_rndis(const std::vector<uint8_t>& msg, uint32_t channel_type, uint32_t range_len) {
+    if (!recv_buf_ || phase_ == Phase::Revoked || msg.size() > sub_alloc_) return false;
+    const int s = take_sub(true);
+    if (s < 0) return false;
+    const uint32_t off = static_cast<uint32_t>(s) * sub_alloc_;
+    memcpy(gpadl_base(recv_gpadl_) + off, msg.data(), msg.size());
+    const uint32_t n = range_len ? range_len : static_cast<uint32_t>(msg.size());
+    if (!send_xfer({{n, off}}, channel_type, page_set_)) {
+        sub_busy_[s] = false;
+        return false;
+    }
+    rx_pending_[next_tid_ - 1] = {static_cast<uint32_t>(s)};
+    return true;
+}
+
 void NetvspSim::write_recv(uint32_t offset, const void* data, size_t len) {
     if (!recv_buf_ || offset + len > host_.gpadls().at(recv_gpadl_).byte_count) {
         violation("test wrote outside the receive buffer");

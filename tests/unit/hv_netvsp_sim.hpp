@@ -53,6 +53,9 @@ public:
     // NVSP payload SEND_RNDIS_PKT with `channel_type`. Tracked for completion like any other.
     bool send_xfer(const std::vector<std::pair<uint32_t, uint32_t>>& ranges, uint32_t channel_type,
                    uint16_t page_set, uint32_t claimed_ranges = 0xFFFFFFFF);
+    // Any RNDIS message (up to a sub-allocation) in a free sub-allocation as one transfer-page packet, with the
+    // range claiming `range_len` bytes (0: the message's size). False when no sub-allocation or ring space.
+    bool inject_rndis(const std::vector<uint8_t>& msg, uint32_t channel_type = 0, uint32_t range_len = 0);
     // Raw bytes into the guest's receive buffer at `offset` (inside it).
     void write_recv(uint32_t offset, const void* data, size_t len);
     // Any packet on the host->guest ring (type, flags, header extra, payload).
