@@ -4,6 +4,8 @@
 // download service, link down/up, a channel rescind, and a host sending malformed and oversized packets while
 // traffic flows.
 #include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <gtest/gtest.h>
 #include <stdio.h>
 #include <string.h>
@@ -198,6 +200,16 @@ struct EchoClient {
     }
 };
 
+// Measurements go to stderr only when asked for (SKERRY_NET_TEST_LOG=1, as for the children's logs).
+void report(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void report(const char* fmt, ...) {
+    if (!getenv("SKERRY_NET_TEST_LOG") && !getenv("SKERRY_NETVSC_REPORT")) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
+
 double now_s() {
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -217,7 +229,7 @@ int echo_client(int fd, uint64_t bytes, uint64_t timeout_ms, const char* label) 
     NT_CHECK(!c.failed);
     NT_CHECK(!c.mismatch);
     NT_CHECK(c.received == bytes);
-    fprintf(stderr, "[A] %s: %llu bytes echoed through netvsc in %.2f s (%.1f MiB/s each way)\n", label,
+    report("[A] %s: %llu bytes echoed through netvsc in %.2f s (%.1f MiB/s each way)\n", label,
             static_cast<unsigned long long>(bytes), dt, static_cast<double>(bytes) / (1 << 20) / dt);
     run_for(200);
     return 0;
@@ -250,7 +262,7 @@ TEST(NetvscStack, TcpEchoOneMebibyte) {
         const net::NicCounters c = n.drv->counters();
         NT_CHECK(c.rx_dropped_bad_frame == 0 && c.device_errors == 0 && c.tx_dropped_bad_frame == 0);
         NT_CHECK(n.sim->rx_completions + n.sim->rx_outstanding() == n.sim->rx_packets);
-        fprintf(stderr, "[B] netvsc: %llu frames in (%llu transfer-page packets), %llu out, %llu tx back-pressure\n",
+        report("[B] netvsc: %llu frames in (%llu transfer-page packets), %llu out, %llu tx back-pressure\n",
                 static_cast<unsigned long long>(c.rx_packets), static_cast<unsigned long long>(n.sim->rx_packets),
                 static_cast<unsigned long long>(c.tx_packets),
                 static_cast<unsigned long long>(c.tx_dropped_ring_full));
@@ -337,7 +349,7 @@ TEST(NetvscStack, BulkDownloadServiceFourClients) {
             NT_CHECK(!x.bad);
             NT_CHECK(x.got == kBytes);
         }
-        fprintf(stderr, "[A] download: %d x %llu bytes from netvsc in %.2f s (%.1f MiB/s)\n", kClients,
+        report("[A] download: %d x %llu bytes from netvsc in %.2f s (%.1f MiB/s)\n", kClients,
                 static_cast<unsigned long long>(kBytes), dt, kClients * static_cast<double>(kBytes) / (1 << 20) / dt);
         run_for(200);
         return 0;
@@ -533,7 +545,7 @@ TEST(NetvscStack, MalformedAndOversizedHostPacketsDuringTraffic) {
         NT_CHECK(c.device_errors > 0);
         NT_CHECK(n.drv->stats().malformed == c.rx_dropped_bad_frame + c.device_errors);
         NT_CHECK(n.drv->state() == netvsc::BringUp::Ready);
-        fprintf(stderr, "[B] misbehaving host: %d bad packets injected, %llu bad frames, %llu device errors\n",
+        report("[B] misbehaving host: %d bad packets injected, %llu bad frames, %llu device errors\n",
                 injected, static_cast<unsigned long long>(c.rx_dropped_bad_frame),
                 static_cast<unsigned long long>(c.device_errors));
         return 0;
