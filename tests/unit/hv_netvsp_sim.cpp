@@ -48,8 +48,19 @@ size_t NetvspSim::pump() {
     if (ch == host_.channels().end() || !ch->second.open) return 0;
     // The buffers must outlive their use: torn down while the channel is open and not revoked is misuse.
     if (phase_ == Phase::Ready) {
-        if (host_.gpadls().count(recv_gpadl_) == 0) violation("receive buffer GPADL torn down while in use");
-        if (send_buf_ && host_.gpadls().count(send_gpadl_) == 0) violation("send buffer GPADL torn down while in use");
+        bool gone = false;
+        if (host_.gpadls().count(recv_gpadl_) == 0) {
+            violation("receive buffer GPADL torn down while in use");
+            gone = true;
+        }
+        if (send_buf_ && host_.gpadls().count(send_gpadl_) == 0) {
+            violation("send buffer GPADL torn down while in use");
+            gone = true;
+        }
+        if (gone) {  // stop touching the memory, as if revoked
+            phase_ = Phase::Revoked;
+            return 0;
+        }
     }
     for (int i = 0; i < 100000; ++i) {
         std::vector<uint8_t> p;
@@ -64,7 +75,8 @@ size_t NetvspSim::pump() {
 
 void NetvspSim::on_packet(const std::vector<uint8_t>& p) {
     if (p.size() < 16) return violation("guest packet shorter than a descriptor");
-    const uint16_t type = rd16(p.data()), off8 = rd16(p.data() + 2), len8 = rd16(p.data() + 4), flags = rd16(p.data() + 6);
+    const uint16_t type = rd16(p.data()), off8 = rd16(p.data() + 2), len8 = rd16(p.data() + 4);
+    const uint16_t flags = rd16(p.data() + 6);
     uint64_t tid;
     memcpy(&tid, p.data() + 8, 8);
     const size_t off = off8 * 8u, len = len8 * 8u;
@@ -116,7 +128,8 @@ bool NetvspSim::gpadl_usable(uint32_t handle, const char* what) {
         return false;
     }
     for (size_t i = 1; i < g->second.pfns.size(); ++i)
-        if (g->second.pfns[i] != g->second.pfns[0] + i) violation(std::string(what) + " GPADL not contiguous (test limit)");
+        if (g->second.pfns[i] != g->second.pfns[0] + i)
+            violation(std::string(what) + " GPADL not contiguous (test limit)");
     return true;
 }
 
@@ -318,7 +331,8 @@ void NetvspSim::on_rndis_pkt(uint16_t flags, uint64_t tid, const uint8_t* m, siz
 void NetvspSim::on_rndis_control(const uint8_t* m, size_t len) {
     if (len < 12) return violation("RNDIS control message of " + std::to_string(len) + " bytes");
     const uint32_t type = rd32(m), mlen = rd32(m + 4), req = rd32(m + 8);
-    if (mlen != len) violation("RNDIS message length " + std::to_string(mlen) + " in a section of " + std::to_string(len));
+    if (mlen != len)
+        violation("RNDIS message length " + std::to_string(mlen) + " in a section of " + std::to_string(len));
     if (mlen > len) return;
     if (type != kInitMsg && !rndis_init_) return violation("RNDIS message " + hex(type) + " before INITIALIZE");
     if (halted_) return violation("RNDIS message " + hex(type) + " after HALT");
@@ -415,7 +429,8 @@ void NetvspSim::on_rndis_control(const uint8_t* m, size_t len) {
 
 void NetvspSim::on_completion(uint64_t tid, const uint8_t* m, size_t len) {
     auto it = rx_pending_.find(tid);
-    if (it == rx_pending_.end()) return violation("completion for unknown or already completed transaction " + hex(tid));
+    if (it == rx_pending_.end())
+        return violation("completion for unknown or already completed transaction " + hex(tid));
     if (len < 8) return violation("empty or short receive completion (" + std::to_string(len) + " bytes)");
     if (rd32(m) != kRndisPktComplete) violation("receive completion of NVSP type " + std::to_string(rd32(m)));
     const uint32_t status = rd32(m + 4);
@@ -585,7 +600,8 @@ bool NetvspSim::send_xfer(const std::vector<std::pair<uint32_t, uint32_t>>& rang
 }
 
 bool NetvspSim::inject_rndis(const std::vector<uint8_t>& msg, uint32_t channel_type, uint32_t range_len) {
-    if (!recv_buf_ || phase_ == Phase::Revoked || msg.size() > sub_alloc_) return false;
+    if (!recv_buf_ || phase_ == Phase::Revoked || msg.size() > sub_alloc_ || !host_.gpadls().count(recv_gpadl_))
+        return false;
     const int s = take_sub(true);
     if (s < 0) return false;
     const uint32_t off = static_cast<uint32_t>(s) * sub_alloc_;
@@ -600,7 +616,8 @@ bool NetvspSim::inject_rndis(const std::vector<uint8_t>& msg, uint32_t channel_t
 }
 
 void NetvspSim::write_recv(uint32_t offset, const void* data, size_t len) {
-    if (!recv_buf_ || offset + len > host_.gpadls().at(recv_gpadl_).byte_count) {
+    if (!recv_buf_ || host_.gpadls().count(recv_gpadl_) == 0 ||
+        offset + len > host_.gpadls().at(recv_gpadl_).byte_count) {
         violation("test wrote outside the receive buffer");
         return;
     }

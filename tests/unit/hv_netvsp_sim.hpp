@@ -76,7 +76,9 @@ public:
     bool halted() const { return halted_; }
     uint32_t sub_alloc_size() const { return sub_alloc_; }
     uint32_t sub_alloc_count() const { return sub_count_; }
-    const uint8_t* recv_buffer() { return recv_buf_ ? gpadl_base(recv_gpadl_) : nullptr; }
+    const uint8_t* recv_buffer() {
+        return recv_buf_ && host_.gpadls().count(recv_gpadl_) ? gpadl_base(recv_gpadl_) : nullptr;
+    }
     size_t rx_outstanding() const { return rx_pending_.size(); }  // transfer-page packets not completed
     size_t frames_queued() const { return to_guest_.size(); }
     size_t held_completions() const { return held_.size(); }

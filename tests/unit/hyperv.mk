@@ -6,7 +6,8 @@ UNIT_SRCS += src/drivers/hyperv/hv.cpp src/drivers/hyperv/synic.cpp src/drivers/
              src/drivers/hyperv/nvsp.cpp src/drivers/hyperv/netvsc.cpp src/kernel/dma_host.cpp
 UNIT_TESTS += tests/unit/hv_hypercall_test.cpp tests/unit/hv_synic_test.cpp tests/unit/hv_ring_test.cpp \
               tests/unit/hv_vmbus_msg_test.cpp tests/unit/hv_host_sim.cpp tests/unit/hv_vmbus_test.cpp \
-              tests/unit/hv_nvsp_test.cpp tests/unit/hv_netvsp_sim.cpp tests/unit/hv_netvsc_test.cpp
+              tests/unit/hv_nvsp_test.cpp tests/unit/hv_netvsp_sim.cpp tests/unit/hv_netvsp_sim_test.cpp \
+              tests/unit/hv_netvsc_test.cpp
 
 # The netvsc driver under the whole stack (lwIP, glue, echo) in forked children, as tests/unit/net.mk does.
 UNIT_TESTS += tests/unit/hv_netvsc_stack_test.cpp

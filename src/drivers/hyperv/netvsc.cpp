@@ -620,7 +620,8 @@ bool Driver::transmit(const net::TxFrame& f) {
         if (f.segs[i].data == nullptr && f.segs[i].len != 0) bad = true;
         sum += f.segs[i].len;
     }
-    if (bad || sum != f.total_len || f.total_len < kEthHeader || f.total_len > static_cast<uint32_t>(mtu_) + kEthHeader + 4) {
+    const uint32_t max_len = static_cast<uint32_t>(mtu_) + kEthHeader + 4;
+    if (bad || sum != f.total_len || f.total_len < kEthHeader || f.total_len > max_len) {
         ctr_.tx_dropped_bad_frame++;
         client_->tx_done(f.cookie);
         return true;
