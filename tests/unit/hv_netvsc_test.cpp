@@ -429,6 +429,20 @@ TEST_F(NetvscTest, HoldingFramesStallsTheHostNotTheDriver) {
     EXPECT_EQ(drv->counters().rx_packets, 700u);
 }
 
+TEST_F(NetvscTest, TheRndisTypeNotTheChannelTypeDecides) {
+    start();
+    const auto f = frame(sim->mac, 300, 4);
+    const uint32_t off = drv->recv_sub_alloc_size() * (drv->recv_sub_alloc_count() - 1);
+    ASSERT_TRUE(sim->send_xfer({place(off, f)}, kNvspChannelControl, Driver::kRecvBufId));
+    run();
+    ASSERT_EQ(client.frames.size(), 1u);
+    EXPECT_EQ(client.frames[0].bytes, f);
+    release_all();
+    run();
+    EXPECT_EQ(sim->rx_outstanding(), 0u);
+    EXPECT_EQ(drv->counters().device_errors, 0u);
+}
+
 TEST_F(NetvscTest, StackRefusingAFrameCountsItAndCompletes) {
     start();
     client.refuse = true;
@@ -612,11 +626,6 @@ TEST_F(NetvscTest, MalformedHostInputIsDroppedCountedAndSurvived) {
     ASSERT_TRUE(sim->send_xfer({{sub, off}}, 0, set));
     check_alive("runt");
     EXPECT_EQ(drv->counters().rx_dropped_bad_frame, ++bad);
-    put32(&m[0], kRndisSetCmplt);  // a control message on the data channel
-    sim->write_recv(off, m.data(), m.size());
-    ASSERT_TRUE(sim->send_xfer({{sub, off}}, 0, set));
-    check_alive("control message as data");
-    EXPECT_EQ(drv->counters().rx_dropped_bad_frame, ++bad);
 
     // Oversized: a 1700-byte frame (more than MTU + header + VLAN tag) that fits the sub-allocation.
     auto big = place(off, frame(sim->mac, 1700, 1));
@@ -633,6 +642,13 @@ TEST_F(NetvscTest, MalformedHostInputIsDroppedCountedAndSurvived) {
     EXPECT_EQ(drv->counters().rx_dropped_bad_frame, ++bad);
 
     // Packet-level problems are device errors.
+    put32(&m[0], kRndisSetCmplt);  // a control message on the data channel: taken as control, but nobody asked
+    put32(&m[4], 16);
+    sim->write_recv(off, m.data(), m.size());
+    ASSERT_TRUE(sim->send_xfer({{sub, off}}, 0, set));
+    check_alive("stray control message on the data channel");
+    EXPECT_EQ(drv->counters().device_errors, ++dev);
+    put32(&m[0], kRndisPacketMsg);
     r = place(off, good);
     ASSERT_TRUE(sim->send_xfer({r}, 0, 0xBEEF));  // unknown page set
     check_alive("page set");

@@ -501,13 +501,20 @@ void Driver::handle_xfer(const vmbus::PacketDescriptor& d, const uint8_t* pkt, s
             continue;
         }
         const uint8_t* m = buf + start;
-        if (np.channel_type == kNvspChannelControl) {
+        // The RNDIS type decides what a message is (as in Linux): the NVSP channel type only says where a
+        // malformed one is counted.
+        RndisMessage r;
+        const Parse pr = parse_rndis(m, count, r);
+        if (pr == Parse::Ok && r.type != kRndisPacketMsg) {
             handle_rndis_control(m, count);
             continue;
         }
-        RndisMessage r;
-        if (parse_rndis(m, count, r) != Parse::Ok || r.type != kRndisPacketMsg) {
-            malformed(true, "malformed RNDIS data message", count);
+        if (pr != Parse::Ok) {
+            if (np.channel_type == kNvspChannelControl) {
+                malformed(false, "malformed RNDIS control message", count);
+            } else {
+                malformed(true, "malformed RNDIS data message", count);
+            }
             continue;
         }
         if (r.info_len < kEthHeader || r.info_len > static_cast<uint32_t>(mtu_) + kEthHeader + 4) {
