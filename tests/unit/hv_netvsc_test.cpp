@@ -239,6 +239,26 @@ TEST_F(NetvscTest, SilentHostTimesOutThroughEveryVersionThenFails) {
     EXPECT_EQ(dma::in_use(), baseline);
 }
 
+TEST_F(NetvscTest, SilentRndisTimesOutAndTheDriverCanStillStop) {
+    sim->answer_rndis = false;
+    drv = Driver::create(*conn, host, relid, DmaProvider{}, opt);
+    ASSERT_NE(drv, nullptr);
+    run();
+    EXPECT_EQ(drv->state(), BringUp::RndisInit);
+    const uint32_t p = drv->progress();
+    run();
+    EXPECT_EQ(drv->progress(), p);  // stuck: what the owner's timeout watches
+    drv->on_timeout();
+    EXPECT_EQ(drv->state(), BringUp::Failed);
+    EXPECT_EQ(drv->counters().device_errors, 1u);
+    drv->stop();
+    run();
+    EXPECT_TRUE(drv->stopped());
+    EXPECT_TRUE(host.gpadls().empty());
+    EXPECT_FALSE(host.channels().at(relid).open);
+    EXPECT_EQ(dma::in_use(), baseline);
+}
+
 TEST_F(NetvscTest, PermanentAddressRefusedFallsBackToCurrent) {
     sim->permanent_address_fails = true;
     bring_up();

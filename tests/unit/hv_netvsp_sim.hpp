@@ -32,6 +32,7 @@ public:
     uint8_t mac[6] = {0x00, 0x15, 0x5d, 0x12, 0x34, 0x56};
     uint32_t max_version = 0x00060001;    // newest NVSP version accepted
     bool answer_init = true;              // false: INIT goes unanswered (the guest must time out)
+    bool answer_rndis = true;             // false: RNDIS requests go unanswered
     uint32_t section_size = 6144;
     uint32_t max_frame_size = 1500;       // OID_GEN_MAXIMUM_FRAME_SIZE answer
     uint32_t link_speed = 100000000;      // OID_GEN_LINK_SPEED (100 bit/s units): 10 Gb/s
@@ -98,7 +99,9 @@ private:
     void on_rndis_control(const uint8_t* m, size_t len);
     void on_completion(uint64_t tid, const uint8_t* m, size_t len);
     void complete(uint64_t tid, const void* payload, size_t len);
-    void reply_rndis(const std::vector<uint8_t>& msg) { control_.push_back(msg); }
+    void reply_rndis(const std::vector<uint8_t>& msg) {
+        if (answer_rndis) control_.push_back(msg);
+    }
     bool gpadl_usable(uint32_t handle, const char* what);
     uint8_t* gpadl_base(uint32_t handle);
     int take_sub(bool control);

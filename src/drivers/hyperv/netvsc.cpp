@@ -141,6 +141,7 @@ void Driver::free_memory() {
 }
 
 void Driver::enter(BringUp s) {
+    progress_++;
     kLog.debug("%s: %s -> %s", name_, bring_up_name(state_), bring_up_name(s));
     state_ = s;
 }
@@ -174,6 +175,7 @@ bool Driver::send_nvsp(const uint8_t* msg, size_t len, uint64_t tid, bool comple
 }
 
 bool Driver::send_init() {
+    progress_++;
     uint8_t m[kNvspMessageSize];
     build_init(m, kNvspVersions[version_index_]);
     return send_nvsp(m, sizeof m, kTidInit, true);

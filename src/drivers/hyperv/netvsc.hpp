@@ -100,6 +100,9 @@ public:
     // Close the device in an orderly way (filter 0, HALT, revoke, close, teardown) — e.g. before a hand-off.
     void stop();
     bool stopped() const { return state_ == BringUp::Stopped; }
+    // Bumped on every bring-up step (state change or new version tried): an owner that sees it unchanged for
+    // its timeout (say 1 s) while !ready() calls on_timeout().
+    uint32_t progress() const { return progress_; }
 
     uint32_t nvsp_version() const { return nvsp_version_; }
     uint32_t relid() const { return relid_; }
@@ -209,6 +212,7 @@ private:
     net::NicCounters ctr_{};
     NetvscStats stats_;
     uint64_t log_budget_ = 0;
+    uint32_t progress_ = 0;
     uint8_t* scratch_ = nullptr;  // one inbound packet (at most the inbound ring's data size)
     size_t scratch_size_ = 0;
 };
