@@ -99,7 +99,7 @@ struct HvNode {
     static bool poller(void* self) { return static_cast<HvNode*>(self)->pump() != 0; }
 };
 
-HvNode& hv_node(int fd, const char* name, const char* cmdline) {
+HvNode& hv_node(int fd, const char* name, const char* cmdline, const netvsc::Options& opt = netvsc::Options{}) {
     HvNode* n = new HvNode;
     n->fd = fd;
     hw::set_model(&n->model);
@@ -122,7 +122,7 @@ HvNode& hv_node(int fd, const char* name, const char* cmdline) {
     NT_CHECK(n->conn->state() == vmbus::State::Ready);
     n->relid = n->conn->find_offer(vmbus::kNetvscClass)->offer.child_relid;
     n->sim = new hvtest::NetvspSim(n->host, n->relid);
-    n->drv = netvsc::Driver::create(*n->conn, n->host, n->relid);
+    n->drv = netvsc::Driver::create(*n->conn, n->host, n->relid, netvsc::DmaProvider{}, opt);
     NT_CHECK(n->drv != nullptr);
     net_test::NodeConfig c;
     c.name = name;
@@ -134,7 +134,7 @@ HvNode& hv_node(int fd, const char* name, const char* cmdline) {
         n->drv->poll(64);
     }
     NT_CHECK(n->drv->ready());
-    NT_CHECK(net_test::log_contains("netvsc: netvsc relid 1: NVSP 0x60001, MAC 00:15:5d:12:34:56, MTU 1500"));
+    NT_CHECK(net_test::log_contains("netvsc: netvsc relid 1: NVSP 0x60001, MAC 00:15:5d:12:34:56, MTU 1500, link up"));
     NT_CHECK(loop::add_poller(HvNode::poller, n));
     net_test::watch_fd(fd);
     NT_CHECK(net::start());
@@ -266,6 +266,29 @@ TEST(NetvscStack, TcpEchoOneMebibyte) {
                 static_cast<unsigned long long>(c.rx_packets), static_cast<unsigned long long>(n.sim->rx_packets),
                 static_cast<unsigned long long>(c.tx_packets),
                 static_cast<unsigned long long>(c.tx_dropped_ring_full));
+        return 0;
+    };
+    const auto r = net_test::run_pair(client, server, kPairTimeoutMs);
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_EQ(r.a, 0);
+    EXPECT_EQ(r.b, 0);
+}
+
+// The same without a send buffer: every frame goes GPA direct, straight out of lwIP's pbufs (zero copy).
+TEST(NetvscStack, TcpEchoOneMebibyteGpaDirect) {
+    constexpr uint64_t kBytes = 1 << 20;
+    auto client = [](int fd) { return echo_client(fd, kBytes, 20000, "echo, GPA direct"); };
+    auto server = [](int fd) {
+        netvsc::Options o;
+        o.use_send_buffer = false;
+        HvNode& n = hv_node(fd, "B", kCmdB, o);
+        NT_CHECK(net_test::log_contains("580 x 1806 B receive, GPA-direct sends"));
+        NT_CHECK(echo::start(7));
+        NT_CHECK(run_until([&] { return n.wire_closed; }, 25000));
+        NT_CHECK(echo::totals().tcp_bytes == kBytes);
+        check_hv_end(n);
+        NT_CHECK(n.drv->counters().device_errors == 0 && n.drv->counters().tx_errors == 0);
+        NT_CHECK(n.drv->send_section_count() == 0);
         return 0;
     };
     const auto r = net_test::run_pair(client, server, kPairTimeoutMs);

@@ -305,6 +305,76 @@ TEST_F(NetvscTest, TransmitCopiesIntoSectionsAndCompletionsFreeThem) {
     EXPECT_EQ(drv->stats().tx_completions, completions + 2);
 }
 
+TEST_F(NetvscTest, WithoutASendBufferFramesGoGpaDirectZeroCopy) {
+    opt.use_send_buffer = false;
+    start();
+    EXPECT_FALSE(sim->has_send_buffer());
+    EXPECT_EQ(drv->send_section_count(), 0u);
+    EXPECT_EQ(sim->filter(), drv->packet_filter());  // control messages went GPA direct too
+    // A frame in two pieces, the second straddling a page boundary.
+    std::vector<uint8_t> mem(3 * 4096);
+    uint8_t* page_end = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(mem.data()) + 8191) & ~uintptr_t{4095});
+    const auto f = frame(sim->mac, 1400, 6);
+    memcpy(page_end - 700, f.data() + 14, f.size() - 14);
+    net::TxFrame t{};
+    t.segs[0] = {f.data(), 14};
+    t.segs[1] = {page_end - 700, static_cast<uint32_t>(f.size() - 14)};
+    t.count = 2;
+    t.total_len = static_cast<uint32_t>(f.size());
+    int c;
+    t.cookie = &c;
+    ASSERT_TRUE(drv->transmit(t));
+    EXPECT_TRUE(client.done.empty());  // zero copy: the pieces are the host's until it completes
+    EXPECT_EQ(drv->tx_gpa_busy(), 1u);
+    run();
+    EXPECT_EQ(client.done, (std::vector<void*>{&c}));
+    ASSERT_EQ(sim->tx_frames.size(), 1u);
+    EXPECT_EQ(sim->tx_frames[0], f);
+    EXPECT_EQ(drv->tx_gpa_busy(), 0u);
+    EXPECT_EQ(drv->counters().tx_packets, 1u);
+}
+
+TEST_F(NetvscTest, HostRefusingTheSendBufferFallsBackToGpaDirect) {
+    sim->refuse_send_buffer = true;
+    start();
+    EXPECT_EQ(drv->send_section_count(), 0u);
+    const auto f = frame(sim->mac, 600, 2);
+    int c;
+    ASSERT_TRUE(send(f, &c));
+    run();
+    ASSERT_EQ(sim->tx_frames.size(), 1u);
+    EXPECT_EQ(sim->tx_frames[0], f);
+    EXPECT_EQ(client.done.size(), 1u);
+}
+
+TEST_F(NetvscTest, GpaDirectBackPressureAndFramesReturnedAtRescind) {
+    opt.use_send_buffer = false;
+    start();
+    sim->hold_tx_completions = true;
+    const auto f = frame(sim->mac, 300, 1);
+    int cookies[Driver::kGpaSlots + 1];
+    size_t sent = 0;
+    while (sent <= Driver::kGpaSlots && send(f, &cookies[sent])) sent++;
+    EXPECT_EQ(sent, Driver::kGpaSlots);
+    EXPECT_TRUE(client.done.empty());
+    run();
+    EXPECT_EQ(sim->tx_frames.size(), sent);
+    sim->release_tx_completions();
+    run();
+    EXPECT_EQ(client.done.size(), sent);
+    EXPECT_EQ(client.ready, 1);
+    // In flight when the channel goes: handed back (and counted), not leaked.
+    client.done.clear();
+    for (size_t i = 0; i < 5; ++i) ASSERT_TRUE(send(f, &cookies[i]));
+    run();
+    sim->rescind();
+    run();
+    EXPECT_TRUE(drv->stopped());
+    EXPECT_EQ(client.done.size(), 5u);
+    EXPECT_EQ(drv->counters().tx_errors, 5u);
+    EXPECT_EQ(dma::in_use(), baseline);
+}
+
 TEST_F(NetvscTest, MalformedTransmitFramesAreDroppedWithTxDone) {
     start();
     int c;

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include <algorithm>
+
 namespace skerry::hvtest {
 namespace {
 
@@ -97,8 +99,41 @@ void NetvspSim::on_packet(const std::vector<uint8_t>& p) {
         return on_completion(tid, payload, plen);
     case kInband:
         return on_nvsp(flags, tid, payload, plen);
-    case kGpaDirect:
-        return violation("GPA-direct packet (this host only models send-buffer sections)");
+    case kGpaDirect: {
+        // 16: reserved, 20: range count, 24: ranges {len, offset, pfn[pages]}; the data is read page by page.
+        if (off < 24) return violation("GPA-direct packet without its range header");
+        const uint32_t count = rd32(p.data() + 20);
+        if (rd32(p.data() + 16) != 0) violation("GPA-direct reserved field not zero");
+        if (count == 0) return violation("GPA-direct packet with no range");
+        std::vector<uint8_t> data;
+        size_t pos = 24;
+        for (uint32_t r = 0; r < count; ++r) {
+            if (pos + 8 > off) return violation("GPA-direct ranges run past the packet header");
+            const uint32_t rlen = rd32(p.data() + pos), roff = rd32(p.data() + pos + 4);
+            const size_t pages = (roff + static_cast<size_t>(rlen) + 4095) / 4096;
+            pos += 8;
+            if (rlen == 0 || roff >= 4096) return violation("GPA-direct range with length 0 or offset >= 4096");
+            if (pos + 8 * pages > off) return violation("GPA-direct page list runs past the packet header");
+            if (r == 0 && rlen < 12) violation("GPA-direct first range shorter than an RNDIS header");
+            size_t done = 0;
+            for (size_t i = 0; i < pages; ++i) {
+                uint64_t pfn;
+                memcpy(&pfn, p.data() + pos + 8 * i, 8);
+                const size_t start = i == 0 ? roff : 0;
+                const size_t n = std::min<size_t>(4096 - start, rlen - done);
+                const uint8_t* src = reinterpret_cast<const uint8_t*>((pfn << 12) + start);
+                data.insert(data.end(), src, src + n);
+                done += n;
+            }
+            pos += 8 * pages;
+        }
+        if (pos != off) violation("GPA-direct header longer than its ranges");
+        if (plen < 4 || rd32(payload) != kRndisPkt) return violation("GPA-direct packet that is not SEND_RNDIS_PKT");
+        if (phase_ != Phase::Ready && !(phase_ == Phase::Init && recv_buf_))
+            return violation("GPA-direct SEND_RNDIS_PKT before the receive buffer");
+        phase_ = Phase::Ready;
+        return on_rndis_pkt(flags, tid, payload, plen, &data);
+    }
     default:
         return violation("guest packet of type " + std::to_string(type));
     }
@@ -228,7 +263,8 @@ void NetvspSim::on_nvsp(uint16_t flags, uint64_t tid, const uint8_t* m, size_t l
             wr32(r, kSendBufComplete);
             wr32(r + 4, kFail);
             const uint32_t h = rd32(m + 4);
-            if (!gpadl_usable(h, "send buffer") || host_.gpadls().at(h).byte_count < section_size)
+            if (refuse_send_buffer || !gpadl_usable(h, "send buffer") ||
+                host_.gpadls().at(h).byte_count < section_size)
                 return complete(tid, r, sizeof r);
             send_buf_ = true;
             send_gpadl_ = h;
@@ -240,7 +276,7 @@ void NetvspSim::on_nvsp(uint16_t flags, uint64_t tid, const uint8_t* m, size_t l
         case kRndisPkt:
             if (!recv_buf_) return violation("SEND_RNDIS_PKT before the receive buffer");
             phase_ = Phase::Ready;
-            return on_rndis_pkt(flags, tid, m, len);
+            return on_rndis_pkt(flags, tid, m, len, nullptr);
         default:
             return violation("NVSP message " + std::to_string(type) + " during initialisation");
         }
@@ -248,7 +284,7 @@ void NetvspSim::on_nvsp(uint16_t flags, uint64_t tid, const uint8_t* m, size_t l
     // Ready
     switch (type) {
     case kRndisPkt:
-        return on_rndis_pkt(flags, tid, m, len);
+        return on_rndis_pkt(flags, tid, m, len, nullptr);
     case kRevokeRecv:
     case kRevokeSend:
         if (wants) violation("revoke with a completion request (hosts never complete it)");
@@ -262,10 +298,12 @@ void NetvspSim::on_nvsp(uint16_t flags, uint64_t tid, const uint8_t* m, size_t l
     }
 }
 
-void NetvspSim::on_rndis_pkt(uint16_t flags, uint64_t tid, const uint8_t* m, size_t len) {
+void NetvspSim::on_rndis_pkt(uint16_t flags, uint64_t tid, const uint8_t* m, size_t len,
+                             const std::vector<uint8_t>* gpa) {
     if (len < 16) return violation("SEND_RNDIS_PKT of " + std::to_string(len) + " bytes");
     if (!(flags & kCompletionRequested)) violation("SEND_RNDIS_PKT without a completion request");
-    const uint32_t channel = rd32(m + 4), index = rd32(m + 8), size = rd32(m + 12);
+    const uint32_t channel = rd32(m + 4), index = rd32(m + 8);
+    uint32_t size = rd32(m + 12);
     uint8_t r[8];
     wr32(r, kRndisPktComplete);
     wr32(r + 4, kSuccess);
@@ -282,15 +320,23 @@ void NetvspSim::on_rndis_pkt(uint16_t flags, uint64_t tid, const uint8_t* m, siz
         violation("SEND_RNDIS_PKT channel type " + std::to_string(channel));
         return finish(kFail);
     }
-    if (index == 0xFFFFFFFF || !send_buf_) {
-        violation("SEND_RNDIS_PKT without a send-buffer section");
-        return finish(kFail);
+    const uint8_t* msg;
+    if (gpa != nullptr) {
+        if (index != 0xFFFFFFFF || size != 0) violation("GPA-direct SEND_RNDIS_PKT naming a section");
+        msg = gpa->data();
+        size = static_cast<uint32_t>(gpa->size());
+    } else {
+        if (index == 0xFFFFFFFF || !send_buf_) {
+            violation("inband SEND_RNDIS_PKT without a send-buffer section");
+            return finish(kFail);
+        }
+        if (size == 0 || size > section_size || static_cast<uint64_t>(index) * section_size + size > send_bytes_) {
+            violation("send section " + std::to_string(index) + " size " + std::to_string(size) +
+                      " outside the buffer");
+            return finish(kFail);
+        }
+        msg = gpadl_base(send_gpadl_) + static_cast<size_t>(index) * section_size;
     }
-    if (size == 0 || size > section_size || static_cast<uint64_t>(index) * section_size + size > send_bytes_) {
-        violation("send section " + std::to_string(index) + " size " + std::to_string(size) + " outside the buffer");
-        return finish(kFail);
-    }
-    const uint8_t* msg = gpadl_base(send_gpadl_) + static_cast<size_t>(index) * section_size;
     if (channel == 1) {
         on_rndis_control(msg, size);
         return finish(kSuccess);

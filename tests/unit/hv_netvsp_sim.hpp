@@ -3,7 +3,8 @@
 // packets from the channel's guest->host ring and answers on the host->guest ring:
 //   NVSP: INIT (exact version match, up to max_version) -> NDIS_CONFIG (required for v >= 2 before the receive
 //   buffer) / NDIS_VERSION -> SEND_RECV_BUF (the GPADL must exist on this channel; sub-allocations of
-//   256 + MTU + 36 bytes) -> SEND_SEND_BUF (6144-byte sections) -> SEND_RNDIS_PKT.
+//   256 + MTU + 36 bytes) -> SEND_SEND_BUF (optional; 6144-byte sections) -> SEND_RNDIS_PKT, inband naming a
+//   section or GPA direct (page ranges, read page by page; the RNDIS header in the first range).
 //   RNDIS: INITIALIZE -> QUERY / SET / KEEPALIVE; HALT.
 // Every control reply and every frame for the guest goes into free receive-buffer sub-allocations as a
 // transfer-page packet (completion requested); the guest must complete each one with a typed
@@ -34,6 +35,7 @@ public:
     bool answer_init = true;              // false: INIT goes unanswered (the guest must time out)
     bool answer_rndis = true;             // false: RNDIS requests go unanswered
     uint32_t section_size = 6144;
+    bool refuse_send_buffer = false;      // SEND_SEND_BUF answered with status FAIL
     uint32_t max_frame_size = 1500;       // OID_GEN_MAXIMUM_FRAME_SIZE answer
     uint32_t link_speed = 100000000;      // OID_GEN_LINK_SPEED (100 bit/s units): 10 Gb/s
     bool permanent_address_fails = false; // QUERY PERMANENT_ADDRESS answers FAILURE
@@ -74,6 +76,7 @@ public:
     uint32_t ndis_mtu() const { return ndis_mtu_; }
     uint32_t filter() const { return filter_; }
     bool rndis_initialized() const { return rndis_init_; }
+    bool has_send_buffer() const { return send_buf_; }
     bool halted() const { return halted_; }
     uint32_t sub_alloc_size() const { return sub_alloc_; }
     uint32_t sub_alloc_count() const { return sub_count_; }
@@ -95,7 +98,8 @@ private:
     void violation(const std::string& s) { host_.violations.push_back("netvsp: " + s); }
     void on_packet(const std::vector<uint8_t>& p);
     void on_nvsp(uint16_t flags, uint64_t tid, const uint8_t* m, size_t len);
-    void on_rndis_pkt(uint16_t flags, uint64_t tid, const uint8_t* m, size_t len);
+    // `gpa`: the bytes of a GPA-direct packet's ranges; null: the message is in a send-buffer section.
+    void on_rndis_pkt(uint16_t flags, uint64_t tid, const uint8_t* m, size_t len, const std::vector<uint8_t>* gpa);
     void on_rndis_control(const uint8_t* m, size_t len);
     void on_completion(uint64_t tid, const uint8_t* m, size_t len);
     void complete(uint64_t tid, const void* payload, size_t len);

@@ -21,6 +21,8 @@ constexpr uint64_t kTidInit = 0x4E560001;
 constexpr uint64_t kTidRecvBuf = 0x4E560065;
 constexpr uint64_t kTidSendBuf = 0x4E560068;
 constexpr uint64_t kTidSectionBase = 1ull << 32;  // + send-buffer section index
+constexpr uint64_t kTidGpaBase = 2ull << 32;      // + GPA-direct slot
+constexpr size_t kGpaArea = 128;                  // per slot: an RNDIS header or control message
 
 constexpr uint32_t kNdisFrameMtu = 1514;           // what NDIS_CONFIG announces (Ethernet header included)
 constexpr uint32_t kEthHeader = 14;
@@ -90,15 +92,16 @@ bool Driver::begin() {
     }
     const Options& p = opt_;
     if (p.ring_out_pages < 2 || p.ring_in_pages < 2 || p.ring_out_pages + p.ring_in_pages > 256 ||
-        p.recv_buffer_bytes < 64 * 1024 || p.send_buffer_bytes < 16 * 1024 || (p.recv_buffer_bytes & 0xFFF) != 0 ||
-        (p.send_buffer_bytes & 0xFFF) != 0) {
+        p.recv_buffer_bytes < 64 * 1024 || (p.recv_buffer_bytes & 0xFFF) != 0 ||
+        (p.use_send_buffer && (p.send_buffer_bytes < 16 * 1024 || (p.send_buffer_bytes & 0xFFF) != 0))) {
         kLog.error("%s: bad ring or buffer sizes", name_);
         return false;
     }
     const uint32_t ring_pages = p.ring_out_pages + p.ring_in_pages;
     if (!dma_.alloc(ring_pages * 4096ull, ring_mem_, 4096, ~0ull) ||
         !dma_.alloc(p.recv_buffer_bytes, recv_mem_, 4096, ~0ull) ||
-        !dma_.alloc(p.send_buffer_bytes, send_mem_, 4096, ~0ull)) {
+        !dma_.alloc(kGpaSlots * kGpaArea, gpa_mem_, 4096, ~0ull) ||
+        (p.use_send_buffer && !dma_.alloc(p.send_buffer_bytes, send_mem_, 4096, ~0ull))) {
         kLog.error("%s: out of DMA memory for rings and buffers", name_);
         free_memory();
         return false;
@@ -121,8 +124,8 @@ bool Driver::begin() {
         return h;
     };
     recv_gpadl_ = gpadl(recv_mem_);
-    send_gpadl_ = recv_gpadl_ ? gpadl(send_mem_) : 0;
-    if (recv_gpadl_ == 0 || send_gpadl_ == 0) {
+    if (recv_gpadl_ != 0 && p.use_send_buffer) send_gpadl_ = gpadl(send_mem_);
+    if (recv_gpadl_ == 0 || (p.use_send_buffer && send_gpadl_ == 0)) {
         kLog.error("%s: cannot create the buffer GPADLs", name_);
         state_ = BringUp::Failed;
         return true;  // the ring GPADL is out: the caller may still stop() to tear it down
@@ -137,6 +140,7 @@ bool Driver::begin() {
 void Driver::free_memory() {
     dma_.free(ring_mem_);
     dma_.free(send_mem_);
+    dma_.free(gpa_mem_);
     if (rx_lent_ == 0) dma_.free(recv_mem_);
 }
 
@@ -199,8 +203,67 @@ void Driver::free_section(uint32_t i) {
     sections_busy_--;
 }
 
-// An RNDIS control message through a send-buffer section (NVSP 107, control channel).
+int Driver::alloc_gpa() {
+    for (uint32_t i = 0; i < kGpaSlots; ++i) {
+        if (gpa_[i].busy) continue;
+        gpa_[i] = GpaSlot{nullptr, true};
+        gpa_busy_++;
+        return static_cast<int>(i);
+    }
+    return -1;
+}
+
+bool Driver::can_send() const {
+    return section_count_ != 0 ? sections_busy_ < section_count_ : gpa_busy_ < kGpaSlots;
+}
+
+// One RNDIS message as a GPA-direct packet: the first range is slot's header area (`head_len` bytes, written by
+// the caller), then one range per frame segment, each listing the pages it spans (kernel addresses are
+// physical). NVSP 107 with no section.
+bool Driver::send_gpa(uint32_t slot, size_t head_len, const net::TxFrame* f, uint32_t channel) {
+    uint8_t extra[8 + (8 + 8) + net::kMaxTxSegments * (8 + 2 * 8)];
+    size_t n = 8;
+    uint32_t ranges = 0;
+    auto range = [&](uint64_t phys, uint32_t len) {
+        const uint32_t off = static_cast<uint32_t>(phys & 0xFFF);
+        const uint32_t pages = (off + len + 4095) / 4096;
+        if (n + 8 + 8ull * pages > sizeof extra) return false;
+        put32(extra + n, len);
+        put32(extra + n + 4, off);
+        n += 8;
+        for (uint32_t i = 0; i < pages; ++i, n += 8) put64(extra + n, (phys >> 12) + i);
+        ranges++;
+        return true;
+    };
+    bool ok = range(gpa_mem_.phys + slot * kGpaArea, static_cast<uint32_t>(head_len));
+    for (size_t i = 0; ok && f != nullptr && i < f->count; ++i)
+        if (f->segs[i].len != 0) ok = range(reinterpret_cast<uint64_t>(f->segs[i].data), f->segs[i].len);
+    if (!ok) return false;
+    put32(extra, 0);
+    put32(extra + 4, ranges);
+    uint8_t m[kNvspMessageSize];
+    build_rndis_packet(m, channel, kNvspNoSection, 0);
+    return channel_.send(vmbus::kPacketDataGpaDirect, vmbus::kPacketFlagCompletionRequested, kTidGpaBase + slot,
+                         extra, n, m, sizeof m) == vmbus::RingStatus::Ok;
+}
+
+// An RNDIS control message through a send-buffer section, or GPA direct without one (NVSP 107, control).
 bool Driver::send_rndis_control(const uint8_t* msg, size_t len) {
+    if (section_count_ == 0) {
+        const int g = alloc_gpa();
+        if (g < 0 || len > kGpaArea) {
+            if (g >= 0) {
+                gpa_[g].busy = false;
+                gpa_busy_--;
+            }
+            return false;
+        }
+        memcpy(static_cast<uint8_t*>(gpa_mem_.virt) + g * kGpaArea, msg, len);
+        if (send_gpa(static_cast<uint32_t>(g), len, nullptr, kNvspChannelControl)) return true;
+        gpa_[g].busy = false;
+        gpa_busy_--;
+        return false;
+    }
     const int s = alloc_section();
     if (s < 0 || len > section_size_) {
         if (s >= 0) free_section(static_cast<uint32_t>(s));
@@ -238,7 +301,8 @@ void Driver::advance() {
     if (state_ != BringUp::Opening) return;
     const vmbus::Channel::State c = channel_.advance();
     if (c == vmbus::Channel::State::Failed) return fail("the channel did not open");
-    const vmbus::GpadlState r = conn_.gpadl_state(recv_gpadl_), s = conn_.gpadl_state(send_gpadl_);
+    const vmbus::GpadlState r = conn_.gpadl_state(recv_gpadl_);
+    const vmbus::GpadlState s = send_gpadl_ != 0 ? conn_.gpadl_state(send_gpadl_) : vmbus::GpadlState::Created;
     if (r == vmbus::GpadlState::Failed || s == vmbus::GpadlState::Failed) return fail("the host refused a GPADL");
     if (c != vmbus::Channel::State::Open || r != vmbus::GpadlState::Created || s != vmbus::GpadlState::Created)
         return;
@@ -283,6 +347,22 @@ void Driver::handle_completion(uint64_t tid, const uint8_t* p, size_t len) {
         stats_.tx_completions++;
         return;
     }
+    if (tid >= kTidGpaBase && tid < kTidGpaBase + kGpaSlots) {
+        const uint32_t i = static_cast<uint32_t>(tid - kTidGpaBase);
+        uint32_t status = 0;
+        if (!gpa_[i].busy) return malformed(false, "completion of an idle GPA-direct send", i);
+        if (parse_rndis_packet_complete(p, len, status) != Parse::Ok) {
+            malformed(false, "send completion that is not SEND_RNDIS_PKT_COMPLETE", len);
+        } else if (status != kNvspStatusSuccess) {
+            ctr_.tx_errors++;
+        }
+        void* cookie = gpa_[i].cookie;
+        gpa_[i] = GpaSlot{};
+        gpa_busy_--;
+        stats_.tx_completions++;
+        if (cookie != nullptr && client_ != nullptr) client_->tx_done(cookie);  // the host is done reading it
+        return;
+    }
     if (tid == kTidInit) {
         InitComplete ic;
         if (state_ != BringUp::NvspInit) return malformed(false, "unexpected INIT completion", tid);
@@ -313,6 +393,7 @@ void Driver::handle_completion(uint64_t tid, const uint8_t* p, size_t len) {
             return fail("receive buffer sections do not fit the buffer");
         sub_alloc_size_ = rc.sub_alloc_size;
         sub_alloc_count_ = rc.num_sub_allocs;
+        if (send_gpadl_ == 0) return start_rndis();
         uint8_t m[kNvspMessageSize];
         if (!send_nvsp(m, build_send_send_buf(m, send_gpadl_, kSendBufId), kTidSendBuf, true))
             return fail("cannot send the send buffer");
@@ -322,19 +403,26 @@ void Driver::handle_completion(uint64_t tid, const uint8_t* p, size_t len) {
         SendBufComplete sc;
         if (state_ != BringUp::SendBuf) return malformed(false, "unexpected send buffer completion", tid);
         if (parse_send_buf_complete(p, len, sc) != Parse::Ok) return fail("malformed send buffer completion");
-        if (sc.status != kNvspStatusSuccess) return fail("the host refused the send buffer");
-        if (sc.section_size < kRndisPacketHeaderSize + kMaxFrame || sc.section_size > send_mem_.size)
-            return fail("send buffer section size unusable");
-        section_size_ = sc.section_size;
-        section_count_ = static_cast<uint32_t>(send_mem_.size / sc.section_size);
-        if (section_count_ > kMaxSections) section_count_ = kMaxSections;
-        uint8_t m[24];
-        rndis_request_ = next_request_++;
-        if (!send_rndis_control(m, build_rndis_init(m, rndis_request_, kRndisMaxTransfer)))
-            return fail("cannot send RNDIS INITIALIZE");
-        return enter(BringUp::RndisInit);
+        if (sc.status != kNvspStatusSuccess) {
+            kLog.warn("%s: the host refused the send buffer; sending GPA direct", name_);
+        } else if (sc.section_size < kRndisPacketHeaderSize + kMaxFrame || sc.section_size > send_mem_.size) {
+            malformed(false, "send buffer section size unusable; sending GPA direct", sc.section_size);
+        } else {
+            section_size_ = sc.section_size;
+            section_count_ = static_cast<uint32_t>(send_mem_.size / sc.section_size);
+            if (section_count_ > kMaxSections) section_count_ = kMaxSections;
+        }
+        return start_rndis();
     }
     malformed(false, "completion with an unknown transaction id", tid);
+}
+
+void Driver::start_rndis() {
+    uint8_t m[24];
+    rndis_request_ = next_request_++;
+    enter(BringUp::RndisInit);
+    if (!send_rndis_control(m, build_rndis_init(m, rndis_request_, kRndisMaxTransfer)))
+        fail("cannot send RNDIS INITIALIZE");
 }
 
 void Driver::handle_rndis_control(const uint8_t* msg, size_t len) {
@@ -420,12 +508,17 @@ void Driver::handle_rndis_control(const uint8_t* msg, size_t len) {
         if (!ok) return fail("the host refused the packet filter");
         filter_ = kFilter;
         enter(BringUp::Ready);
-        kLog.info("%s: NVSP 0x%x, MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u, link %s, %u Mb/s, %u x %u B receive, "
-                  "%u x %u B send sections",
+        char sends[48];
+        if (section_count_ != 0) {
+            snprintf(sends, sizeof sends, "%u x %u B send sections", static_cast<unsigned>(section_count_),
+                     static_cast<unsigned>(section_size_));
+        } else {
+            snprintf(sends, sizeof sends, "GPA-direct sends");
+        }
+        kLog.info("%s: NVSP 0x%x, MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u, link %s, %u Mb/s, %u x %u B receive, %s",
                   name_, static_cast<unsigned>(nvsp_version_), mac_[0], mac_[1], mac_[2], mac_[3], mac_[4], mac_[5],
                   static_cast<unsigned>(mtu_), link_ ? "up" : "down", static_cast<unsigned>(speed_mbps_),
-                  static_cast<unsigned>(sub_alloc_count_), static_cast<unsigned>(sub_alloc_size_),
-                  static_cast<unsigned>(section_count_), static_cast<unsigned>(section_size_));
+                  static_cast<unsigned>(sub_alloc_count_), static_cast<unsigned>(sub_alloc_size_), sends);
         return;
     default:
         return malformed(false, "RNDIS completion outside bring-up", r.type);
@@ -635,6 +728,31 @@ bool Driver::transmit(const net::TxFrame& f) {
         client_->tx_done(f.cookie);
         return true;
     }
+    if (section_count_ == 0) {  // GPA direct: zero copy, tx_done when the host completes
+        const int g = alloc_gpa();
+        if (g < 0) {
+            ctr_.tx_dropped_ring_full++;
+            want_tx_ready_ = true;
+            return false;
+        }
+        build_rndis_packet_header(static_cast<uint8_t*>(gpa_mem_.virt) + g * kGpaArea, f.total_len);
+        if (!send_gpa(static_cast<uint32_t>(g), kRndisPacketHeaderSize, &f, kNvspChannelData)) {
+            gpa_[g].busy = false;
+            gpa_busy_--;
+            if (channel_.outbound().corrupt()) {
+                ctr_.tx_errors++;
+                client_->tx_done(f.cookie);
+                return true;
+            }
+            ctr_.tx_dropped_ring_full++;
+            want_tx_ready_ = true;
+            return false;
+        }
+        gpa_[g].cookie = f.cookie;
+        ctr_.tx_packets++;
+        ctr_.tx_bytes += f.total_len;
+        return true;
+    }
     const int s = alloc_section();
     if (s < 0) {
         ctr_.tx_dropped_ring_full++;
@@ -727,7 +845,7 @@ size_t Driver::poll(size_t budget) {
     }
     if (state_ == BringUp::Draining) drain();
     work += packets;
-    if (want_tx_ready_ && client_ != nullptr && state_ == BringUp::Ready && sections_busy_ < section_count_) {
+    if (want_tx_ready_ && client_ != nullptr && state_ == BringUp::Ready && can_send()) {
         want_tx_ready_ = false;
         client_->tx_ready();
         work++;
@@ -752,6 +870,16 @@ void Driver::teardown() {
     for (size_t i = 0; i < kMaxRxPackets; ++i)
         if (rx_packets_[i].state == RxPacket::CompletePending) rx_packets_[i].state = RxPacket::Free;
     rx_complete_pending_ = 0;
+    // Frames sent GPA direct and never completed: the host is gone, so they are done (and counted lost).
+    for (uint32_t i = 0; i < kGpaSlots; ++i) {
+        if (!gpa_[i].busy) continue;
+        if (gpa_[i].cookie != nullptr && client_ != nullptr) {
+            ctr_.tx_errors++;
+            client_->tx_done(gpa_[i].cookie);
+        }
+        gpa_[i] = GpaSlot{};
+    }
+    gpa_busy_ = 0;
     finish_stop();
 }
 
@@ -790,7 +918,7 @@ void Driver::stop() {
 
 void Driver::drain() {
     if (!revoked_) {
-        if (sections_busy_ != 0) return;
+        if (sections_busy_ != 0 || gpa_busy_ != 0) return;
         uint8_t n[kNvspMessageSize];
         const bool ok = send_nvsp(n, build_revoke_recv_buf(n, kRecvBufId), 0, false) &&
                         send_nvsp(n, build_revoke_send_buf(n, kSendBufId), 0, false);

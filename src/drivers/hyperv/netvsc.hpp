@@ -47,6 +47,9 @@ struct Options {
     uint32_t recv_buffer_bytes = 1u << 20;
     uint32_t send_buffer_bytes = 512u << 10;
     uint32_t max_nvsp_version = 0x00060001;  // start the version walk here (newest we speak: 6.1)
+    // false: no send buffer; every send goes GPA direct (page ranges, frames zero copy). Also what happens
+    // when the host refuses the send buffer.
+    bool use_send_buffer = true;
     bool self_poll = true;  // start() registers a loop poller calling poll(); false: the owner calls poll()
 };
 
@@ -113,6 +116,7 @@ public:
     uint32_t packet_filter() const { return filter_; }
     size_t rx_frames_lent() const { return rx_lent_; }
     size_t tx_sections_busy() const { return sections_busy_; }
+    size_t tx_gpa_busy() const { return gpa_busy_; }
     const NetvscStats& stats() const { return stats_; }
 
     // ---- NicDriver
@@ -131,6 +135,7 @@ public:
     net::NicCounters counters() const override { return ctr_; }
 
     static constexpr uint32_t kMaxSections = 1024;
+    static constexpr uint32_t kGpaSlots = 32;      // GPA-direct sends in flight (each with a 128-byte header area)
     static constexpr size_t kMaxRxPackets = 256;   // transfer-page packets with frames still lent
     static constexpr size_t kMaxRxFrames = 1024;   // frames lent at once
     static constexpr uint16_t kRecvBufId = 0xCAFE;  // becomes the transfer page set id
@@ -147,6 +152,7 @@ private:
     bool send_init();
     bool send_rndis_control(const uint8_t* msg, size_t len);
     bool rndis_query(uint32_t oid);
+    void start_rndis();
     bool rndis_set_filter(uint32_t filter);
     void handle_packet(const uint8_t* pkt, size_t len);
     void handle_completion(uint64_t tid, const uint8_t* payload, size_t len);
@@ -158,6 +164,9 @@ private:
     void malformed(bool data, const char* what, uint64_t value = 0);
     int alloc_section();
     void free_section(uint32_t i);
+    int alloc_gpa();
+    bool send_gpa(uint32_t slot, size_t head_len, const net::TxFrame* frame, uint32_t channel);
+    bool can_send() const;
     void teardown();
     void drain();
     void finish_stop();
@@ -181,7 +190,13 @@ private:
     Options opt_;
     BringUp state_ = BringUp::Opening;
     vmbus::Channel channel_;
-    dma::Region ring_mem_, recv_mem_, send_mem_;
+    dma::Region ring_mem_, recv_mem_, send_mem_, gpa_mem_;
+    struct GpaSlot {
+        void* cookie = nullptr;  // the frame's, handed back in tx_done at completion (null: control message)
+        bool busy = false;
+    };
+    GpaSlot gpa_[kGpaSlots];
+    uint32_t gpa_busy_ = 0;
     uint32_t recv_gpadl_ = 0, send_gpadl_ = 0;
     size_t version_index_ = 0;
     uint32_t nvsp_version_ = 0;
