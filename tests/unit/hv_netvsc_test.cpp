@@ -793,5 +793,66 @@ TEST_F(NetvscTest, MalformedHostInputIsDroppedCountedAndSurvived) {
     EXPECT_EQ(drv->stats().malformed, (bad - 0) + dev);
 }
 
+// Deterministic garbage from the host (seeded, bounded): random packet types, transaction ids, range lists and
+// receive-buffer contents. Nothing may crash (ASan/UBSan watch), hang or leave the driver unusable.
+TEST_F(NetvscTest, RandomGarbageFromTheHostIsSurvived) {
+    start();
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    auto rnd = [&] {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        return x;
+    };
+    const uint32_t sub = drv->recv_sub_alloc_size(), count = drv->recv_sub_alloc_count();
+    const uint32_t scratch = (count - 8) * sub;  // the simulator hands out low sub-allocations first
+    std::vector<uint8_t> junk(8 * sub);
+    const uint16_t types[] = {vmbus::kPacketDataXferPages, vmbus::kPacketCompletion, vmbus::kPacketDataInband, 1, 0xA};
+    for (int round = 0; round < 3000; ++round) {
+        for (auto& b : junk) b = static_cast<uint8_t>(rnd());
+        // Sometimes a plausible RNDIS header, so parsing gets past the first checks.
+        if (rnd() & 1) {
+            put32(&junk[0], static_cast<uint32_t>(rnd() % 9) | ((rnd() & 1) ? 0x80000000u : 0));
+            put32(&junk[4], static_cast<uint32_t>(rnd() % (2 * sub)));
+        }
+        sim->write_recv(scratch, junk.data(), junk.size());
+        std::vector<std::pair<uint32_t, uint32_t>> ranges(rnd() % 5);
+        for (auto& r : ranges) {
+            r.first = (rnd() & 3) ? static_cast<uint32_t>(rnd() % sub) : static_cast<uint32_t>(rnd());
+            r.second = (rnd() & 3) ? scratch + static_cast<uint32_t>(rnd() % (7 * sub)) : static_cast<uint32_t>(rnd());
+        }
+        const int kind = static_cast<int>(rnd() % 4);
+        if (kind == 0) {
+            ASSERT_TRUE(sim->send_xfer(ranges, static_cast<uint32_t>(rnd() % 3),
+                                       (rnd() & 3) ? Driver::kRecvBufId : static_cast<uint16_t>(rnd()),
+                                       (rnd() & 7) ? 0xFFFFFFFF : static_cast<uint32_t>(rnd() % 64)));
+        } else {
+            uint8_t payload[48];
+            for (auto& b : payload) b = static_cast<uint8_t>(rnd());
+            if (rnd() & 1) put32(payload, kNvspSendRndisPktComplete);
+            const uint64_t tid = (rnd() & 1) ? (1ull << 32) + rnd() % 100 : rnd();
+            ASSERT_TRUE(sim->send_raw(types[rnd() % 5], static_cast<uint16_t>(rnd() & 1), tid, nullptr, 0, payload,
+                                      rnd() % sizeof payload));
+        }
+        run();
+        release_all();
+        run();
+        ASSERT_EQ(drv->state(), BringUp::Ready) << "round " << round;
+    }
+    EXPECT_GT(drv->stats().malformed, 1000u);
+    EXPECT_EQ(sim->rx_outstanding(), 0u);
+    // Still a working NIC.
+    const auto f = frame(sim->mac, 500, 9);
+    sim->inject(f.data(), f.size());
+    int c;
+    ASSERT_TRUE(send(f, &c));
+    run();
+    ASSERT_FALSE(client.frames.empty());
+    EXPECT_EQ(client.frames.back().bytes, f);
+    EXPECT_EQ(sim->tx_frames.back(), f);
+    release_all();
+    run();
+}
+
 }  // namespace
 }  // namespace skerry::netvsc

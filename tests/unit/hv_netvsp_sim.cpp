@@ -672,7 +672,11 @@ void NetvspSim::write_recv(uint32_t offset, const void* data, size_t len) {
 
 bool NetvspSim::send_raw(uint16_t type, uint16_t flags, uint64_t tid, const void* extra, size_t extra_len,
                          const void* payload, size_t len) {
-    return host_.host_send_ex(relid_, type, flags, tid, extra, extra_len, payload, len) == vmbus::RingStatus::Ok;
+    if (host_.host_send_ex(relid_, type, flags, tid, extra, extra_len, payload, len) != vmbus::RingStatus::Ok)
+        return false;
+    // A transfer-page packet asking for completion may be completed, however bad it is.
+    if (type == kXfer && (flags & kCompletionRequested)) rx_pending_.emplace(tid, std::vector<uint32_t>{});
+    return true;
 }
 
 void NetvspSim::corrupt_inbound_ring() {
