@@ -568,6 +568,11 @@ TEST(NetvscStack, MalformedAndOversizedHostPacketsDuringTraffic) {
         NT_CHECK(c.device_errors > 0);
         NT_CHECK(n.drv->stats().malformed == c.rx_dropped_bad_frame + c.device_errors);
         NT_CHECK(n.drv->state() == netvsc::BringUp::Ready);
+        // Logged, but rate-limited: the first 16, then one in 1024.
+        size_t lines = 0;
+        for (size_t at = 0; (at = net_test::log_text().find("netvsc relid 1: dropped", at)) != std::string::npos; ++at)
+            lines++;
+        NT_CHECK(n.drv->stats().malformed > 16 && lines == 16);
         report("[B] misbehaving host: %d bad packets injected, %llu bad frames, %llu device errors\n",
                 injected, static_cast<unsigned long long>(c.rx_dropped_bad_frame),
                 static_cast<unsigned long long>(c.device_errors));
