@@ -41,6 +41,11 @@ struct Client : net::NicClient {
     bool receive(const net::RxFrame& f) override {
         if (refuse) return false;
         const uint8_t* d = static_cast<const uint8_t*>(f.data);
+        if (release_at_once != nullptr) {  // a client that is done with the frame before returning
+            seen.emplace_back(d, d + f.len);
+            release_at_once->rx_release(f.buffer);
+            return true;
+        }
         frames.push_back({std::vector<uint8_t>(d, d + f.len), f.data, f.buffer});
         return true;
     }
@@ -52,6 +57,8 @@ struct Client : net::NicClient {
     std::vector<bool> links;
     int ready = 0;
     bool refuse = false;
+    net::NicDriver* release_at_once = nullptr;
+    std::vector<std::vector<uint8_t>> seen;
 };
 
 std::vector<uint8_t> frame(const uint8_t dst[6], size_t len, uint8_t seed) {
@@ -531,6 +538,17 @@ TEST_F(NetvscTest, TheRndisTypeNotTheChannelTypeDecides) {
     run();
     EXPECT_EQ(sim->rx_outstanding(), 0u);
     EXPECT_EQ(drv->counters().device_errors, 0u);
+}
+
+TEST_F(NetvscTest, ReleaseInsideReceiveCompletesOnceAfterTheLastFrame) {
+    start();
+    client.release_at_once = drv;
+    for (int i = 0; i < 5; ++i) sim->inject(frame(sim->mac, 100 + i, 1).data(), 100 + i);
+    run();
+    EXPECT_EQ(client.seen.size(), 5u);
+    EXPECT_EQ(drv->rx_frames_lent(), 0u);
+    EXPECT_EQ(sim->rx_outstanding(), 0u);
+    EXPECT_EQ(sim->rx_completions, sim->rx_packets);  // one completion per packet (a second would be flagged)
 }
 
 TEST_F(NetvscTest, StackRefusingAFrameCountsItAndCompletes) {

@@ -559,9 +559,12 @@ void Driver::handle_xfer(const vmbus::PacketDescriptor& d, const uint8_t* pkt, s
     RxPacket& p = rx_packets_[slot];  // poll() only reads a packet when a slot is free
     p.tid = d.transaction_id;
     p.outstanding = 0;
-    p.state = RxPacket::Lent;
+    p.state = RxPacket::Filling;  // a release during receive() must not complete it before all frames are out
     auto finish = [&] {
-        if (p.outstanding != 0) return;
+        if (p.outstanding != 0) {
+            p.state = RxPacket::Lent;
+            return;
+        }
         if (wants_completion) {
             complete_rx(slot);
         } else {
@@ -637,14 +640,16 @@ bool Driver::deliver_frame(const uint8_t* frame, uint32_t len, uint16_t slot) {
     net::RxFrame f{const_cast<uint8_t*>(frame), len, net::RxChecksum::Unknown, &ref};
     const bool multicast = (frame[0] & 1) != 0;
     const bool broadcast = multicast && (frame[0] & frame[1] & frame[2] & frame[3] & frame[4] & frame[5]) == 0xFF;
+    rx_packets_[slot].outstanding++;  // counted before the call: the client may release it inside receive()
+    rx_lent_++;
     if (!client_->receive(f)) {
+        rx_packets_[slot].outstanding--;
+        rx_lent_--;
         ref.lent = false;
         rx_free_refs_[rx_free_ref_count_++] = k;
         ctr_.rx_dropped_stack++;
         return false;
     }
-    rx_packets_[slot].outstanding++;
-    rx_lent_++;
     ctr_.rx_packets++;
     ctr_.rx_bytes += len;
     if (broadcast) {

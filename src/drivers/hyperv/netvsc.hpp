@@ -176,7 +176,7 @@ private:
     struct RxPacket {
         uint64_t tid = 0;
         uint16_t outstanding = 0;
-        enum : uint8_t { Free, Lent, CompletePending } state = Free;
+        enum : uint8_t { Free, Filling, Lent, CompletePending } state = Free;
     };
     struct RxRef {
         uint16_t packet = 0;
