@@ -293,7 +293,10 @@ TEST_F(NetvscTest, OutOfDmaMemoryIsReportedNotFatal) {
 }
 
 TEST_F(NetvscTest, TransmitCopiesIntoSectionsAndCompletionsFreeThem) {
-    start();
+    bring_up();
+    int c0;
+    EXPECT_FALSE(send(frame(sim->mac, 60, 1), &c0));  // not started: refused, nothing kept
+    ASSERT_TRUE(drv->start(client));
     const auto f1 = frame(sim->mac, 60, 1), f2 = frame(sim->mac, 1514, 2);
     int c1, c2;
     const uint64_t completions = drv->stats().tx_completions;

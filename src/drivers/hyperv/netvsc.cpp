@@ -716,9 +716,10 @@ void Driver::rx_release(void* buffer) {
 // ------------------------------------------------------------------------------------------------ transmit
 
 bool Driver::transmit(const net::TxFrame& f) {
+    if (client_ == nullptr) return false;  // not started: nothing kept, nobody to tell
     if (state_ != BringUp::Ready) {
         ctr_.tx_errors++;
-        if (client_ != nullptr) client_->tx_done(f.cookie);
+        client_->tx_done(f.cookie);
         return true;  // the device is gone: dropped, not retried
     }
     uint32_t sum = 0;
