@@ -266,6 +266,21 @@ TEST_F(NetvscTest, SilentRndisTimesOutAndTheDriverCanStillStop) {
     EXPECT_EQ(dma::in_use(), baseline);
 }
 
+TEST_F(NetvscTest, ALateAnswerToAnEarlierInitIsNotTakenForTheCurrentOne) {
+    sim->answer_init = false;
+    drv = Driver::create(*conn, host, relid, DmaProvider{}, opt);
+    run();
+    drv->on_timeout();  // 6.1 unanswered: now asking for 6.0
+    run();
+    ASSERT_EQ(sim->init_versions, (std::vector<uint32_t>{kNvspV61, kNvspV6}));
+    uint8_t ok61[16] = {2, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 34, 0, 0, 0, 1};  // "6.1 accepted", too late
+    ASSERT_TRUE(sim->send_raw(vmbus::kPacketCompletion, 0, 0x4E561000, nullptr, 0, ok61, 16));
+    run();
+    EXPECT_EQ(drv->state(), BringUp::NvspInit);
+    EXPECT_EQ(drv->nvsp_version(), 0u);
+    EXPECT_EQ(drv->counters().device_errors, 1u);
+}
+
 TEST_F(NetvscTest, PermanentAddressRefusedFallsBackToCurrent) {
     sim->permanent_address_fails = true;
     bring_up();
@@ -788,7 +803,7 @@ TEST_F(NetvscTest, MalformedHostInputIsDroppedCountedAndSurvived) {
     check_alive("completion of a free section");
     EXPECT_EQ(drv->counters().device_errors, ++dev);
     uint8_t init_done[16] = {2, 0, 0, 0, 0, 0, 0, 0, 34, 0, 0, 0, 1};
-    ASSERT_TRUE(sim->send_raw(vmbus::kPacketCompletion, 0, 0x4E560001, nullptr, 0, init_done, 16));  // out of order
+    ASSERT_TRUE(sim->send_raw(vmbus::kPacketCompletion, 0, 0x4E561000, nullptr, 0, init_done, 16));  // out of order
     check_alive("late INIT completion");
     EXPECT_EQ(drv->counters().device_errors, ++dev);
     ASSERT_TRUE(sim->send_raw(vmbus::kPacketDataInband, 0, 0, nullptr, 0, junk, 0));  // no NVSP type

@@ -17,7 +17,7 @@ using namespace hv::wire;
 constexpr log::Logger kLog{"netvsc"};
 
 // Transaction ids of our requests. The host echoes them in its completions; anything else is out of order.
-constexpr uint64_t kTidInit = 0x4E560001;
+constexpr uint64_t kTidInit = 0x4E561000;  // + index of the version asked: a late answer is told apart
 constexpr uint64_t kTidRecvBuf = 0x4E560065;
 constexpr uint64_t kTidSendBuf = 0x4E560068;
 constexpr uint64_t kTidSectionBase = 1ull << 32;  // + send-buffer section index
@@ -182,7 +182,7 @@ bool Driver::send_init() {
     progress_++;
     uint8_t m[kNvspMessageSize];
     build_init(m, kNvspVersions[version_index_]);
-    return send_nvsp(m, sizeof m, kTidInit, true);
+    return send_nvsp(m, sizeof m, kTidInit + version_index_, true);
 }
 
 int Driver::alloc_section() {
@@ -363,9 +363,10 @@ void Driver::handle_completion(uint64_t tid, const uint8_t* p, size_t len) {
         if (cookie != nullptr && client_ != nullptr) client_->tx_done(cookie);  // the host is done reading it
         return;
     }
-    if (tid == kTidInit) {
+    if (tid >= kTidInit && tid < kTidInit + kNvspVersionCount) {
         InitComplete ic;
         if (state_ != BringUp::NvspInit) return malformed(false, "unexpected INIT completion", tid);
+        if (tid != kTidInit + version_index_) return malformed(false, "late answer to an earlier INIT", tid);
         if (parse_init_complete(p, len, ic) != Parse::Ok) return malformed(false, "bad INIT completion", len);
         const uint32_t v = kNvspVersions[version_index_];
         if (ic.status != kNvspStatusSuccess) {
