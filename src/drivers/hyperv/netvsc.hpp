@@ -4,24 +4,27 @@
 // starts opening the channel; every poll() then advances the bring-up state machine as the host answers:
 //   channel open, receive/send buffer GPADLs created -> NVSP INIT (newest version first, the next one when the
 //   host refuses or the owner reports a timeout) -> NDIS_CONFIG (NVSP >= 2) and NDIS_VERSION -> SEND_RECV_BUF
-//   (section checked) -> SEND_SEND_BUF (section size) -> RNDIS INITIALIZE -> QUERY MAC (permanent, else
-//   current) -> QUERY maximum frame size -> QUERY link speed -> QUERY media connect status -> SET packet filter
-//   -> Ready.
+//   (section checked) -> SEND_SEND_BUF (section size; optional) -> RNDIS INITIALIZE -> QUERY MAC (permanent,
+//   else current) -> QUERY maximum frame size -> QUERY link speed -> QUERY media connect status -> SET packet
+//   filter -> Ready.
 // The owner polls the VMBus Connection (host messages: GPADL_CREATED, OPENCHANNEL_RESULT, rescind) before
-// calling poll(); it owns time: on_timeout() when bring-up has not moved for a while. Once ready() the driver
-// is handed to the stack (mac() and mtu() are known); start() attaches the client.
+// calling poll(); it owns time: on_timeout() when progress() has not moved for a while (say 1 s). Once ready()
+// the driver is handed to the stack (mac() and mtu() are known); start() attaches the client and, with
+// Options::self_poll, registers a loop poller. Host signals (SIEF bit = relid) only need to wake the loop.
 //
 // Transmit copies each frame behind a 44-byte RNDIS PACKET_MSG header into a free send-buffer section and
-// sends NVSP SEND_RNDIS_PKT for it (tx_done at once: the copy is the device's). The host's completion, matched
-// by transaction id, frees the section; with no section or ring space transmit() returns false and tx_ready()
-// follows when a completion frees one.
+// sends NVSP SEND_RNDIS_PKT for it (tx_done at once: the copy is the device's). Without a send buffer (option,
+// or the host refused it) frames go GPA direct instead: a header range plus the frame's own pages, zero copy,
+// tx_done when the host completes. Completions are matched by transaction id; with no section/slot or ring
+// space transmit() returns false and tx_ready() follows when a completion frees one.
 // Receive is zero copy: each RNDIS PACKET_MSG of a transfer-page packet is handed to the client as an RxFrame
 // pointing into the receive buffer; the packet's completion (NVSP SEND_RNDIS_PKT_COMPLETE with the host's
 // transaction id) is sent when the last of its frames has been released. Every range and every RNDIS offset is
 // bounds-checked; malformed input is logged (rate-limited), counted and dropped.
 //
 // A rescinded channel (on_rescind(), or noticed by poll()) takes the link down, closes the channel, tears the
-// GPADLs down and releases the relid; the receive buffer is freed only once the stack returned every frame.
+// GPADLs down and releases the relid; stop() does the same after packet filter 0, HALT and the buffer revokes.
+// The receive buffer is freed only once the stack returned every frame.
 #pragma once
 
 #include <stddef.h>
