@@ -665,6 +665,20 @@ TEST_F(NetvscTest, RescindTakesTheLinkDownAndReleasesEverything) {
     EXPECT_EQ(drv->poll(64), 0u);
 }
 
+TEST_F(NetvscTest, RescindDuringBringUp) {
+    sim->answer_init = false;
+    drv = Driver::create(*conn, host, relid, DmaProvider{}, opt);
+    run();
+    ASSERT_EQ(drv->state(), BringUp::NvspInit);
+    sim->rescind();
+    run();
+    EXPECT_TRUE(drv->stopped());
+    EXPECT_EQ(host.channels().count(relid), 0u);
+    EXPECT_TRUE(host.gpadls().empty());
+    EXPECT_EQ(dma::in_use(), baseline);
+    EXPECT_FALSE(drv->start(client));
+}
+
 TEST_F(NetvscTest, OwnerReportedRescindBeforeTheConnectionSawIt) {
     start();
     drv->on_rescind();  // e.g. the registry saw it first
