@@ -97,10 +97,15 @@ HostSim::ChannelInfo* HostSim::open_channel(uint32_t relid) {
 
 vmbus::RingStatus HostSim::host_send(uint32_t relid, uint16_t type, uint16_t flags, uint64_t tid, const void* payload,
                                      size_t len) {
+    return host_send_ex(relid, type, flags, tid, nullptr, 0, payload, len);
+}
+
+vmbus::RingStatus HostSim::host_send_ex(uint32_t relid, uint16_t type, uint16_t flags, uint64_t tid,
+                                        const void* extra, size_t extra_len, const void* payload, size_t len) {
     ChannelInfo* ch = open_channel(relid);
     if (ch == nullptr) return vmbus::RingStatus::NotAttached;
     bool sig = false;
-    const vmbus::RingStatus s = ch->to_guest.write_packet(type, flags, tid, nullptr, 0, payload, len, sig);
+    const vmbus::RingStatus s = ch->to_guest.write_packet(type, flags, tid, extra, extra_len, payload, len, sig);
     if (sig) {
         host_signals++;
         model_.set_event(hv::kVmbusSint, relid);

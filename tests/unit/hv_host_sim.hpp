@@ -64,6 +64,9 @@ public:
     // Host side of an open channel's rings. host_send signals the guest (SIEF bit relid) when the rules say so.
     vmbus::RingStatus host_send(uint32_t relid, uint16_t type, uint16_t flags, uint64_t tid, const void* payload,
                                 size_t len);
+    // The same with a type-specific header after the descriptor (transfer-page set and ranges; 8-byte multiple).
+    vmbus::RingStatus host_send_ex(uint32_t relid, uint16_t type, uint16_t flags, uint64_t tid, const void* extra,
+                                   size_t extra_len, const void* payload, size_t len);
     // Read one guest packet; records a violation if the guest wrote to an empty ring without signalling.
     vmbus::RingStatus host_receive(uint32_t relid, std::vector<uint8_t>& packet);
     // The host finds the guest's inbound ring too full: ask for a signal once `bytes` are free.

@@ -51,6 +51,7 @@ uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 
 skerry::cmdline::CommandLine command_line_object;
 net_test::FakeNic* the_nic;
+skerry::net::NicDriver* the_driver;  // NodeConfig::driver, instead of the_nic
 const char* node_name = "node";
 std::string captured;
 bool live_log = getenv("SKERRY_NET_TEST_LOG") != nullptr;
@@ -164,6 +165,10 @@ cmdline::CommandLine& command_line() { return command_line_object; }
 
 namespace skerry::net {
 size_t probe_nics(NicDriver** out, size_t max) {
+    if (the_driver && max != 0) {
+        out[0] = the_driver;
+        return 1;
+    }
     if (!the_nic || max == 0) return 0;
     out[0] = the_nic;
     return 1;
@@ -182,7 +187,8 @@ void init_node(int wire_fd, const NodeConfig& config) {
     skerry::log::set_clock(skerry::time::now_ns);
     skerry::log::add_sink(&capture_sink);
     command_line_object.load(config.cmdline, cmdline_sink, nullptr);
-    the_nic = new FakeNic(wire_fd, config.mac_last, config.offloads, config.tx_ring);
+    the_driver = config.driver;
+    if (!the_driver) the_nic = new FakeNic(wire_fd, config.mac_last, config.offloads, config.tx_ring);
 }
 
 FakeNic& nic() { return *the_nic; }

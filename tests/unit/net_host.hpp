@@ -26,6 +26,7 @@ struct NodeConfig {
     uint8_t mac_last = 1;          // MAC 02:00:00:00:00:<mac_last>
     uint32_t offloads = 0;         // skerry::net::Offload bits the fake NIC advertises (and performs)
     size_t tx_ring = 64;           // frames the fake NIC holds before transmit() returns false
+    skerry::net::NicDriver* driver = nullptr;  // probe this NIC instead of a FakeNic (the wire is the caller's)
 };
 
 // In a child: the fake NIC on `wire_fd`, the command line, the log capture. Call before net::start().
