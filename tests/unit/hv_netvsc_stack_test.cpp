@@ -122,7 +122,7 @@ HvNode& hv_node(int fd, const char* name, const char* cmdline, const netvsc::Opt
     NT_CHECK(n->conn->state() == vmbus::State::Ready);
     n->relid = n->conn->find_offer(vmbus::kNetvscClass)->offer.child_relid;
     n->sim = new hvtest::NetvspSim(n->host, n->relid);
-    n->drv = netvsc::Driver::create(*n->conn, n->host, n->relid, netvsc::DmaProvider{}, opt);
+    n->drv = netvsc::Driver::create(*n->conn, n->host, n->relid, vmbus::kernel_dma(), opt);
     NT_CHECK(n->drv != nullptr);
     net_test::NodeConfig c;
     c.name = name;

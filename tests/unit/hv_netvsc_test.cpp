@@ -124,7 +124,7 @@ struct NetvscTest : ::testing::Test {
         ADD_FAILURE() << "no quiescence after 1000 rounds";
     }
     void bring_up() {
-        drv = Driver::create(*conn, host, relid, DmaProvider{}, opt);
+        drv = Driver::create(*conn, host, relid, vmbus::kernel_dma(), opt);
         ASSERT_NE(drv, nullptr);
         run();
         ASSERT_EQ(drv->state(), BringUp::Ready) << bring_up_name(drv->state());
@@ -225,7 +225,7 @@ TEST_F(NetvscTest, MaxVersionOptionCapsTheWalk) {
 
 TEST_F(NetvscTest, SilentHostTimesOutThroughEveryVersionThenFails) {
     sim->answer_init = false;
-    drv = Driver::create(*conn, host, relid, DmaProvider{}, opt);
+    drv = Driver::create(*conn, host, relid, vmbus::kernel_dma(), opt);
     ASSERT_NE(drv, nullptr);
     run();
     ASSERT_EQ(drv->state(), BringUp::NvspInit);
@@ -248,7 +248,7 @@ TEST_F(NetvscTest, SilentHostTimesOutThroughEveryVersionThenFails) {
 
 TEST_F(NetvscTest, SilentRndisTimesOutAndTheDriverCanStillStop) {
     sim->answer_rndis = false;
-    drv = Driver::create(*conn, host, relid, DmaProvider{}, opt);
+    drv = Driver::create(*conn, host, relid, vmbus::kernel_dma(), opt);
     ASSERT_NE(drv, nullptr);
     run();
     EXPECT_EQ(drv->state(), BringUp::RndisInit);
@@ -266,9 +266,51 @@ TEST_F(NetvscTest, SilentRndisTimesOutAndTheDriverCanStillStop) {
     EXPECT_EQ(dma::in_use(), baseline);
 }
 
+// Driver::bring_up, as the kernel uses it at boot: a clock that moves 1 us per look, the simulated host
+// answering between rounds.
+uint64_t fake_ns;
+uint64_t fake_now() { return fake_ns += 1000; }
+
+TEST_F(NetvscTest, BlockingBringUpReachesReady) {
+    drv = Driver::create(*conn, host, relid, vmbus::kernel_dma(), opt);
+    ASSERT_NE(drv, nullptr);
+    fake_ns = 0;
+    Driver::Wait w{fake_now, 1'000'000, 100'000'000, [](void* s) { static_cast<NetvspSim*>(s)->pump(); }, sim};
+    EXPECT_TRUE(drv->bring_up(w));
+    EXPECT_TRUE(drv->ready());
+    EXPECT_LT(fake_ns, 100'000'000u);
+}
+
+TEST_F(NetvscTest, BlockingBringUpWalksVersionsOnTimeoutsThenStopsCleanly) {
+    sim->answer_init = false;
+    drv = Driver::create(*conn, host, relid, vmbus::kernel_dma(), opt);
+    ASSERT_NE(drv, nullptr);
+    fake_ns = 0;
+    Driver::Wait w{fake_now, 1'000'000, 1'000'000'000, [](void* s) { static_cast<NetvspSim*>(s)->pump(); }, sim};
+    EXPECT_FALSE(drv->bring_up(w));
+    EXPECT_EQ(sim->init_versions.size(), kNvspVersionCount);  // every version tried, one timeout each
+    EXPECT_TRUE(drv->stopped());
+    EXPECT_TRUE(host.gpadls().empty());
+    EXPECT_EQ(dma::in_use(), baseline);
+}
+
+TEST_F(NetvscTest, BlockingBringUpGivesUpAfterItsBudget) {
+    sim->answer_rndis = false;
+    drv = Driver::create(*conn, host, relid, vmbus::kernel_dma(), opt);
+    ASSERT_NE(drv, nullptr);
+    fake_ns = 0;
+    // Steps never time out (1 s), the whole budget (50 ms) does.
+    Driver::Wait w{fake_now, 1'000'000'000, 50'000'000, [](void* s) { static_cast<NetvspSim*>(s)->pump(); }, sim};
+    EXPECT_FALSE(drv->bring_up(w));
+    EXPECT_GE(fake_ns, 50'000'000u);
+    EXPECT_LT(fake_ns, 2'000'000'000u);
+    EXPECT_TRUE(drv->stopped());
+    EXPECT_FALSE(host.channels().at(relid).open);
+}
+
 TEST_F(NetvscTest, ALateAnswerToAnEarlierInitIsNotTakenForTheCurrentOne) {
     sim->answer_init = false;
-    drv = Driver::create(*conn, host, relid, DmaProvider{}, opt);
+    drv = Driver::create(*conn, host, relid, vmbus::kernel_dma(), opt);
     run();
     drv->on_timeout();  // 6.1 unanswered: now asking for 6.0
     run();
@@ -292,17 +334,19 @@ TEST_F(NetvscTest, PermanentAddressRefusedFallsBackToCurrent) {
 TEST_F(NetvscTest, UnusableMacFailsBringUp) {
     const uint8_t mc[6] = {0x01, 0, 0x5e, 0, 0, 1};
     memcpy(sim->mac, mc, 6);
-    drv = Driver::create(*conn, host, relid, DmaProvider{}, opt);
+    drv = Driver::create(*conn, host, relid, vmbus::kernel_dma(), opt);
     run();
     EXPECT_EQ(drv->state(), BringUp::Failed);
     EXPECT_FALSE(drv->start(client));
 }
 
 TEST_F(NetvscTest, OutOfDmaMemoryIsReportedNotFatal) {
-    DmaProvider none;
-    none.alloc = [](size_t, dma::Region&, uint64_t, uint64_t) { return false; };
+    struct NoMemory final : vmbus::DmaProvider {
+        bool alloc(size_t, dma::Region&, uint64_t) override { return false; }
+        void free(dma::Region&) override {}
+    } none;
     EXPECT_EQ(Driver::create(*conn, host, relid, none, opt), nullptr);
-    EXPECT_EQ(Driver::create(*conn, host, 99, DmaProvider{}, opt), nullptr);  // no such offer
+    EXPECT_EQ(Driver::create(*conn, host, 99, vmbus::kernel_dma(), opt), nullptr);  // no such offer
     EXPECT_EQ(dma::in_use(), baseline);
     EXPECT_TRUE(host.gpadls().empty());
 }
@@ -667,7 +711,7 @@ TEST_F(NetvscTest, RescindTakesTheLinkDownAndReleasesEverything) {
 
 TEST_F(NetvscTest, RescindDuringBringUp) {
     sim->answer_init = false;
-    drv = Driver::create(*conn, host, relid, DmaProvider{}, opt);
+    drv = Driver::create(*conn, host, relid, vmbus::kernel_dma(), opt);
     run();
     ASSERT_EQ(drv->state(), BringUp::NvspInit);
     sim->rescind();

@@ -60,7 +60,7 @@ const char* bring_up_name(BringUp s) {
     return "?";
 }
 
-Driver::Driver(vmbus::Connection& conn, hv::HypercallPort& port, uint32_t relid, const DmaProvider& dma,
+Driver::Driver(vmbus::Connection& conn, hv::HypercallPort& port, uint32_t relid, vmbus::DmaProvider& dma,
                const Options& opt)
     : conn_(conn), port_(port), relid_(relid), dma_(dma), opt_(opt) {
     snprintf(name_, sizeof name_, "netvsc relid %u", static_cast<unsigned>(relid));
@@ -74,7 +74,42 @@ Driver::~Driver() {
     delete[] scratch_;
 }
 
-Driver* Driver::create(vmbus::Connection& conn, hv::HypercallPort& port, uint32_t relid, const DmaProvider& dma,
+bool Driver::bring_up(const Wait& w) {
+    const uint64_t start = w.now_ns();
+    uint64_t moved_at = start;
+    uint32_t seen = progress_;
+    while (!ready() && !failed()) {
+        uint64_t now = w.now_ns();
+        if (now - start >= w.budget_ns) {
+            log::error("%s: no answer from the host in %llu ms; giving up", name_,
+                       static_cast<unsigned long long>(w.budget_ns / 1000000));
+            break;
+        }
+        conn_.poll();
+        poll(64);
+        if (w.between) w.between(w.context);
+        now = w.now_ns();
+        if (progress_ != seen) {
+            seen = progress_;
+            moved_at = now;
+        } else if (now - moved_at >= w.step_ns) {
+            on_timeout();
+            seen = progress_;
+            moved_at = now;
+        }
+    }
+    if (ready()) return true;
+    stop();
+    const uint64_t stop_start = w.now_ns();
+    while (!stopped() && w.now_ns() - stop_start < w.step_ns) {
+        conn_.poll();
+        poll(64);
+        if (w.between) w.between(w.context);
+    }
+    return false;
+}
+
+Driver* Driver::create(vmbus::Connection& conn, hv::HypercallPort& port, uint32_t relid, vmbus::DmaProvider& dma,
                        const Options& opt) {
     Driver* d = new Driver(conn, port, relid, dma, opt);
     if (!d->begin()) {
@@ -98,10 +133,10 @@ bool Driver::begin() {
         return false;
     }
     const uint32_t ring_pages = p.ring_out_pages + p.ring_in_pages;
-    if (!dma_.alloc(ring_pages * 4096ull, ring_mem_, 4096, ~0ull) ||
-        !dma_.alloc(p.recv_buffer_bytes, recv_mem_, 4096, ~0ull) ||
-        !dma_.alloc(kGpaSlots * kGpaArea, gpa_mem_, 4096, ~0ull) ||
-        (p.use_send_buffer && !dma_.alloc(p.send_buffer_bytes, send_mem_, 4096, ~0ull))) {
+    if (!dma_.alloc(ring_pages * 4096ull, ring_mem_, 4096) ||
+        !dma_.alloc(p.recv_buffer_bytes, recv_mem_, 4096) ||
+        !dma_.alloc(kGpaSlots * kGpaArea, gpa_mem_, 4096) ||
+        (p.use_send_buffer && !dma_.alloc(p.send_buffer_bytes, send_mem_, 4096))) {
         kLog.error("%s: out of DMA memory for rings and buffers", name_);
         free_memory();
         return false;

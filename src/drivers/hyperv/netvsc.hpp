@@ -32,17 +32,12 @@
 
 #include "drivers/hyperv/channel.hpp"
 #include "drivers/hyperv/hv.hpp"
+#include "drivers/hyperv/registry.hpp"
 #include "drivers/hyperv/vmbus.hpp"
 #include "kernel/dma.hpp"
 #include "net/nic.hpp"
 
 namespace skerry::netvsc {
-
-// Where the driver's DMA memory comes from (the kernel's dma::alloc/free by default; tests may fail it).
-struct DmaProvider {
-    bool (*alloc)(size_t size, dma::Region& out, uint64_t align, uint64_t limit) = dma::alloc;
-    void (*free)(dma::Region& r) = dma::free;
-};
 
 struct Options {
     uint32_t ring_out_pages = 1 + 16;    // guest->host ring, control page included
@@ -92,8 +87,9 @@ class Driver final : public net::NicDriver {
 public:
     // Allocates rings and buffers and begins opening channel `relid` (an offer of the netvsc class on `conn`).
     // Returns nullptr (logged) when the offer is unknown or memory or the channel open fails at once.
+    // Memory comes from `dma` (the kernel's page allocator by default; tests may fail it).
     static Driver* create(vmbus::Connection& conn, hv::HypercallPort& port, uint32_t relid,
-                          const DmaProvider& dma = DmaProvider{}, const Options& opt = Options{});
+                          vmbus::DmaProvider& dma = vmbus::kernel_dma(), const Options& opt = Options{});
     ~Driver() override;
 
     // ---- bring-up (the owner's loop): poll() advances; on_timeout() when nothing moved for too long.
@@ -109,6 +105,20 @@ public:
     // Bumped on every bring-up step (state change or new version tried): an owner that sees it unchanged for
     // its timeout (say 1 s) while !ready() calls on_timeout().
     uint32_t progress() const { return progress_; }
+
+    // For an owner that needs the device before it goes on (the kernel at boot: the stack wants the MAC):
+    // polls the connection and the driver until Ready, calling on_timeout() whenever progress() stood still
+    // for step_ns, at most budget_ns in all (clock: now_ns); `between(context)` runs after each round (host
+    // tests: the simulated host). Not ready in time, or failed: the device is stopped (bounded by step_ns),
+    // and false. Returns ready().
+    struct Wait {
+        uint64_t (*now_ns)();
+        uint64_t step_ns;
+        uint64_t budget_ns;
+        void (*between)(void* context) = nullptr;
+        void* context = nullptr;
+    };
+    bool bring_up(const Wait& w);
 
     uint32_t nvsp_version() const { return nvsp_version_; }
     uint32_t relid() const { return relid_; }
@@ -145,7 +155,7 @@ public:
     static constexpr uint16_t kSendBufId = 0;
 
 private:
-    Driver(vmbus::Connection& conn, hv::HypercallPort& port, uint32_t relid, const DmaProvider& dma,
+    Driver(vmbus::Connection& conn, hv::HypercallPort& port, uint32_t relid, vmbus::DmaProvider& dma,
            const Options& opt);
     bool begin();
     void advance();
@@ -189,7 +199,7 @@ private:
     vmbus::Connection& conn_;
     hv::HypercallPort& port_;
     uint32_t relid_;
-    DmaProvider dma_;
+    vmbus::DmaProvider& dma_;
     Options opt_;
     BringUp state_ = BringUp::Opening;
     vmbus::Channel channel_;
