@@ -751,6 +751,19 @@ void Driver::rx_release(void* buffer) {
 
 // ------------------------------------------------------------------------------------------------ transmit
 
+// The frame could not be put on the ring: a corrupt ring loses it (counted, tx_done), a full one refuses it
+// (transmit() returns false; tx_ready() follows a completion).
+bool Driver::send_failed(const net::TxFrame& f) {
+    if (channel_.outbound().corrupt()) {
+        ctr_.tx_errors++;
+        client_->tx_done(f.cookie);
+        return true;
+    }
+    ctr_.tx_dropped_ring_full++;
+    want_tx_ready_ = true;
+    return false;
+}
+
 bool Driver::transmit(const net::TxFrame& f) {
     if (client_ == nullptr) return false;  // not started: nothing kept, nobody to tell
     if (state_ != BringUp::Ready) {
@@ -781,14 +794,7 @@ bool Driver::transmit(const net::TxFrame& f) {
         if (!send_gpa(static_cast<uint32_t>(g), kRndisPacketHeaderSize, &f, kNvspChannelData)) {
             gpa_[g].busy = false;
             gpa_busy_--;
-            if (channel_.outbound().corrupt()) {
-                ctr_.tx_errors++;
-                client_->tx_done(f.cookie);
-                return true;
-            }
-            ctr_.tx_dropped_ring_full++;
-            want_tx_ready_ = true;
-            return false;
+            return send_failed(f);
         }
         gpa_[g].cookie = f.cookie;
         ctr_.tx_packets++;
@@ -811,14 +817,7 @@ bool Driver::transmit(const net::TxFrame& f) {
     build_rndis_packet(m, kNvspChannelData, static_cast<uint32_t>(s), static_cast<uint32_t>(pos));
     if (!send_nvsp(m, sizeof m, kTidSectionBase + static_cast<uint32_t>(s), true)) {
         free_section(static_cast<uint32_t>(s));
-        if (channel_.outbound().corrupt()) {
-            ctr_.tx_errors++;
-            client_->tx_done(f.cookie);
-            return true;
-        }
-        ctr_.tx_dropped_ring_full++;
-        want_tx_ready_ = true;
-        return false;
+        return send_failed(f);
     }
     ctr_.tx_packets++;
     ctr_.tx_bytes += f.total_len;

@@ -158,6 +158,7 @@ private:
     Driver(vmbus::Connection& conn, hv::HypercallPort& port, uint32_t relid, vmbus::DmaProvider& dma,
            const Options& opt);
     bool begin();
+    bool send_failed(const net::TxFrame& f);
     void advance();
     void fail(const char* why);
     void enter(BringUp s);
