@@ -257,6 +257,7 @@ bool pure_ack(const uint8_t* h, size_t n, uint8_t* key, uint8_t& key_len, uint32
 // sent first. Any other frame sends everything held first, so the order on the wire is kept.
 bool NetifGlue::hold_ack(pbuf* p) {
     uint8_t h[kEthHeader + 60 + 20];
+    if (p->tot_len > kEthHeader + 60 + 60) return false;  // longer than any header: it carries data
     const uint16_t n = pbuf_copy_partial(p, h, sizeof h, 0);
     HeldAck a;
     if (!pure_ack(h, n, a.key, a.key_len, a.ack)) return false;
