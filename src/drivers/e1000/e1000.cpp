@@ -889,8 +889,21 @@ bool Driver::transmit(const net::TxFrame& f) {
     tx_tail_ = slot;
     tx_used_ = static_cast<uint16_t>(tx_used_ + need);
     hw::compiler_barrier();
-    wr(reg::kTdt, tx_tail_);
+    ring_tx_doorbell();
     return true;
+}
+
+// The tail write makes the device send everything up to it. In the kernel it waits for the end of the loop
+// iteration, so a burst of frames (lwIP sends a window's worth in one go) costs one write: on a hypervisor each
+// write is a trap into the device model, and QEMU's e1000 then sends the whole batch and raises one interrupt.
+void Driver::ring_tx_doorbell() {
+#if !defined(SKERRY_HOST_TEST)
+    if (tx_doorbell_queued_) return;
+    tx_doorbell_queued_ = true;
+    if (loop::raise(on_tx_doorbell, this)) return;
+    tx_doorbell_queued_ = false;  // the work queue is full: ring it now
+#endif
+    wr(reg::kTdt, tx_tail_);
 }
 
 // Completes frames whose last descriptor the device wrote back (RS is set only there).
@@ -997,6 +1010,12 @@ bool Driver::remove_multicast(const uint8_t m[6]) {
 void Driver::on_interrupt(interrupts::Frame&, void* context) { static_cast<Driver*>(context)->handle_interrupt(); }
 
 void Driver::on_work(void* context) { static_cast<Driver*>(context)->run_work(); }
+
+void Driver::on_tx_doorbell(void* context) {
+    Driver* d = static_cast<Driver*>(context);
+    d->tx_doorbell_queued_ = false;
+    if (d->started_ && !d->recovering_) d->wr(reg::kTdt, d->tx_tail_);
+}
 
 bool Driver::on_poller(void* context) {
     Driver* d = static_cast<Driver*>(context);

@@ -245,6 +245,7 @@ private:
     bool buffer_index(const void* p, uint16_t& index) const;
     void recycle(uint16_t index);
     void refill();
+    void ring_tx_doorbell();
     size_t rx_poll(size_t budget);
     net::RxChecksum rx_checksum(const uint8_t* frame, uint32_t len, uint8_t status, uint8_t errors) const;
 
@@ -260,6 +261,7 @@ private:
 #if !defined(SKERRY_HOST_TEST)
     static void on_interrupt(interrupts::Frame& frame, void* context);
     static void on_work(void* context);
+    static void on_tx_doorbell(void* context);
     static bool on_poller(void* context);
     static void on_timer(void* context);
     bool poller_registered_ = false;
@@ -316,6 +318,7 @@ private:
     uint16_t tx_clean_ = 0;  // first descriptor of the oldest frame in flight
     uint16_t tx_used_ = 0;
     bool tx_blocked_ = false;  // transmit() said no: tell the client when there is room
+    bool tx_doorbell_queued_ = false;  // a tail write waits for the end of the loop iteration (kernel)
     void* tx_cookie_[kMaxRing] = {};
     uint16_t tx_len_[kMaxRing] = {};
     uint8_t tx_ndesc_[kMaxRing] = {};  // on a frame's first descriptor: how many it has (0 = not a start)
