@@ -29,6 +29,9 @@ LWIP_LIB := $(LWIP_DIR)/lib/liblwip.a
 LWIP_HOST_LIB := $(LWIP_DIR)/lib/liblwip-host.a   # the same lwIP for host unit tests (ASan)
 MBEDTLS_INCLUDES := -isystem $(MBEDTLS_DIR)/include -DMBEDTLS_CONFIG_FILE='"mbedtls_config.h"' -Isrc/net/tls
 MBEDTLS_LIBS := $(MBEDTLS_DIR)/lib/libmbedtls.a $(MBEDTLS_DIR)/lib/libmbedx509.a $(MBEDTLS_DIR)/lib/libmbedcrypto.a
+# the same mbedTLS and mbedtls_config.h for host unit tests (ASan; tests/unit/http_stack.mk)
+MBEDTLS_HOST_LIBS := $(MBEDTLS_DIR)/lib/libmbedtls-host.a $(MBEDTLS_DIR)/lib/libmbedx509-host.a \
+                     $(MBEDTLS_DIR)/lib/libmbedcrypto-host.a
 CJSON_INCLUDES := -isystem $(CJSON_DIR)/include
 CJSON_LIB := $(CJSON_DIR)/lib/libcjson.a
 CJSON_HOST_LIB := $(CJSON_DIR)/lib/libcjson-host.a   # the same cJSON for host unit tests (ASan)

@@ -21,7 +21,7 @@
 #
 # Environment: SKERRY_CACHE (default ~/.cache/skerry), THIRD_PARTY_CFLAGS (default: from mk/flags.mk),
 # DEPS_CC (default gcc), DEPS_AR (default ar), DEPS_JOBS (default: number of CPUs), DEPS_HOSTCC (default gcc:
-# the host compiler of lwIP's unit-test build, liblwip-host.a).
+# the host compiler of the unit-test builds liblwip-host.a, libmbed*-host.a and libcjson-host.a).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -110,6 +110,7 @@ compute_keys() {
                  hash_files scripts/deps_lwip.sh scripts/deps_cc.sh src/net/lwip/lwipopts.h \
                             $(find src/net/lwip/arch -name '*.h' 2>/dev/null | sort); } | hash_stream)
   KEY[mbedtls]=$( { echo "mbedtls"; lock_lines mbedtls; echo "$common"; echo "newlib ${KEY[newlib]}";
+                    echo "host $("$DEPS_HOSTCC" -dumpmachine 2>/dev/null) $("$DEPS_HOSTCC" -dumpfullversion 2>/dev/null)";
                     hash_files scripts/deps_mbedtls.sh scripts/deps_cc.sh src/net/tls/mbedtls_config.h; } | hash_stream)
   KEY[cjson]=$( { echo "cjson"; lock_lines cjson; echo "$common"; echo "newlib ${KEY[newlib]}";
                   echo "host $("$DEPS_HOSTCC" -dumpmachine 2>/dev/null) $("$DEPS_HOSTCC" -dumpfullversion 2>/dev/null)";
