@@ -27,10 +27,13 @@
 #include "net/socket.hpp"
 #include "net/stack.hpp"
 #include "tests/unit/hv_netvsc_node.hpp"
+#include "tests/unit/net_echo_client.hpp"
 #include "tests/unit/net_host.hpp"
 
 using namespace skerry;
 using net_test::run_for;
+using net_test::EchoClient;
+using net_test::pattern;
 using net_test::run_until;
 using namespace netvsc_node;
 
@@ -41,55 +44,6 @@ constexpr int kPairTimeoutMs = 30000;
 void put32(uint8_t* p, uint32_t v) {
     for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
 }
-
-uint8_t pattern(uint64_t i, uint32_t seed) {
-    return static_cast<uint8_t>((i * 2654435761u) >> 13) ^ static_cast<uint8_t>(seed + (i >> 9));
-}
-
-// Sends `total` bytes to an echo server and checks what comes back.
-struct EchoClient {
-    net::Stream* s = nullptr;
-    uint64_t total = 0, sent = 0, received = 0;
-    uint32_t seed = 0;
-    bool done = false, mismatch = false, failed = false;
-
-    bool start(const net::Address& to) {
-        net::StreamHandlers h;
-        h.connected = [](net::Stream&, void* c) { static_cast<EchoClient*>(c)->pump_write(); };
-        h.writable = [](net::Stream&, void* c) { static_cast<EchoClient*>(c)->pump_write(); };
-        h.readable = [](net::Stream&, void* c) { static_cast<EchoClient*>(c)->pump_read(); };
-        h.closed = [](net::Stream&, net::Error, void* c) {
-            static_cast<EchoClient*>(c)->failed = true;
-            static_cast<EchoClient*>(c)->s = nullptr;
-        };
-        s = net::Stream::connect(to, h, this);
-        return s != nullptr;
-    }
-    void pump_write() {
-        uint8_t buf[8192];
-        while (s && sent < total) {
-            const size_t n = total - sent < sizeof buf ? static_cast<size_t>(total - sent) : sizeof buf;
-            for (size_t i = 0; i < n; ++i) buf[i] = pattern(sent + i, seed);
-            const size_t w = s->write(buf, n);
-            sent += w;
-            if (w < n) return;
-        }
-    }
-    void pump_read() {
-        uint8_t buf[8192];
-        size_t n;
-        while (s && (n = s->read(buf, sizeof buf)) > 0) {
-            for (size_t i = 0; i < n; ++i)
-                if (buf[i] != pattern(received + i, seed)) mismatch = true;
-            received += n;
-        }
-        if (s && received == total) {
-            done = true;
-            s->close();
-            s = nullptr;
-        }
-    }
-};
 
 // Measurements go to stderr only when asked for (SKERRY_NET_TEST_LOG=1, as for the children's logs).
 void report(const char* fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -16,12 +16,15 @@
 #include "net/netif_glue.hpp"
 #include "net/socket.hpp"
 #include "net/stack.hpp"
+#include "tests/unit/net_echo_client.hpp"
 #include "tests/unit/net_host.hpp"
 
 using namespace skerry::net;
 using net_test::nic;
 using net_test::NodeConfig;
 using net_test::run_for;
+using net_test::EchoClient;
+using net_test::pattern;
 using net_test::run_until;
 
 namespace {
@@ -93,63 +96,6 @@ int echo_server(int fd, uint32_t offloads, size_t tx_ring, uint64_t expect_bytes
     NT_CHECK(lwip_stats.udp.chkerr == 0);
     return 0;
 }
-
-uint8_t pattern(uint64_t i, uint32_t seed) {
-    return static_cast<uint8_t>((i * 2654435761u) >> 13) ^ static_cast<uint8_t>(seed + (i >> 9));
-}
-
-// A client that sends `total` bytes of a pattern to an echo server and checks what comes back.
-struct EchoClient {
-    Stream* s = nullptr;
-    uint64_t total = 0, sent = 0, received = 0;
-    uint32_t seed = 0;
-    size_t short_writes = 0;
-    bool done = false, mismatch = false, failed = false;
-    Error error = Error::None;
-
-    bool start(const Address& to) {
-        StreamHandlers h;
-        h.connected = [](Stream&, void* c) { static_cast<EchoClient*>(c)->pump_write(); };
-        h.writable = [](Stream&, void* c) { static_cast<EchoClient*>(c)->pump_write(); };
-        h.readable = [](Stream&, void* c) { static_cast<EchoClient*>(c)->pump_read(); };
-        h.closed = [](Stream&, Error e, void* c) {
-            auto* self = static_cast<EchoClient*>(c);
-            self->failed = true;
-            self->error = e;
-            self->s = nullptr;
-        };
-        Error e;
-        s = Stream::connect(to, h, this, &e);
-        return s != nullptr;
-    }
-    void pump_write() {
-        uint8_t buf[8192];
-        while (s && sent < total) {
-            const size_t n = total - sent < sizeof buf ? static_cast<size_t>(total - sent) : sizeof buf;
-            for (size_t i = 0; i < n; ++i) buf[i] = pattern(sent + i, seed);
-            const size_t w = s->write(buf, n);
-            sent += w;
-            if (w < n) {
-                ++short_writes;
-                return;
-            }
-        }
-    }
-    void pump_read() {
-        uint8_t buf[8192];
-        size_t n;
-        while (s && (n = s->read(buf, sizeof buf)) > 0) {
-            for (size_t i = 0; i < n; ++i)
-                if (buf[i] != pattern(received + i, seed)) mismatch = true;
-            received += n;
-        }
-        if (s && received == total) {
-            done = true;
-            s->close();
-            s = nullptr;
-        }
-    }
-};
 
 }  // namespace
 
