@@ -5,8 +5,8 @@
 // (PCI -> IOAPIC/MSI -> local APIC -> IDT -> loop) before any network driver exists.
 #include "appliances/hello/hello.hpp"
 
-#include "drivers/pci/pci.hpp"
-#include "drivers/pci/pci_irq.hpp"
+#include "drivers/bus/pci/pci.hpp"
+#include "drivers/bus/pci/pci_irq.hpp"
 #include "hw/hw.hpp"
 #include "kernel/event_loop.hpp"
 #include "kernel/log.hpp"

@@ -1,6 +1,6 @@
 // Every NIC on the buses, from every driver. New drivers add their probe here.
-#include "drivers/e1000/e1000.hpp"
-#include "drivers/hyperv/registry.hpp"
+#include "drivers/nic/e1000/e1000.hpp"
+#include "drivers/bus/vmbus/registry.hpp"
 #include "net/nic.hpp"
 
 namespace skerry::net {

@@ -6,8 +6,8 @@
 
 #include "boot/bootinfo.hpp"
 #include "drivers/console/console.hpp"
-#include "drivers/hyperv/platform.hpp"
-#include "drivers/pci/pci.hpp"
+#include "drivers/bus/vmbus/platform.hpp"
+#include "drivers/bus/pci/pci.hpp"
 #include "hw/hw.hpp"
 #include "kernel/acpi.hpp"
 #include "kernel/apic.hpp"

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "drivers/e1000/e1000.hpp"
+#include "drivers/nic/e1000/e1000.hpp"
 #include "hw/hw.hpp"
 
 namespace skerry::e1000::test {

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "drivers/e1000/e1000.hpp"
-#include "drivers/pci/pci.hpp"
+#include "drivers/nic/e1000/e1000.hpp"
+#include "drivers/bus/pci/pci.hpp"
 #include "e1000_model.hpp"
 #include "kernel/dma.hpp"
 #include "kernel/log.hpp"

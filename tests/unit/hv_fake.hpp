@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "drivers/hyperv/hv.hpp"
-#include "drivers/hyperv/synic.hpp"
+#include "drivers/bus/vmbus/hv.hpp"
+#include "drivers/bus/vmbus/synic.hpp"
 #include "hw/hw.hpp"
 
 namespace skerry::hvtest {

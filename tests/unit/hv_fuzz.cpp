@@ -14,12 +14,12 @@
 
 #include <map>
 
-#include "drivers/hyperv/hv.hpp"
-#include "drivers/hyperv/nvsp.hpp"
-#include "drivers/hyperv/ring.hpp"
-#include "drivers/hyperv/synic.hpp"
-#include "drivers/hyperv/vmbus.hpp"
-#include "drivers/hyperv/vmbus_msg.hpp"
+#include "drivers/bus/vmbus/hv.hpp"
+#include "drivers/nic/netvsc/nvsp.hpp"
+#include "drivers/bus/vmbus/ring.hpp"
+#include "drivers/bus/vmbus/synic.hpp"
+#include "drivers/bus/vmbus/vmbus.hpp"
+#include "drivers/bus/vmbus/vmbus_msg.hpp"
 #include "hw/hw.hpp"
 
 namespace {

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "drivers/hyperv/hv.hpp"
-#include "drivers/hyperv/ring.hpp"
-#include "drivers/hyperv/vmbus_msg.hpp"
+#include "drivers/bus/vmbus/hv.hpp"
+#include "drivers/bus/vmbus/ring.hpp"
+#include "drivers/bus/vmbus/vmbus_msg.hpp"
 #include "hv_fake.hpp"
 
 namespace skerry::hvtest {

@@ -2,7 +2,7 @@
 // sheet (sections 1.1, 2.1-2.5) with a fake hypervisor model.
 #include <gtest/gtest.h>
 
-#include "drivers/hyperv/hv.hpp"
+#include "drivers/bus/vmbus/hv.hpp"
 #include "hv_fake.hpp"
 #include "kernel/dma.hpp"
 

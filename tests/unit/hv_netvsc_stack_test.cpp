@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "appliances/echo/echo.hpp"
-#include "drivers/hyperv/netvsc.hpp"
-#include "drivers/hyperv/nvsp.hpp"
+#include "drivers/nic/netvsc/netvsc.hpp"
+#include "drivers/nic/netvsc/nvsp.hpp"
 #include "hv_fake.hpp"
 #include "hv_host_sim.hpp"
 #include "hv_netvsp_sim.hpp"

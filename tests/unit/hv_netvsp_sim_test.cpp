@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "drivers/hyperv/channel.hpp"
-#include "drivers/hyperv/nvsp.hpp"
+#include "drivers/bus/vmbus/channel.hpp"
+#include "drivers/nic/netvsc/nvsp.hpp"
 #include "hv_fake.hpp"
 #include "hv_host_sim.hpp"
 #include "hv_netvsp_sim.hpp"

@@ -5,7 +5,7 @@
 #include <random>
 #include <vector>
 
-#include "drivers/hyperv/nvsp.hpp"
+#include "drivers/nic/netvsc/nvsp.hpp"
 
 namespace skerry::netvsc {
 namespace {

@@ -1,4 +1,4 @@
-// The Hyper-V platform bring-up (drivers/hyperv/platform.*) and the VMBus device registry (registry.*) against the
+// The Hyper-V platform bring-up (drivers/bus/vmbus/platform.*) and the VMBus device registry (registry.*) against the
 // fake hypervisor and the VMBus host simulator, with a made-up clock: offers arrive, a late reply makes the guest
 // fall back to the next version when the attempt's timer expires, a silent host or a missing Hyper-V is a clean,
 // bounded, non-fatal failure, and UNLOAD at shutdown is bounded too.
@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "drivers/hyperv/platform.hpp"
-#include "drivers/hyperv/reftime.hpp"
-#include "drivers/hyperv/registry.hpp"
+#include "drivers/bus/vmbus/platform.hpp"
+#include "drivers/bus/vmbus/reftime.hpp"
+#include "drivers/bus/vmbus/registry.hpp"
 #include "hv_fake.hpp"
 #include "hv_host_sim.hpp"
 #include "kernel/dma.hpp"

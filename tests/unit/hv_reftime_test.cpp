@@ -1,9 +1,9 @@
-// Hyper-V partition reference time (drivers/hyperv/reftime.*) against a fake reference TSC page, and the kernel's
+// Hyper-V partition reference time (drivers/bus/vmbus/reftime.*) against a fake reference TSC page, and the kernel's
 // clock decision (kernel/clock_plan.*): the formula, the sequence-retry rule, sequence 0 = invalid -> fall back.
 #include <gtest/gtest.h>
 #include <string.h>
 
-#include "drivers/hyperv/reftime.hpp"
+#include "drivers/bus/vmbus/reftime.hpp"
 #include "hv_fake.hpp"
 #include "kernel/clock_plan.hpp"
 

@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-#include "drivers/hyperv/ring.hpp"
+#include "drivers/bus/vmbus/ring.hpp"
 
 namespace skerry::vmbus {
 namespace {

@@ -1,7 +1,7 @@
 // SynIC MSR programming and message-slot handling against the fake hypervisor (facts sheet section 3).
 #include <gtest/gtest.h>
 
-#include "drivers/hyperv/synic.hpp"
+#include "drivers/bus/vmbus/synic.hpp"
 #include "hv_fake.hpp"
 #include "kernel/dma.hpp"
 

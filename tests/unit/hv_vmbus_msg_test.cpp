@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-#include "drivers/hyperv/vmbus_msg.hpp"
+#include "drivers/bus/vmbus/vmbus_msg.hpp"
 
 namespace skerry::vmbus {
 namespace {

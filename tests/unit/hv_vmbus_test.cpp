@@ -5,8 +5,8 @@
 
 #include <vector>
 
-#include "drivers/hyperv/channel.hpp"
-#include "drivers/hyperv/vmbus.hpp"
+#include "drivers/bus/vmbus/channel.hpp"
+#include "drivers/bus/vmbus/vmbus.hpp"
 #include "hv_fake.hpp"
 #include "hv_host_sim.hpp"
 #include "kernel/dma.hpp"

@@ -1,10 +1,10 @@
-# Hyper-V guest support (src/drivers/hyperv/): hypercalls, SynIC, VMBus rings, channel messages, the connection
+# Hyper-V guest support (src/drivers/bus/vmbus/): hypercalls, SynIC, VMBus rings, channel messages, the connection
 # state machine, channels and the NVSP/RNDIS wire formats, tested against a fake hypervisor (hv_fake.hpp) and a
 # VMBus host simulator (hv_host_sim.*). dma_host.cpp gives memory whose "physical" address is the host address.
-UNIT_SRCS += src/drivers/hyperv/hv.cpp src/drivers/hyperv/synic.cpp src/drivers/hyperv/ring.cpp \
-             src/drivers/hyperv/vmbus_msg.cpp src/drivers/hyperv/vmbus.cpp src/drivers/hyperv/channel.cpp \
-             src/drivers/hyperv/nvsp.cpp src/drivers/hyperv/netvsc.cpp src/drivers/hyperv/platform.cpp \
-             src/drivers/hyperv/registry.cpp src/drivers/hyperv/reftime.cpp src/kernel/clock_plan.cpp \
+UNIT_SRCS += src/drivers/bus/vmbus/hv.cpp src/drivers/bus/vmbus/synic.cpp src/drivers/bus/vmbus/ring.cpp \
+             src/drivers/bus/vmbus/vmbus_msg.cpp src/drivers/bus/vmbus/vmbus.cpp src/drivers/bus/vmbus/channel.cpp \
+             src/drivers/nic/netvsc/nvsp.cpp src/drivers/nic/netvsc/netvsc.cpp src/drivers/bus/vmbus/platform.cpp \
+             src/drivers/bus/vmbus/registry.cpp src/drivers/bus/vmbus/reftime.cpp src/kernel/clock_plan.cpp \
              src/kernel/dma_host.cpp src/kernel/log.cpp
 UNIT_TESTS += tests/unit/hv_hypercall_test.cpp tests/unit/hv_synic_test.cpp tests/unit/hv_ring_test.cpp \
               tests/unit/hv_vmbus_msg_test.cpp tests/unit/hv_host_sim.cpp tests/unit/hv_vmbus_test.cpp \
@@ -19,11 +19,11 @@ build/host/tests/unit/hv_netvsc_stack_test.o: $(DEPS_CONFIG_HEADERS) | $(DEPS_ST
 # libFuzzer on the guest's parsing of host input (VMBus messages in any connection state, SynIC slots, rings,
 # NVSP/RNDIS) for FUZZ_SECONDS, like fuzz-http (clang with libFuzzer; skipped with a note without it).
 FUZZ_SECONDS ?= 20
-HV_FUZZ_SRCS := src/drivers/hyperv/hv.cpp src/drivers/hyperv/synic.cpp src/drivers/hyperv/ring.cpp \
-                src/drivers/hyperv/vmbus_msg.cpp src/drivers/hyperv/vmbus.cpp src/drivers/hyperv/nvsp.cpp \
+HV_FUZZ_SRCS := src/drivers/bus/vmbus/hv.cpp src/drivers/bus/vmbus/synic.cpp src/drivers/bus/vmbus/ring.cpp \
+                src/drivers/bus/vmbus/vmbus_msg.cpp src/drivers/bus/vmbus/vmbus.cpp src/drivers/nic/netvsc/nvsp.cpp \
                 src/hw/hw_host.cpp
 HV_FUZZ_BIN := build/fuzz/hv_fuzz
-$(HV_FUZZ_BIN): tests/unit/hv_fuzz.cpp $(HV_FUZZ_SRCS) $(wildcard src/drivers/hyperv/*.hpp) src/hw/hw.hpp
+$(HV_FUZZ_BIN): tests/unit/hv_fuzz.cpp $(HV_FUZZ_SRCS) $(wildcard src/drivers/bus/vmbus/*.hpp src/drivers/nic/netvsc/*.hpp) src/hw/hw.hpp
 	@mkdir -p $(dir $@)
 	$(Q)clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    -DSKERRY_HOST_TEST=1 -Isrc -I. tests/unit/hv_fuzz.cpp $(HV_FUZZ_SRCS) -o $@

@@ -10,7 +10,7 @@
 #include <tuple>
 #include <vector>
 
-#include "drivers/pci/pci.hpp"
+#include "drivers/bus/pci/pci.hpp"
 #include "hw/hw.hpp"
 #include "kernel/log.hpp"
 
