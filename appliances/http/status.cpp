@@ -83,14 +83,15 @@ void nic(JsonWriter& j, net::NetifGlue& g) {
     }
     j.end_array();
     const net::NicCounters c = d.counters();
+    const net::NetifGlue::Counters& gc = g.counters();
     j.key("counters");
     j.begin_object();
-    j.field("rx_packets", c.rx_packets);
-    j.field("rx_bytes", c.rx_bytes);
-    j.field("tx_packets", c.tx_packets);
-    j.field("tx_bytes", c.tx_bytes);
-    j.field("rx_dropped", c.rx_dropped_no_buffer + c.rx_dropped_bad_frame + c.rx_dropped_stack);
-    j.field("tx_dropped", c.tx_dropped_ring_full + c.tx_dropped_bad_frame);
+    j.field("rx_packets", gc.rx_frames);
+    j.field("rx_bytes", gc.rx_bytes);
+    j.field("tx_packets", gc.tx_frames);
+    j.field("tx_bytes", gc.tx_bytes);
+    j.field("rx_dropped", c.rx_dropped_no_buffer + c.rx_dropped_bad_frame + gc.rx_refused + gc.rx_dropped);
+    j.field("tx_dropped", gc.tx_dropped + c.tx_dropped_bad_frame);
     j.field("tx_errors", c.tx_errors);
     j.field("interrupts", c.interrupts);
     j.end_object();

@@ -57,6 +57,14 @@ inline void* phys_to_virt(uint64_t phys, size_t len = 1) { return model().phys_t
 inline void io_wait() {}
 inline void pause() {}
 inline void compiler_barrier() { __asm__ __volatile__("" ::: "memory"); }
+// Keeps interrupt handlers out of a short critical section (the loop's work queue). Host tests are one thread
+// with no interrupts: nothing to do.
+class InterruptGuard {
+public:
+    InterruptGuard() = default;
+    InterruptGuard(const InterruptGuard&) = delete;
+    InterruptGuard& operator=(const InterruptGuard&) = delete;
+};
 
 #else  // kernel build
 
@@ -100,6 +108,23 @@ inline uint64_t rdtsc() {
 inline void io_wait() { outb(0x80, 0); }
 inline void pause() { __asm__ __volatile__("pause"); }
 inline void compiler_barrier() { __asm__ __volatile__("" ::: "memory"); }
+// Saves the interrupt flag and disables interrupts for a short critical section; restores the flag after.
+class InterruptGuard {
+public:
+    InterruptGuard() {
+        uint64_t f;
+        __asm__ __volatile__("pushfq; popq %0; cli" : "=r"(f) : : "memory");
+        was_enabled_ = f & (1u << 9);
+    }
+    ~InterruptGuard() {
+        if (was_enabled_) __asm__ __volatile__("sti" ::: "memory");
+    }
+    InterruptGuard(const InterruptGuard&) = delete;
+    InterruptGuard& operator=(const InterruptGuard&) = delete;
+
+private:
+    bool was_enabled_;
+};
 
 #endif
 

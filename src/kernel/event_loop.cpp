@@ -1,6 +1,7 @@
+// The event loop itself; see event_loop.hpp. The part that halts the CPU is event_loop_kernel.cpp.
 #include "kernel/event_loop.hpp"
 
-#include "kernel/arch/cpu.hpp"
+#include "hw/hw.hpp"
 #include "kernel/log.hpp"
 #include "kernel/time.hpp"
 
@@ -9,13 +10,16 @@ namespace {
 
 TimerQueue timers;
 
-struct PollerSlot {
+struct Hook {
     Poller fn;
     void* context;
 };
 constexpr int kMaxPollers = 32;
-PollerSlot pollers[kMaxPollers];
+Hook pollers[kMaxPollers];
 int n_pollers;
+constexpr int kMaxEndHooks = 16;
+Hook end_hooks[kMaxEndHooks];
+int n_end_hooks;
 
 // Work raised from interrupt handlers: a ring written with interrupts off (handlers run with IF=0) and
 // read by the loop with interrupts briefly disabled. One CPU, so that is all the exclusion needed.
@@ -30,11 +34,29 @@ volatile uint32_t work_head, work_tail;  // head: next to run; tail: next free
 Stats st;
 
 bool take_work(WorkItem& out) {
-    cpu::InterruptGuard guard;
+    hw::InterruptGuard guard;
     if (work_head == work_tail) return false;
     out = work[work_head % kWorkSlots];
     work_head = work_head + 1;
     return true;
+}
+
+bool add_hook(Hook* table, int& n, int max, const char* what, Poller fn, void* context) {
+    if (n == max) {
+        log::error("loop: no room for another %s (%d in use)", what, max);
+        return false;
+    }
+    table[n++] = {fn, context};
+    return true;
+}
+
+void remove_hook(Hook* table, int& n, Poller fn, void* context) {
+    for (int i = 0; i < n; ++i) {
+        if (table[i].fn != fn || table[i].context != context) continue;
+        for (int j = i + 1; j < n; ++j) table[j - 1] = table[j];
+        --n;
+        return;
+    }
 }
 
 }  // namespace
@@ -51,16 +73,17 @@ bool arm_in(Timer& t, uint64_t delay_ns, Callback fn, void* context) {
 void cancel(Timer& t) { timers.cancel(t); }
 
 bool add_poller(Poller fn, void* context) {
-    if (n_pollers == kMaxPollers) {
-        log::error("loop: no room for another poller (%d in use)", kMaxPollers);
-        return false;
-    }
-    pollers[n_pollers++] = {fn, context};
-    return true;
+    return add_hook(pollers, n_pollers, kMaxPollers, "poller", fn, context);
 }
+void remove_poller(Poller fn, void* context) { remove_hook(pollers, n_pollers, fn, context); }
+
+bool add_iteration_end(Poller fn, void* context) {
+    return add_hook(end_hooks, n_end_hooks, kMaxEndHooks, "end-of-iteration hook", fn, context);
+}
+void remove_iteration_end(Poller fn, void* context) { remove_hook(end_hooks, n_end_hooks, fn, context); }
 
 bool raise(Callback fn, void* context) {
-    cpu::InterruptGuard guard;
+    hw::InterruptGuard guard;
     if (work_tail - work_head >= kWorkSlots) {
         ++st.work_dropped;
         return false;
@@ -71,8 +94,17 @@ bool raise(Callback fn, void* context) {
 }
 
 namespace {
+void nothing(void*) {}
+}  // namespace
 
-// One pass: interrupt-raised work, due timers, pollers. True when anything ran.
+void cancel_raised(void* context) {
+    hw::InterruptGuard guard;
+    for (uint32_t i = work_head; i != work_tail; ++i) {
+        WorkItem& w = work[i % kWorkSlots];
+        if (w.context == context) w.fn = nothing;
+    }
+}
+
 bool run_once() {
     ++st.iterations;
     bool busy = false;
@@ -95,52 +127,22 @@ bool run_once() {
             busy = true;
         }
     }
+    for (int i = 0; i < n_end_hooks; ++i) {
+        if (end_hooks[i].fn(end_hooks[i].context)) ++st.end_work;
+    }
     return busy;
 }
 
-// Idle: program the next deadline and halt. Interrupts stay off from the last check to the hlt (sti's
-// shadow covers it), so a wake-up cannot slip in between and be missed. Returns with interrupts on.
-void idle() {
-    cpu::disable_interrupts();
-    if (work_head != work_tail) {
-        cpu::enable_interrupts();
-        return;
-    }
+bool work_pending() { return work_head != work_tail; }
+
+uint64_t next_deadline() {
     const Timer* next = timers.earliest();
-    if (next && next->deadline() <= time::now_ns()) {
-        cpu::enable_interrupts();
-        return;
-    }
-    time::arm_deadline(next ? next->deadline() : 0);
+    return next ? next->deadline() : 0;
+}
+
+void note_idle(uint64_t ns) {
     ++st.halts;
-    const uint64_t halted_at = time::now_ns();
-    cpu::enable_and_halt();
-    st.idle_ns += time::now_ns() - halted_at;  // the wake-up's handler time counts as idle: it is short
-}
-
-void wake_up(void*) {}
-
-}  // namespace
-
-[[noreturn]] void run() {
-    log::debug("loop: running (%u timers armed, %d pollers)", static_cast<unsigned>(timers.size()), n_pollers);
-    for (;;) {
-        if (!run_once()) idle();
-    }
-}
-
-bool run_until(bool (*done)(void* context), void* context, uint64_t deadline_ns) {
-    const bool were_enabled = cpu::interrupts_enabled();
-    Timer limit;
-    timers.arm(limit, deadline_ns, wake_up, nullptr);
-    bool ok = done(context);
-    while (!ok && time::now_ns() < deadline_ns) {
-        if (!run_once()) idle();
-        ok = done(context);
-    }
-    timers.cancel(limit);
-    if (!were_enabled) cpu::disable_interrupts();
-    return ok;
+    st.idle_ns += ns;
 }
 
 Stats stats() { return st; }

@@ -112,6 +112,7 @@ bool NetifGlue::attach(NicDriver& d) {
     rx_slots_ = static_cast<RxSlot*>(calloc(kRxZeroCopy, sizeof(RxSlot)));
     if (!netif_ || !rx_slots_) {
         log::error("net: no memory for interface state of %s", d.name());
+        detach();
         return false;
     }
     for (size_t i = 0; i < kRxZeroCopy; ++i) {
@@ -121,6 +122,9 @@ bool NetifGlue::attach(NicDriver& d) {
     }
     if (!netif_add(netif_, nullptr, nullptr, nullptr, this, netif_init_cb, netif_input)) {
         log::error("net: lwIP refused the interface for %s", d.name());
+        destroy(netif_);  // never added: nothing in lwIP points at it
+        netif_ = nullptr;
+        detach();
         return false;
     }
     NETIF_SET_CHECKSUM_CTRL(netif_, base_chksum_flags_);
@@ -129,12 +133,34 @@ bool NetifGlue::attach(NicDriver& d) {
     // advertisements arrive on it.
     const uint8_t all_nodes[6] = {0x33, 0x33, 0x00, 0x00, 0x00, 0x01};
     multicast_filter(all_nodes, true);
-    loop::add_poller(poll, this);
+    if (!loop::add_poller(poll, this)) {
+        detach();
+        return false;
+    }
     if (!d.start(*this)) {
         log::error("net %s: %s did not start", name_, d.name());
+        loop::remove_poller(poll, this);
+        detach();
         return false;
     }
     return true;
+}
+
+// Undoes what attach() did before the driver started: the netif leaves lwIP's list (a driver that did not
+// start delivered nothing, so no pbuf points into the slots), the memory goes back.
+void NetifGlue::detach() {
+    if (netif_) {
+        netif_remove(netif_);
+        destroy(netif_);
+        netif_ = nullptr;
+    }
+    free(rx_slots_);
+    rx_slots_ = nullptr;
+    rx_free_ = nullptr;
+    rx_lent_ = 0;
+    for (McEntry& e : mc_) e = McEntry{};
+    driver_ = nullptr;
+    snprintf(name_, sizeof name_, "e?");
 }
 
 void NetifGlue::bring_up() {
@@ -156,8 +182,17 @@ bool NetifGlue::transmit(pbuf* p) {
     f.total_len = p->tot_len;
     f.cookie = p;
     f.offload = prepare_offload(p, f);
-    if (!driver_->transmit(f)) return false;
-    if (f.offload) ++ctr_.tx_offloaded;
+    switch (driver_->transmit(f)) {
+        case TxStatus::Queued:
+            if (f.offload) ++ctr_.tx_offloaded;
+            return true;
+        case TxStatus::Full:
+            return false;
+        case TxStatus::Dropped:
+            break;
+    }
+    ++ctr_.tx_dropped;  // malformed: the driver counted why and kept nothing
+    pbuf_free(p);
     return true;
 }
 
@@ -389,6 +424,11 @@ bool NetifGlue::receive(const RxFrame& frame) {
     }
     ++ctr_.rx_frames;
     ctr_.rx_bytes += len;
+    const uint8_t* dst = static_cast<const uint8_t*>(frame.data);
+    if (dst[0] & 1) {  // group address: broadcast is the all-ones one
+        const bool broadcast = (dst[0] & dst[1] & dst[2] & dst[3] & dst[4] & dst[5]) == 0xFF;
+        ++(broadcast ? ctr_.rx_broadcast : ctr_.rx_multicast);
+    }
 
     // The device verified the checksums: lwIP may skip its own checks for this frame. Frames are processed
     // to the end inside netif->input (NO_SYS), so the flags apply to exactly this frame.

@@ -14,6 +14,9 @@
 // frame is copied into a PBUF_POOL pbuf and the driver's buffer returned at once. Buffers are returned as
 // soon as lwIP frees them, often from inside receive() (ARP, pure ACKs), which nic.hpp allows.
 //
+// The glue counts every frame and byte in both directions (and broadcast/multicast received); drivers count
+// only what only they see (nic.hpp).
+//
 // Several NICs: one NetifGlue each; lwIP numbers the netifs, and the glue names them e0, e1, ...
 #pragma once
 
@@ -37,12 +40,14 @@ public:
         uint64_t tx_frames, tx_bytes;
         uint64_t tx_linearised;    // chains with too many pieces, copied into one buffer
         uint64_t tx_queued;        // waited for ring space
-        uint64_t tx_dropped;       // refused (ring and queue full), link down, or no memory to linearise
+        uint64_t tx_dropped;       // refused (ring and queue full), link down, no memory to linearise, or
+                                   // malformed (the driver said Dropped)
         uint64_t tx_offloaded;     // frames with a checksum offload request
         uint64_t tx_acks_coalesced; // pure ACKs not sent: a later ACK of the same connection replaced them
         uint64_t rx_frames, rx_bytes;
+        uint64_t rx_broadcast, rx_multicast;
         uint64_t rx_copied;        // copied because kRxZeroCopy buffers were already lent out
-        uint64_t rx_refused;       // handed back to the driver (runt, no pbuf): the driver counts them too
+        uint64_t rx_refused;       // handed back to the driver (runt, no pbuf)
         uint64_t rx_dropped;       // taken, then refused by lwIP's input
         uint64_t rx_bad_checksum;  // the device said a checksum was wrong (refused too)
         uint64_t rx_checksum_good; // lwIP skipped checks the device had done
@@ -53,7 +58,8 @@ public:
     NetifGlue(const NetifGlue&) = delete;
     NetifGlue& operator=(const NetifGlue&) = delete;
 
-    // Adds the netif (not yet up), starts the driver. False (logged) on failure.
+    // Adds the netif (not yet up), starts the driver. False (logged) on failure, and then nothing is left
+    // behind: no netif in lwIP's list, no poller, no memory; the glue may be destroyed or attached again.
     bool attach(NicDriver& driver);
     // Brings the netif up (IPv4 addressing is configured by the caller), with IPv6 link-local + SLAAC.
     void bring_up();
@@ -82,6 +88,7 @@ public:
     void free_rx(void* slot);
 
 private:
+    void detach();
     bool send_or_queue(struct pbuf* p);
     bool transmit(struct pbuf* p);
     void drain_queue();

@@ -1,9 +1,28 @@
-// The one interface between NIC/transport drivers (e1000 now; netvsc, virtio-net, vmxnet3 later) and the
-// network stack. Drivers know nothing of lwIP: they move Ethernet frames between their device and a
-// NicClient (the stack's glue, src/net/netif_glue.*), report link changes, and keep counters.
+// The one interface between NIC/transport drivers (e1000, netvsc; virtio-net, vmxnet3 next) and the network
+// stack. Drivers know nothing of lwIP: they move Ethernet frames between their device and a NicClient (the
+// stack's glue, src/net/netif_glue.*), report link changes, and count what only they can see (device errors,
+// ring overruns). Per-frame counters (packets, bytes, broadcast, multicast) are the glue's.
 //
-// Threading: everything here runs in the event loop. A driver's interrupt handler only acknowledges the
-// device and loop::raise()s its own poll; nothing in this interface is called from interrupt context.
+// The contract: who calls what, when, and which calls may nest.
+//  1. Everything runs in the event loop (src/kernel/event_loop.hpp). A driver's interrupt handler only
+//     acknowledges the device and loop::raise()s the driver's own work; nothing here runs in interrupt context.
+//  2. A driver calls its client (receive, tx_done, link_changed, tx_ready) only from its own loop work
+//     (raised work, poller, timer) and from start(), and only between ring passes: it first finishes its ring
+//     work for the pass (harvest up to its budget of received frames, give the ring fresh buffers and write
+//     the receive tail, reclaim finished transmits, recover from device errors), and then delivers what it
+//     collected: tx_done for the reclaimed frames, receive() for each harvested frame in ring order, then
+//     link_changed and tx_ready. While it delivers, its ring state is consistent and stays so.
+//  3. Inside those callbacks the client may call transmit(), rx_release(), add_multicast() and
+//     remove_multicast() (lwIP answers a frame from inside receive() and frees buffers there). These calls
+//     never call back into the client and never walk the receive ring: transmit() only fills descriptors
+//     (finished frames it reclaims to make room are delivered with tx_done in the driver's next pass) and
+//     rx_release() only takes the buffer back.
+//  4. Nobody calls into a driver's pass from a callback: the client never calls the driver's poll, and a
+//     driver never calls a client callback from inside transmit(), rx_release() or the multicast calls.
+//  5. The transmit doorbell: transmit() makes frames ready; the driver tells the device once per loop
+//     iteration from its end-of-iteration hook (loop::add_iteration_end), so a burst costs one register write
+//     (on a hypervisor each such write is a trap into the device model).
+// Drivers keep these rules without re-entry guards: a callback cannot reach a half-done ring walk.
 #pragma once
 
 #include <stddef.h>
@@ -21,24 +40,23 @@ enum Offload : uint32_t {
     kOffloadTso = 1u << 4,               // TCP segmentation (not used yet)
 };
 
-// Counters every driver keeps. Drops are counted per reason, so the status output can say why.
+// What only the driver can see, per reason, so the status output can say why frames were lost. Frames and
+// bytes that reached the stack or left it are counted by the glue (NetifGlue::Counters).
 struct NicCounters {
-    uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
-    uint64_t rx_multicast, rx_broadcast;
     uint64_t rx_dropped_no_buffer;  // ring empty / device had no descriptor (overrun)
     uint64_t rx_dropped_bad_frame;  // runt, oversized, CRC/length/symbol errors, descriptor errors
-    uint64_t rx_dropped_stack;      // the stack refused the frame (no pbuf, queue full)
-    uint64_t tx_dropped_ring_full;  // transmit ring had no room
-    uint64_t tx_dropped_bad_frame;  // empty, oversized or too many segments
-    uint64_t tx_errors;             // the device reported a transmit error
+    uint64_t tx_dropped_ring_full;  // transmit() said Full
+    uint64_t tx_dropped_bad_frame;  // transmit() said Dropped: empty, oversized or too many segments
+    uint64_t tx_errors;             // the device reported a transmit error, or dropped frames in flight at a reset
     uint64_t link_changes;
     uint64_t interrupts;
     uint64_t device_errors;         // malformed device state seen (bad descriptor index, status), recovered
 };
 
 // One frame to transmit, as up to kMaxTxSegments pieces (a pbuf chain). The driver may keep pointing at
-// the pieces (zero copy) until it calls NicClient::tx_done(frame.cookie); or copy them and call tx_done
-// at once. Segment addresses are kernel addresses (identity mapped: the physical address is the same).
+// the pieces (zero copy) until it hands the cookie back with NicClient::tx_done in a later pass; a driver that
+// copies the frame does so inside transmit() and still hands the cookie back in its next pass. Segment
+// addresses are kernel addresses (identity mapped: the physical address is the same).
 inline constexpr size_t kMaxTxSegments = 16;
 struct TxSegment {
     const void* data;
@@ -71,17 +89,26 @@ struct RxFrame {
     void* buffer;  // the driver's handle for rx_release
 };
 
-// The stack side, implemented by the glue.
+// What transmit() did with a frame.
+enum class TxStatus : uint8_t {
+    Queued,   // the driver has it; its cookie comes back through NicClient::tx_done in a later pass
+    Full,     // no room now: nothing kept; NicClient::tx_ready follows once there is room
+    Dropped,  // malformed (empty, oversized, too many pieces, bad offload offsets): counted, nothing kept;
+              // the caller frees it
+};
+
+// The stack side, implemented by the glue. Called only as rule 2 above says.
 class NicClient {
 public:
-    // A frame arrived. The client takes ownership of frame.buffer (returns it through rx_release) when
-    // it returns true; on false the driver keeps the buffer and counts rx_dropped_stack.
+    // A frame arrived. The client takes the buffer (returns it through rx_release, maybe from inside this
+    // call) when it returns true; on false the driver keeps the buffer and reuses it.
     virtual bool receive(const RxFrame& frame) = 0;
-    // A frame given to transmit() has been sent (or dropped by the device): its pieces may be freed.
+    // A frame that transmit() queued has been sent (or dropped by the device or a reset): its pieces may be
+    // freed.
     virtual void tx_done(void* cookie) = 0;
     // The link went up or down.
     virtual void link_changed(bool up) = 0;
-    // transmit() has room again after it returned false (back-pressure from a full ring).
+    // transmit() has room again after it said Full.
     virtual void tx_ready() {}
 
 protected:
@@ -99,14 +126,15 @@ public:
     virtual uint32_t link_speed_mbps() const = 0;  // 0 = unknown
     virtual uint32_t offloads() const = 0;          // Offload bits
 
-    // Starts the device (rings, interrupts) and from then on delivers frames and events to `client`.
+    // Starts the device (rings, interrupts, the driver's own loop work) and from then on delivers frames and
+    // events to `client`. May report the initial link with link_changed() before it returns. False (logged)
+    // when the device cannot start: the driver then holds no client and schedules nothing.
     virtual bool start(NicClient& client) = 0;
 
-    // Queues a frame. False (and nothing kept, no tx_done) when the ring is full: the caller counts or
-    // retries after NicClient::tx_ready(). A malformed frame is dropped with tx_done and counted.
-    virtual bool transmit(const TxFrame& frame) = 0;
+    // Queues a frame (see TxStatus). Never calls the client (rule 3).
+    virtual TxStatus transmit(const TxFrame& frame) = 0;
 
-    // Gives a receive buffer back (see RxFrame).
+    // Gives a receive buffer back (see RxFrame). Never calls the client.
     virtual void rx_release(void* buffer) = 0;
 
     // Receive filter: accept these multicast MAC addresses (IPv6 needs its solicited-node and all-nodes
@@ -114,11 +142,7 @@ public:
     virtual bool add_multicast(const uint8_t mac[6]) = 0;
     virtual bool remove_multicast(const uint8_t mac[6]) = 0;
 
-    // Processes completed receives (at most `budget` frames) and transmits; returns the number of frames
-    // handled. The driver calls this itself from its interrupt work and its poller; the stack may too.
-    virtual size_t poll(size_t budget) = 0;
-
-    // Counters: the driver's, with the device's own statistics registers folded in where it has them.
+    // What only the driver can see, with the device's own statistics registers folded in where it has them.
     virtual NicCounters counters() const = 0;
 };
 

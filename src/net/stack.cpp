@@ -249,10 +249,10 @@ uint64_t nic_drops(Iface& f, char* detail, size_t size) {
         const char* name;
         uint64_t n;
     };
-    // A full transmit ring is back-pressure (TCP sends again), not loss: log_status() shows it. Frames the
-    // glue handed back (runts, bad checksums, no pbuf) are the driver's "refused".
+    // A full transmit ring is back-pressure (TCP sends again), not loss: log_status() shows it. "refused":
+    // frames the glue handed back to the driver (runts, bad checksums, no pbuf).
     const Entry entries[] = {{"bad frame", d.rx_dropped_bad_frame}, {"no buffer", d.rx_dropped_no_buffer},
-                             {"refused", d.rx_dropped_stack},       {"tx bad frame", d.tx_dropped_bad_frame},
+                             {"refused", g.rx_refused + g.rx_bad_checksum}, {"tx bad frame", d.tx_dropped_bad_frame},
                              {"tx error", d.tx_errors},             {"input", g.rx_dropped}};
     uint64_t total = 0;
     size_t len = 0;
@@ -521,11 +521,10 @@ void log_status() {
                   ull(c.tx_linearised), ull(c.tx_offloaded), ull(c.tx_acks_coalesced), ull(c.rx_frames), ull(c.rx_bytes), ull(c.rx_copied),
                   ull(c.rx_refused), ull(c.rx_dropped), ull(c.rx_bad_checksum), f.glue.rx_lent());
         const NicCounters d = f.glue.driver().counters();
-        log::info("net %s: driver: rx %llu tx %llu packets; drops: no buffer %llu, bad frame %llu, refused %llu, "
-                  "ring full %llu; tx errors %llu; interrupts %llu",
-                  f.glue.name(), ull(d.rx_packets), ull(d.tx_packets), ull(d.rx_dropped_no_buffer),
-                  ull(d.rx_dropped_bad_frame), ull(d.rx_dropped_stack), ull(d.tx_dropped_ring_full), ull(d.tx_errors),
-                  ull(d.interrupts));
+        log::info("net %s: driver: drops: no buffer %llu, bad frame %llu, ring full %llu, tx bad frame %llu; tx "
+                  "errors %llu; device errors %llu; interrupts %llu",
+                  f.glue.name(), ull(d.rx_dropped_no_buffer), ull(d.rx_dropped_bad_frame), ull(d.tx_dropped_ring_full),
+                  ull(d.tx_dropped_bad_frame), ull(d.tx_errors), ull(d.device_errors), ull(d.interrupts));
     }
     port::log_stats();
 }

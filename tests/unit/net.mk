@@ -7,7 +7,7 @@ NET_UNIT_SRCS := src/net/address.cpp src/net/checksum.cpp src/net/lwip_port.cpp 
                  src/net/socket.cpp appliances/echo/echo.cpp
 NET_UNIT_TESTS := tests/unit/net_host.cpp tests/unit/net_checksum_test.cpp tests/unit/net_fake_nic.cpp tests/unit/net_address_test.cpp \
                   tests/unit/net_stack_test.cpp
-UNIT_SRCS += $(NET_UNIT_SRCS) src/kernel/cmdline.cpp src/kernel/timer_queue.cpp src/kernel/log.cpp
+UNIT_SRCS += $(NET_UNIT_SRCS) src/kernel/cmdline.cpp src/kernel/timer_queue.cpp src/kernel/event_loop.cpp src/kernel/log.cpp
 UNIT_TESTS += $(NET_UNIT_TESTS)
 UNIT_LIBS += $(LWIP_HOST_LIB)
 

@@ -1,6 +1,7 @@
 #include "tests/unit/net_fake_nic.hpp"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -105,23 +106,22 @@ bool FakeNic::start(NicClient& client) {
     return true;
 }
 
-bool FakeNic::transmit(const TxFrame& frame) {
+TxStatus FakeNic::transmit(const TxFrame& frame) {
     if (frame.count == 0 || frame.count > kMaxTxSegments || frame.total_len > kFrameMax) {
         ++ctr_.tx_dropped_bad_frame;
-        client_->tx_done(frame.cookie);
-        return true;
+        return TxStatus::Dropped;
     }
     if (tx_.size() >= tx_ring_) {
         ++ctr_.tx_dropped_ring_full;
         want_ready_ = true;
-        return false;
+        return TxStatus::Full;
     }
     if (frame.offload) ++tx_offload_frames_;
     if (frame.count > 1) ++tx_multi_segment_;
     last_tx_ = frame;
     have_last_ = true;
     tx_.push_back(frame);  // the pieces are read at completion, like DMA
-    return true;
+    return TxStatus::Queued;
 }
 
 size_t FakeNic::complete_tx() {
@@ -140,16 +140,9 @@ size_t FakeNic::complete_tx() {
             if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) break;  // wire full
             if (r < 0) wire_closed_ = true;
         }
-        void* cookie = f.cookie;
+        tx_done_.push_back(f.cookie);
         tx_.pop_front();
-        ++ctr_.tx_packets;
-        ctr_.tx_bytes += len;
-        client_->tx_done(cookie);
         ++done;
-    }
-    if (want_ready_ && tx_.size() < tx_ring_) {
-        want_ready_ = false;
-        client_->tx_ready();
     }
     return done;
 }
@@ -181,19 +174,37 @@ size_t FakeNic::receive_some(size_t budget) {
         }
         lent_.insert(buf);
         if (lent_.size() > lent_max_) lent_max_ = lent_.size();
-        ++ctr_.rx_packets;
-        ctr_.rx_bytes += static_cast<uint64_t>(r);
-        if (!client_->receive(f)) {
-            ++ctr_.rx_dropped_stack;
-            if (lent_.erase(buf)) free(buf);
-        }
+        rx_batch_.push_back(f);
     }
     return n;
 }
 
+void FakeNic::deliver() {
+    delivering_ = true;
+    std::vector<void*> done;
+    done.swap(tx_done_);
+    for (void* cookie : done) client_->tx_done(cookie);
+    std::vector<RxFrame> frames;
+    frames.swap(rx_batch_);
+    for (const RxFrame& f : frames) {
+        if (!client_->receive(f) && lent_.erase(f.buffer)) free(f.buffer);
+    }
+    if (want_ready_ && tx_.size() < tx_ring_) {
+        want_ready_ = false;
+        client_->tx_ready();
+    }
+    delivering_ = false;
+}
+
 size_t FakeNic::poll(size_t budget) {
+    if (delivering_) {
+        fprintf(stderr, "FakeNic: a pass started inside a delivery callback (nic.hpp rule 4)\n");
+        abort();
+    }
     const size_t tx = complete_tx();
-    return tx + receive_some(budget);
+    const size_t rx = receive_some(budget);
+    deliver();
+    return tx + rx;
 }
 
 bool FakeNic::poll_cb(void* self) { return static_cast<FakeNic*>(self)->poll(64) > 0; }

@@ -1,8 +1,9 @@
 // A NicDriver for host tests whose wire is a SOCK_SEQPACKET socket (one Ethernet frame per message).
 //
-// It behaves like a DMA device: transmit() keeps pointing at the frame's pieces (zero copy) and only reads
-// them when it "completes" the frame in poll(), then calls tx_done; a bounded ring makes transmit() return
-// false (with tx_ready later). Receive buffers are lent to the stack and must come back through rx_release
+// It behaves like a DMA device and keeps the NIC contract (src/net/nic.hpp): transmit() keeps pointing at the
+// frame's pieces (zero copy) and only reads them when it "completes" the frame in a pass (poll()); a pass first
+// does its "ring work" (sends completed frames to the wire, reads frames off the wire) and then delivers
+// (tx_done, receive, tx_ready); a bounded ring makes transmit() say Full (with tx_ready later). Receive buffers are lent to the stack and must come back through rx_release
 // (checked). Checksum offloads it advertises it really performs: on transmit it completes the checksums at
 // the offsets the stack gave, on receive it verifies them and reports Good/Bad.
 #pragma once
@@ -31,11 +32,11 @@ public:
     uint32_t link_speed_mbps() const override { return 1000; }
     uint32_t offloads() const override { return offloads_; }
     bool start(skerry::net::NicClient& client) override;
-    bool transmit(const skerry::net::TxFrame& frame) override;
+    skerry::net::TxStatus transmit(const skerry::net::TxFrame& frame) override;
     void rx_release(void* buffer) override;
     bool add_multicast(const uint8_t mac[6]) override;
     bool remove_multicast(const uint8_t mac[6]) override;
-    size_t poll(size_t budget) override;
+    size_t poll(size_t budget);
     skerry::net::NicCounters counters() const override { return ctr_; }
 
     // ---- for tests
@@ -58,6 +59,7 @@ private:
     static bool poll_cb(void* self);
     size_t complete_tx();
     size_t receive_some(size_t budget);
+    void deliver();
 
     int fd_;
     uint8_t mac_[6];
@@ -68,11 +70,14 @@ private:
     bool want_ready_ = false;
     skerry::net::NicClient* client_ = nullptr;
     std::deque<skerry::net::TxFrame> tx_;
+    std::vector<void*> tx_done_;                 // completed in this pass's ring work
+    std::vector<skerry::net::RxFrame> rx_batch_;  // read in this pass's ring work
     std::set<void*> lent_;
     size_t lent_max_ = 0, bad_releases_ = 0;
     std::vector<std::array<uint8_t, 6>> mc_;
     skerry::net::NicCounters ctr_{};
     uint64_t tx_offload_frames_ = 0, tx_multi_segment_ = 0, rx_good_ = 0, rx_bad_ = 0;
+    bool delivering_ = false;  // checks the contract: transmit/rx_release inside a callback never nest a pass
     skerry::net::TxFrame last_tx_{};
     bool have_last_ = false;
 };

@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <deque>
 #include <vector>
 
 #include "kernel/arch/interrupts.hpp"
@@ -34,19 +33,7 @@ uint64_t monotonic_ns() {
 
 // ---- per-process state of the host "kernel" (each child has its own copy)
 uint64_t clock_base = monotonic_ns();
-skerry::TimerQueue timers;
-struct PollerSlot {
-    skerry::loop::Poller fn;
-    void* ctx;
-};
-std::vector<PollerSlot> pollers;
-struct WorkItem {
-    skerry::loop::Callback fn;
-    void* ctx;
-};
-std::deque<WorkItem> work;
 std::vector<int> watched;
-skerry::loop::Stats loop_stats;
 uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 
 skerry::cmdline::CommandLine command_line_object;
@@ -77,37 +64,22 @@ CaptureSink capture_sink;
 
 void cmdline_sink(void*, const char* line) { skerry::log::warn("%s", line); }
 
+// One iteration of the kernel's own event loop (src/kernel/event_loop.cpp); when it had nothing to do, the idle
+// wait is poll(2) on the wire(s) up to the next timer, in place of the kernel's hlt.
 bool step(uint64_t max_wait_ms) {
-    bool busy = false;
-    while (!work.empty()) {
-        WorkItem w = work.front();
-        work.pop_front();
-        ++loop_stats.work_items;
-        w.fn(w.ctx);
-        busy = true;
-    }
-    const size_t ran = timers.run_expired(skerry::time::now_ns());
-    loop_stats.timers_fired += ran;
-    if (ran) busy = true;
-    for (size_t i = 0; i < pollers.size(); ++i) {
-        if (pollers[i].fn(pollers[i].ctx)) {
-            ++loop_stats.poll_work;
-            busy = true;
-        }
-    }
-    ++loop_stats.iterations;
-    if (busy) return true;
-    // Idle: wait for the wire or the next timer.
+    if (skerry::loop::run_once()) return true;
+    if (skerry::loop::work_pending()) return false;
     uint64_t wait_ms = max_wait_ms;
-    if (const skerry::Timer* t = timers.earliest()) {
+    if (const uint64_t deadline = skerry::loop::next_deadline()) {
         const uint64_t now = skerry::time::now_ns();
-        const uint64_t until = t->deadline() > now ? (t->deadline() - now + 999999) / 1000000 : 0;
+        const uint64_t until = deadline > now ? (deadline - now + 999999) / 1000000 : 0;
         if (until < wait_ms) wait_ms = until;
     }
     std::vector<pollfd> fds;
     for (int fd : watched) fds.push_back(pollfd{fd, POLLIN, 0});
-    ++loop_stats.halts;
+    const uint64_t idle_from = skerry::time::now_ns();
     ::poll(fds.data(), fds.size(), static_cast<int>(wait_ms));
+    skerry::loop::note_idle(skerry::time::now_ns() - idle_from);
     return false;
 }
 
@@ -118,26 +90,6 @@ namespace skerry::time {
 uint64_t now_ns() { return monotonic_ns() - clock_base; }
 }  // namespace skerry::time
 
-namespace skerry::loop {
-bool arm(Timer& t, uint64_t deadline_ns, Callback fn, void* context) {
-    timers.arm(t, deadline_ns, fn, context);
-    return true;
-}
-bool arm_in(Timer& t, uint64_t delay_ns, Callback fn, void* context) {
-    return arm(t, time::now_ns() + delay_ns, fn, context);
-}
-void cancel(Timer& t) { timers.cancel(t); }
-bool add_poller(Poller fn, void* context) {
-    pollers.push_back(PollerSlot{fn, context});
-    return true;
-}
-bool raise(Callback fn, void* context) {
-    work.push_back(WorkItem{fn, context});
-    return true;
-}
-Stats stats() { return loop_stats; }
-size_t timers_armed() { return timers.size(); }
-}  // namespace skerry::loop
 
 namespace skerry::random {
 uint64_t next_u64() {

@@ -3,6 +3,8 @@
 
 #include <stdint.h>
 
+#include "hw/hw.hpp"
+
 namespace skerry::cpu {
 
 inline uint64_t read_cr0() { uint64_t v; __asm__ __volatile__("mov %%cr0, %0" : "=r"(v)); return v; }
@@ -34,15 +36,7 @@ inline void enable_and_halt() { __asm__ __volatile__("sti; hlt" ::: "memory"); }
 }
 inline void invlpg(uint64_t addr) { __asm__ __volatile__("invlpg (%0)" : : "r"(addr) : "memory"); }
 
-// Saves and restores the interrupt flag around a critical section.
-class InterruptGuard {
-public:
-    InterruptGuard() : was_enabled_(interrupts_enabled()) { disable_interrupts(); }
-    ~InterruptGuard() { if (was_enabled_) enable_interrupts(); }
-    InterruptGuard(const InterruptGuard&) = delete;
-    InterruptGuard& operator=(const InterruptGuard&) = delete;
-private:
-    bool was_enabled_;
-};
+// Saves and restores the interrupt flag around a critical section (one implementation, in the hardware layer).
+using InterruptGuard = hw::InterruptGuard;
 
 }  // namespace skerry::cpu

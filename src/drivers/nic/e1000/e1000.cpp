@@ -5,14 +5,8 @@
 #include <string.h>
 
 #include "hw/hw.hpp"
-#include "kernel/log.hpp"
-#if !defined(SKERRY_HOST_TEST)
-#include "kernel/arch/paging.hpp"
 #include "kernel/event_loop.hpp"
-#include "kernel/kernel.hpp"
-#include "kernel/page_alloc.hpp"
-#include "kernel/time.hpp"
-#endif
+#include "kernel/log.hpp"
 
 namespace skerry::e1000 {
 namespace {
@@ -83,22 +77,17 @@ const ModelInfo* find_model(uint16_t vendor, uint16_t device_id) {
 uint32_t Driver::rd(uint32_t off) const { return hw::mmio_read32(regs_ + off); }
 void Driver::wr(uint32_t off, uint32_t v) const { hw::mmio_write32(regs_ + off, v); }
 
-void Driver::delay(uint64_t us) const {
-    if (opt_.delay_us) {
-        opt_.delay_us(us);
-        return;
-    }
-#if !defined(SKERRY_HOST_TEST)
-    time::delay_us(us);
-#endif
-}
+void Driver::delay(uint64_t us) const { env_->delay_us(us); }
 
 Driver::~Driver() {
-#if !defined(SKERRY_HOST_TEST)
     loop::cancel(timer_);
-    if (irq_.kind != pci::IrqKind::None) pci::detach_irq(dev_, irq_);
-#endif
-    if (initialized_) {
+    loop::cancel_raised(this);
+    if (hooked_) {
+        loop::remove_poller(on_poller, this);
+        loop::remove_iteration_end(on_iteration_end, this);
+    }
+    if (irq_.kind != pci::IrqKind::None) env_->detach_irq(dev_, irq_);
+    if (state_ != State::Off) {
         wr(reg::kImc, ~0u);
         wr(reg::kRctl, 0);
         wr(reg::kTctl, reg::kTctlPsp);
@@ -107,9 +96,9 @@ Driver::~Driver() {
     free_memory();
 }
 
-Driver* Driver::create(const pci::Device& dev, const Options& options) {
+Driver* Driver::create(const pci::Device& dev, pci::Env& env, const Options& options) {
     Driver* d = new Driver;  // the kernel heap (out of memory at boot is a panic there)
-    if (!d->init(dev, options)) {
+    if (!d->init(dev, env, options)) {
         delete d;
         return nullptr;
     }
@@ -122,19 +111,18 @@ bool Driver::map_registers() {
         log::error("%s: BAR0 is not a memory BAR", prefix_);
         return false;
     }
-#if !defined(SKERRY_HOST_TEST)
-    if (!paging::map_mmio(bar.address, bar.size ? bar.size : 0x20000)) {
+    if (!env_->map_mmio(bar.address, bar.size ? bar.size : 0x20000)) {
         log::error("%s: cannot map BAR0 at 0x%llx", prefix_, static_cast<unsigned long long>(bar.address));
         return false;
     }
-#endif
     regs_ = bar.address;
     return true;
 }
 
-bool Driver::init(const pci::Device& dev, const Options& options) {
-    if (initialized_) return false;
+bool Driver::init(const pci::Device& dev, pci::Env& env, const Options& options) {
+    if (state_ != State::Off) return false;
     dev_ = dev;
+    env_ = &env;
     if (dev.segment) {
         snprintf(prefix_, sizeof prefix_, "e1000 %04x:%02x:%02x.%x", dev.segment, dev.bus, dev.dev, dev.fn);
     } else {
@@ -150,6 +138,7 @@ bool Driver::init(const pci::Device& dev, const Options& options) {
     if (!opt_.rx_buffers) opt_.rx_buffers = static_cast<uint16_t>(2 * opt_.rx_ring);
     if (opt_.rx_buffers > kMaxRxBuffers) opt_.rx_buffers = kMaxRxBuffers;
     if (!opt_.poll_budget) opt_.poll_budget = 64;
+    if (opt_.poll_budget > kMaxBudget) opt_.poll_budget = kMaxBudget;
     if (!ring_size_ok(opt_.rx_ring) || !ring_size_ok(opt_.tx_ring) || opt_.rx_buffers < 8) {
         log::error("%s: bad ring sizes (rx %u, tx %u, buffers %u)", prefix_, opt_.rx_ring, opt_.tx_ring,
                    opt_.rx_buffers);
@@ -161,7 +150,7 @@ bool Driver::init(const pci::Device& dev, const Options& options) {
     if (!read_mac()) return false;
     accumulate_stats();  // the registers clear on read: start from zero
     stats_ = DeviceStats{};
-    initialized_ = true;
+    state_ = State::Ready;
     return true;
 }
 
@@ -367,29 +356,37 @@ void Driver::enable_device() {
 }
 
 bool Driver::start(net::NicClient& client) {
-    if (!initialized_ || started_) return false;
+    if (state_ != State::Ready) return false;
     if (!alloc_memory()) {
         log::error("%s: out of DMA memory for the rings and buffers", prefix_);
         return false;
     }
+    if (!hooked_) {
+        if (!loop::add_poller(on_poller, this)) {
+            free_memory();
+            return false;
+        }
+        if (!loop::add_iteration_end(on_iteration_end, this)) {
+            loop::remove_poller(on_poller, this);
+            free_memory();
+            return false;
+        }
+        hooked_ = true;
+    }
     client_ = &client;
+    state_ = State::Running;
     accumulate_stats();  // the device's counters count from here
     stats_ = DeviceStats{};
     program_filters();
     program_rings();
-#if defined(SKERRY_HOST_TEST)
-    interrupts_on_ = opt_.use_interrupts;
-#else
     // MSI on the 82574 (MSI-X would need IVAR/EIAC set up); the 8254x stay on INTx, as other drivers for
     // them do (the PCI-X parts' MSI is not something to try first on a hypervisor's model).
     const uint8_t allow = model_->family == Family::I82574 ? pci::kAllowMsi | pci::kAllowIntx : pci::kAllowIntx;
-    if (opt_.use_interrupts && pci::attach_irq(dev_, on_interrupt, this, irq_, allow)) interrupts_on_ = true;
-    if (!poller_registered_) poller_registered_ = loop::add_poller(on_poller, this);
+    if (opt_.use_interrupts && env_->attach_irq(dev_, on_interrupt, this, irq_, allow)) interrupts_on_ = true;
     loop::arm_in(timer_, interrupts_on_ ? kWatchdogNs : kPollNs, on_timer, this);
-#endif
-    started_ = true;
     enable_device();
-    update_link(false);
+    update_link();
+    link_report_ = false;  // the initial state is reported here, not as a change
     log_summary();
     if (link_up_) client_->link_changed(true);
     return true;
@@ -421,7 +418,8 @@ uint32_t Driver::offloads() const {
 // ---------------------------------------------------------------------------------------------------------
 // Link, interrupts, watchdog, recovery
 
-void Driver::update_link(bool report) {
+// Reads the link state; a change is told to the client in the next delivery.
+void Driver::update_link() {
     const uint32_t status = rd(reg::kStatus);
     const bool up = status & reg::kStatusLu;
     const uint32_t code = (status & reg::kStatusSpeedMask) >> reg::kStatusSpeedShift;
@@ -438,14 +436,14 @@ void Driver::update_link(bool report) {
     link_up_ = up;
     speed_ = up ? speed : 0;
     full_duplex_ = up && fd;
-    if (!changed || !report) return;
+    if (!changed || state_ != State::Running) return;
     ++counters_.link_changes;
+    link_report_ = !link_report_;  // two changes before a delivery cancel out
     if (up) {
         log::info("%s: link up %u Mbit/s %s duplex", prefix_, static_cast<unsigned>(speed), fd ? "full" : "half");
     } else {
         log::info("%s: link down", prefix_);
     }
-    if (client_) client_->link_changed(up);
 }
 
 uint32_t Driver::read_causes() {
@@ -463,7 +461,7 @@ uint32_t Driver::read_causes() {
 }
 
 void Driver::handle_interrupt() {
-    if (!initialized_) return;
+    if (state_ == State::Off) return;
     const uint32_t causes = read_causes();
     if (!causes) return;  // a shared line, not ours
     ++counters_.interrupts;
@@ -472,74 +470,63 @@ void Driver::handle_interrupt() {
 }
 
 void Driver::schedule_work() {
-#if !defined(SKERRY_HOST_TEST)
     (void)loop::raise(on_work, this);  // if the queue is full, the poller sees pending_causes_
-#endif
 }
 
 void Driver::run_work() {
     __atomic_store_n(&work_queued_, false, __ATOMIC_RELAXED);
     const uint32_t causes = __atomic_exchange_n(&pending_causes_, 0u, __ATOMIC_RELAXED);
-    if (!started_) return;
-    if (causes & reg::kIntLsc) update_link(true);
-    if (causes & reg::kIntRxo) {
-        // Overrun: the device found no descriptor (counted in MPC). Make sure it is not lost in the ring.
-        if (rd(reg::kRdh) >= rx_ring_size_) {
-            recover("receive head register out of range");
-            return;
-        }
-    }
+    if (state_ != State::Running) return;
+    if (causes & reg::kIntLsc) update_link();
+    // Overrun: the device found no descriptor (counted in MPC). Make sure it is not lost in the ring.
+    if ((causes & reg::kIntRxo) && rd(reg::kRdh) >= rx_ring_size_) recover("receive head register out of range");
     poll(opt_.poll_budget);
 }
 
 void Driver::watchdog() {
-    if (!started_) return;
+    if (state_ != State::Running) return;
     accumulate_stats();
     const uint32_t rdh = rd(reg::kRdh), tdh = rd(reg::kTdh);
     if (rdh >= rx_ring_size_ || tdh >= tx_ring_size_) {
         recover("head register out of range");
-        return;
+    } else {
+        if (!interrupts_on_) update_link();
+        (void)tx_reclaim();
+        // Frames in flight at the last look, link up, and not one completed since: stalled (after a few looks).
+        if (wd_tx_pending_ && tx_used_ && link_up_ && tx_completed_ == wd_tx_completed_) {
+            if (++wd_tx_stalls_ >= kStallTicks) recover("transmit ring stalled");
+        } else {
+            wd_tx_stalls_ = 0;
+            wd_tx_completed_ = tx_completed_;
+            wd_tx_pending_ = tx_used_ > 0;
+        }
     }
-    if (!interrupts_on_) update_link(true);
-    poll(opt_.poll_budget);  // a safety net for a lost interrupt
-    // Frames in flight at the last look, link up, and not one completed since: stalled (after a few looks).
-    if (wd_tx_pending_ && tx_used_ && link_up_ && tx_completed_ == wd_tx_completed_) {
-        if (++wd_tx_stalls_ >= kStallTicks) recover("transmit ring stalled");
-        return;
-    }
-    wd_tx_stalls_ = 0;
-    wd_tx_completed_ = tx_completed_;
-    wd_tx_pending_ = tx_used_ > 0;
+    poll(opt_.poll_budget);  // a safety net for a lost interrupt, and the delivery of what the above found
 }
 
+// A reset from inside a pass's ring work (never during delivery): buffers the device held go back to the pool,
+// frames in flight are handed back with tx_done in the delivery that follows.
 void Driver::recover(const char* why) {
     log::warn("%s: %s; resetting the device", prefix_, why);
     ++counters_.device_errors;
     ++resets_;
-    recovering_ = true;
     accumulate_stats();
     const bool ok = reset_device();
-    // Buffers the device held go back to the pool; frames in flight are dropped (the client may free them).
     for (uint16_t slot = rx_next_, n = 0; n < rx_filled_; slot = ring_next(slot, rx_ring_size_), ++n) {
         const uint16_t idx = rx_slot_buf_[slot];
         if (idx < buffer_count_ && buf_state_[idx] == BufState::Ring) recycle(idx);
     }
     rx_next_ = rx_tail_ = rx_filled_ = 0;
     tx_drop_all();
-    recovering_ = false;
     if (!ok) {
         log::error("%s: the reset failed; the device stays off", prefix_);
-        started_ = false;
+        state_ = State::Failed;
         return;
     }
     program_filters();
     program_rings();
     enable_device();
-    update_link(true);
-    if (tx_blocked_) {
-        tx_blocked_ = false;
-        client_->tx_ready();
-    }
+    update_link();
 }
 
 // An error counter's increase since the last call. The datasheets clear every statistics register on read;
@@ -564,7 +551,7 @@ uint64_t Driver::error_counter(uint32_t off, unsigned slot) const {
 }
 
 void Driver::accumulate_stats() const {
-    if (!initialized_) return;
+    if (state_ == State::Off) return;
     DeviceStats& s = stats_;
     unsigned slot = 0;
     s.crcerrs += error_counter(reg::kCrcerrs, slot++);
@@ -645,7 +632,7 @@ void Driver::recycle(uint16_t index) {
 // Gives free buffers to the empty descriptors (keeping one descriptor back, so a full ring never looks empty)
 // and tells the device with one tail write.
 void Driver::refill() {
-    if (!rx_ || recovering_) return;
+    if (!rx_ || state_ != State::Running) return;
     bool gave = false;
     while (rx_filled_ + 1u < rx_ring_size_ && free_count_ > 0) {
         const uint16_t idx = free_list_[--free_count_];
@@ -681,9 +668,11 @@ net::RxChecksum Driver::rx_checksum(const uint8_t* frame, uint32_t len, uint8_t 
     return net::RxChecksum::Unknown;
 }
 
-size_t Driver::rx_poll(size_t budget) {
+// Ring work: takes up to `budget` written-back descriptors off the ring into rx_batch_ (buffers good frames
+// are in become the client's), drops bad ones (their buffers go back to the pool). Calls nobody.
+size_t Driver::rx_harvest(size_t budget) {
     size_t handled = 0;
-    while (handled < budget && rx_filled_ > 0) {
+    while (handled < budget && rx_filled_ > 0 && rx_batch_count_ < kMaxBudget) {
         const uint16_t slot = rx_next_;
         volatile RxDesc& d = rx_[slot];
         const uint8_t status = d.status;
@@ -723,21 +712,9 @@ size_t Driver::rx_poll(size_t budget) {
             recycle(idx);
             continue;
         }
-        uint8_t* data = static_cast<uint8_t*>(buffer_virt(idx));
-        const bool bcast = data[0] == 0xFF && data[1] == 0xFF && data[2] == 0xFF && data[3] == 0xFF &&
-                           data[4] == 0xFF && data[5] == 0xFF;
-        const bool mcast = !bcast && (data[0] & 1);
-        const net::RxFrame frame{data, len, rx_checksum(data, len, status, errors), data};
-        buf_state_[idx] = BufState::Client;  // the client may release it from inside receive()
-        if (client_->receive(frame)) {
-            ++counters_.rx_packets;
-            counters_.rx_bytes += len;
-            if (bcast) ++counters_.rx_broadcast;
-            if (mcast) ++counters_.rx_multicast;
-        } else {
-            ++counters_.rx_dropped_stack;
-            if (buf_state_[idx] == BufState::Client) recycle(idx);
-        }
+        const uint8_t* data = static_cast<const uint8_t*>(buffer_virt(idx));
+        buf_state_[idx] = BufState::Client;
+        rx_batch_[rx_batch_count_++] = {idx, static_cast<uint16_t>(len), rx_checksum(data, len, status, errors)};
     }
     return handled;
 }
@@ -749,25 +726,53 @@ void Driver::rx_release(void* buffer) {
         return;
     }
     recycle(idx);
-    // Refill at once when the ring runs low; otherwise in batches (one tail write for many buffers).
-    if (started_ && !in_poll_ && (rx_filled_ < rx_ring_size_ / 2 || free_count_ >= 32)) refill();
+    // A ring running low gets buffers at once (one tail write); otherwise the next pass refills in a batch.
+    if (rx_filled_ < rx_ring_size_ / 2) refill();
 }
 
+// A pass: the ring work, then the delivery. Nothing in the ring work calls the client, and nothing the client
+// does during the delivery (transmit, rx_release) walks the rings, so neither needs a re-entry guard.
 size_t Driver::poll(size_t budget) {
-    if (!started_ || in_poll_) return 0;
-    in_poll_ = true;
-    const size_t tx = tx_clean();
-    const size_t rx = rx_poll(budget);
-    rx_backlog_ = budget && rx >= budget;
-    refill();
-    in_poll_ = false;
+    if (!client_) return 0;
+    size_t tx = 0, rx = 0;
+    if (state_ == State::Running) {
+        tx = tx_reclaim();
+        rx = rx_harvest(budget);
+        rx_backlog_ = budget && rx >= budget;
+        refill();
+    }
+    deliver();  // also after a failed reset: the frames that were in flight go back
+    refill();  // buffers the client gave back during the delivery
+    return rx + tx;
+}
+
+// Hands the client what the ring work collected: finished transmits, received frames in ring order, a link
+// change, room to transmit again.
+void Driver::deliver() {
+    const size_t done = tx_done_count_;
+    tx_done_count_ = 0;
+    for (size_t i = 0; i < done; ++i) client_->tx_done(tx_done_[i]);
+
+    const size_t n = rx_batch_count_;
+    rx_batch_count_ = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const Harvested h = rx_batch_[i];
+        void* data = buffer_virt(h.index);
+        if (!client_->receive(net::RxFrame{data, h.len, h.checksum, data}) && buf_state_[h.index] == BufState::Client) {
+            recycle(h.index);  // refused: the buffer stays ours
+        }
+    }
+
+    if (link_report_) {
+        link_report_ = false;
+        client_->link_changed(link_up_);
+    }
     // Room for a frame of the most segments (or an empty ring) before telling a blocked client.
     const size_t room = net::kMaxTxSegments + 1 < tx_ring_size_ - 1u ? net::kMaxTxSegments + 1 : tx_ring_size_ - 1u;
-    if (tx_blocked_ && tx_free() >= room) {
+    if (tx_blocked_ && state_ == State::Running && tx_free() >= room) {
         tx_blocked_ = false;
         client_->tx_ready();
     }
-    return rx + tx;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -821,10 +826,11 @@ bool Driver::tx_context(const net::TxFrame& f, uint32_t offload, TxContext& ctx,
     return true;
 }
 
-bool Driver::transmit(const net::TxFrame& f) {
-    if (!started_ || recovering_) {
+net::TxStatus Driver::transmit(const net::TxFrame& f) {
+    if (state_ != State::Running) {
         tx_blocked_ = true;
-        return false;
+        ++counters_.tx_dropped_ring_full;
+        return net::TxStatus::Full;
     }
     bool bad = f.count == 0 || f.count > net::kMaxTxSegments;
     uint32_t total = 0;
@@ -842,16 +848,15 @@ bool Driver::transmit(const net::TxFrame& f) {
     if (!bad && offload && !tx_context(f, offload, ctx, popts)) bad = true;
     if (bad) {
         ++counters_.tx_dropped_bad_frame;
-        client_->tx_done(f.cookie);
-        return true;
+        return net::TxStatus::Dropped;
     }
     const bool new_ctx = popts && !(tx_ctx_.valid && tx_ctx_.addr == ctx.addr && tx_ctx_.lower == ctx.lower);
     const size_t need = segs + (new_ctx ? 1 : 0);
-    if (need > tx_free()) (void)tx_clean();
+    if (need > tx_free()) (void)tx_reclaim();
     if (need > tx_free()) {
         ++counters_.tx_dropped_ring_full;
         tx_blocked_ = true;
-        return false;
+        return net::TxStatus::Full;
     }
     const uint16_t first = tx_tail_;
     uint16_t slot = first;
@@ -885,33 +890,28 @@ bool Driver::transmit(const net::TxFrame& f) {
     }
     tx_ndesc_[first] = static_cast<uint8_t>(need);
     tx_cookie_[first] = f.cookie;
-    tx_len_[first] = static_cast<uint16_t>(total);
     tx_tail_ = slot;
     tx_used_ = static_cast<uint16_t>(tx_used_ + need);
-    hw::compiler_barrier();
-    ring_tx_doorbell();
+    return net::TxStatus::Queued;  // the device hears of it from flush_tx at the end of the loop iteration
+}
+
+// The tail write makes the device send everything up to it. It waits for the end of the loop iteration, so a
+// burst of frames (lwIP sends a window's worth in one go) costs one write: on a hypervisor each write is a trap
+// into the device model, and QEMU's e1000 then sends the whole batch and raises one interrupt.
+bool Driver::flush_tx() {
+    if (state_ != State::Running || tx_tail_ == tdt_written_) return false;
+    hw::compiler_barrier();  // descriptors are in memory before the device hears of them (x86: stores in order)
+    wr(reg::kTdt, tx_tail_);
+    tdt_written_ = tx_tail_;
     return true;
 }
 
-// The tail write makes the device send everything up to it. In the kernel it waits for the end of the loop
-// iteration, so a burst of frames (lwIP sends a window's worth in one go) costs one write: on a hypervisor each
-// write is a trap into the device model, and QEMU's e1000 then sends the whole batch and raises one interrupt.
-void Driver::ring_tx_doorbell() {
-#if !defined(SKERRY_HOST_TEST)
-    if (tx_doorbell_queued_) return;
-    tx_doorbell_queued_ = true;
-    if (loop::raise(on_tx_doorbell, this)) return;
-    tx_doorbell_queued_ = false;  // the work queue is full: ring it now
-#endif
-    wr(reg::kTdt, tx_tail_);
-}
-
-// Completes frames whose last descriptor the device wrote back (RS is set only there).
-size_t Driver::tx_clean() {
-    if (in_clean_ || !tx_) return 0;
-    in_clean_ = true;
+// Ring work: frees the descriptors of frames whose last descriptor the device wrote back (RS is set only
+// there); their cookies wait in tx_done_ for the delivery. Calls nobody, so transmit() may use it for room.
+size_t Driver::tx_reclaim() {
+    if (!tx_) return 0;
     size_t done = 0;
-    while (tx_used_ > 0) {
+    while (tx_used_ > 0 && tx_done_count_ < sizeof tx_done_ / sizeof tx_done_[0]) {
         const uint16_t first = tx_clean_;
         const uint16_t n = tx_ndesc_[first];
         if (n == 0 || n > tx_used_) {
@@ -921,12 +921,7 @@ size_t Driver::tx_clean() {
         const uint16_t last = static_cast<uint16_t>((first + n - 1) % tx_ring_size_);
         const uint32_t upper = tx_[last].upper;
         if (!(upper & kTxStaDd)) break;
-        if (upper & (kTxStaEc | kTxStaLc)) {
-            ++counters_.tx_errors;
-        } else {
-            ++counters_.tx_packets;
-            counters_.tx_bytes += tx_len_[first];
-        }
+        if (upper & (kTxStaEc | kTxStaLc)) ++counters_.tx_errors;
         void* cookie = tx_cookie_[first];
         tx_ndesc_[first] = 0;
         tx_cookie_[first] = nullptr;
@@ -934,15 +929,14 @@ size_t Driver::tx_clean() {
         tx_used_ = static_cast<uint16_t>(tx_used_ - n);
         ++done;
         ++tx_completed_;
-        client_->tx_done(cookie);
+        tx_done_[tx_done_count_++] = cookie;
     }
-    in_clean_ = false;
     return done;
 }
 
-// After a reset: every frame in flight is dropped (and handed back).
+// After a reset: every frame in flight is dropped (handed back in the next delivery).
 void Driver::tx_drop_all() {
-    while (tx_used_ > 0) {
+    while (tx_used_ > 0 && tx_done_count_ < sizeof tx_done_ / sizeof tx_done_[0]) {
         const uint16_t first = tx_clean_;
         const uint16_t n = tx_ndesc_[first];
         if (n == 0 || n > tx_used_) break;
@@ -952,10 +946,10 @@ void Driver::tx_drop_all() {
         tx_clean_ = static_cast<uint16_t>((first + n) % tx_ring_size_);
         tx_used_ = static_cast<uint16_t>(tx_used_ - n);
         ++counters_.tx_errors;
-        client_->tx_done(cookie);
+        tx_done_[tx_done_count_++] = cookie;
     }
     tx_used_ = 0;
-    tx_clean_ = tx_tail_ = 0;
+    tx_clean_ = tx_tail_ = tdt_written_ = 0;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -968,7 +962,7 @@ uint32_t Driver::mta_index(const uint8_t m[6]) const {
 void Driver::mta_set(uint32_t index, bool on) {
     const uint32_t word = index >> 5, bit = 1u << (index & 31);
     mta_[word] = on ? mta_[word] | bit : mta_[word] & ~bit;
-    if (initialized_) write_mta(word);
+    if (state_ != State::Off) write_mta(word);
 }
 
 bool Driver::add_multicast(const uint8_t m[6]) {
@@ -1004,22 +998,17 @@ bool Driver::remove_multicast(const uint8_t m[6]) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Kernel glue: interrupt handler, loop work, poller, timer.
+// Loop wiring: interrupt handler, raised work, poller, end-of-iteration hook, timer.
 
-#if !defined(SKERRY_HOST_TEST)
 void Driver::on_interrupt(interrupts::Frame&, void* context) { static_cast<Driver*>(context)->handle_interrupt(); }
 
 void Driver::on_work(void* context) { static_cast<Driver*>(context)->run_work(); }
 
-void Driver::on_tx_doorbell(void* context) {
-    Driver* d = static_cast<Driver*>(context);
-    d->tx_doorbell_queued_ = false;
-    if (d->started_ && !d->recovering_) d->wr(reg::kTdt, d->tx_tail_);
-}
+bool Driver::on_iteration_end(void* context) { return static_cast<Driver*>(context)->flush_tx(); }
 
 bool Driver::on_poller(void* context) {
     Driver* d = static_cast<Driver*>(context);
-    if (!d->started_) return false;
+    if (d->state_ != State::Running) return false;
     if (!d->rx_backlog_ && !__atomic_load_n(&d->pending_causes_, __ATOMIC_RELAXED)) return false;
     d->run_work();
     return true;
@@ -1027,7 +1016,7 @@ bool Driver::on_poller(void* context) {
 
 void Driver::on_timer(void* context) {
     Driver* d = static_cast<Driver*>(context);
-    if (!d->started_) return;
+    if (d->state_ != State::Running) return;
     uint64_t period = kWatchdogNs;
     if (!d->interrupts_on_) {
         // Polled: the cause register still says what happened (link changes), even with nothing unmasked.
@@ -1043,35 +1032,6 @@ void Driver::on_timer(void* context) {
     }
     d->watchdog();
     loop::arm_in(d->timer_, period, on_timer, d);
-}
-#endif
-
-// ---------------------------------------------------------------------------------------------------------
-
-// With memory to spare, a deeper receive ring: a burst of a whole TCP window (QEMU's slirp delivers one in
-// a moment) then waits in the ring instead of in QEMU's queue, and the tail moves less often. Measured with
-// iperf3 under TCG: 256 descriptors ~740 Mbit/s, 1024 ~930. It costs 2 KiB a buffer (3 MiB here).
-static Options probe_options() {
-    Options o;
-#if !defined(SKERRY_HOST_TEST)
-    constexpr uint64_t kDeepRingMinFree = 64ull << 20;
-    if (kernel::pages().free_pages() * PageAllocator::kPageSize >= kDeepRingMinFree) {
-        o.rx_ring = 1024;
-        o.rx_buffers = 1024 + 512;
-    }
-#endif
-    return o;
-}
-
-size_t probe(net::NicDriver** out, size_t max) {
-    const Options options = probe_options();
-    size_t n = 0;
-    for (size_t i = 0; i < pci::count() && n < max; ++i) {
-        const pci::Device& d = pci::device(i);
-        if (!find_model(d.vendor, d.device)) continue;
-        if (Driver* drv = Driver::create(d, options)) out[n++] = drv;
-    }
-    return n;
 }
 
 }  // namespace skerry::e1000

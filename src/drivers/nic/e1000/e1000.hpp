@@ -9,12 +9,14 @@
 // checksum offload; tx_done(cookie) once the frame's last descriptor is written back.
 //
 // Interrupts (MSI on the 82574, INTx on the 8254x; ITR caps the rate): the handler reads (and so
-// acknowledges) ICR, records the causes and raises one work item; the work handles link changes and calls
-// poll(). If poll used its whole receive budget, a loop poller keeps polling until the ring is drained, so
-// heavy receive does not starve timers and other work. A one-second watchdog folds the statistics registers
-// in, checks the ring heads and a stuck transmit ring, and resets the device when it finds nonsense.
-// Without an interrupt the driver polls on a 1 ms timer. Drivers live as long as the kernel (the loop
-// poller cannot be removed).
+// acknowledges) ICR, records the causes and raises one work item; the work handles link changes and runs a
+// pass (poll()). A pass follows the NIC contract (src/net/nic.hpp): ring work first (reclaim finished
+// transmits, harvest up to the budget of received frames, refill, tail write), then delivery to the client.
+// If a pass used its whole receive budget, a loop poller keeps running passes until the ring is drained, so
+// heavy receive does not starve timers and other work. The transmit tail is written once per loop iteration
+// by an end-of-iteration hook. A one-second watchdog folds the statistics registers in, checks the ring heads
+// and a stuck transmit ring, and resets the device when it finds nonsense. Without an interrupt the driver
+// polls on a 1 ms timer.
 //
 // QEMU quirks handled: its e1000 does not clear the error statistics on read (detected per counter), takes
 // no receive for a second after an RCTL write (harmless), and its e1000e takes the checksum options from
@@ -24,15 +26,17 @@
 // a frame over several descriptors, a head register out of range: counted (device_errors or
 // rx_dropped_bad_frame), dropped, and the driver carries on, never indexing outside its rings.
 //
-// Host tests construct a Driver on a hand-made pci::Device and call poll(), handle_interrupt(), run_work()
-// and watchdog() themselves against a device model; nothing is attached or scheduled on the host
-// (Options::use_interrupts there only decides whether the causes are unmasked in IMS).
+// What differs between the kernel and host tests comes in through a pci::Env (BAR mapping, interrupt wiring,
+// delays); scheduling is the real event loop in both. Host tests construct a Driver on a hand-made
+// pci::Device with their own Env and drive it with poll(), handle_interrupt(), run_work(), watchdog() and
+// loop::run_once() against a device model. The kernel's probe and registration are in e1000_kernel.cpp.
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "drivers/bus/pci/pci.hpp"
+#include "drivers/bus/pci/pci_env.hpp"
 #include "drivers/bus/pci/pci_irq.hpp"
 #include "kernel/dma.hpp"
 #include "kernel/timer_queue.hpp"
@@ -137,13 +141,12 @@ struct ModelInfo {
 const ModelInfo* find_model(uint16_t vendor, uint16_t device_id);
 
 struct Options {
-    bool use_interrupts = true;  // kernel: attach MSI (preferred) or INTx; false: a timer polls (host: nothing)
+    bool use_interrupts = true;  // attach MSI (preferred) or INTx through the Env; false: a timer polls
     uint16_t rx_ring = 256;      // descriptors, multiple of 8, 8..kMaxRing
     uint16_t tx_ring = 256;
     uint16_t rx_buffers = 0;     // receive buffer pool; 0 = twice rx_ring (at most kMaxRxBuffers)
     uint32_t itr_per_sec = 8000; // interrupt moderation ceiling; 0 = none
-    size_t poll_budget = 64;     // frames per poll from the interrupt work and the poller
-    void (*delay_us)(uint64_t) = nullptr;  // reset waits; nullptr = time::delay_us (kernel), none (host)
+    size_t poll_budget = 64;     // frames per pass from the interrupt work and the poller (at most kMaxBudget)
 };
 
 // The device's statistics registers, accumulated (they clear when read).
@@ -160,6 +163,11 @@ public:
     static constexpr uint32_t kMaxRxFrame = 1522;  // 1518 (with a VLAN tag) + an FCS a device failed to strip
     static constexpr uint32_t kMaxTxFrame = 1514;
     static constexpr size_t kMaxMulticast = 64;
+    static constexpr size_t kMaxBudget = 256;
+
+    // Off: not initialised. Ready: the device is reset and its MAC known (init). Running: rings built,
+    // delivering to the client (start). Failed: a recovery reset did not work; the device stays off.
+    enum class State : uint8_t { Off, Ready, Running, Failed };
 
     Driver() = default;
     ~Driver() override;
@@ -168,9 +176,9 @@ public:
 
     // Takes over the device: maps BAR0, resets it, reads the MAC (RAL/RAH, else the EEPROM). False (and
     // logged) when the device is unusable. The rings are built by start().
-    bool init(const pci::Device& dev, const Options& options = Options{});
+    bool init(const pci::Device& dev, pci::Env& env, const Options& options = Options{});
     // init() on a new driver (nullptr on failure; the kernel's heap).
-    static Driver* create(const pci::Device& dev, const Options& options = Options{});
+    static Driver* create(const pci::Device& dev, pci::Env& env, const Options& options = Options{});
 
     // net::NicDriver
     const char* name() const override { return name_; }
@@ -182,12 +190,16 @@ public:
     // Builds the rings, enables receive/transmit and interrupts; reports the link (link_changed(true) when
     // it is already up) and logs the one-line summary.
     bool start(net::NicClient& client) override;
-    bool transmit(const net::TxFrame& frame) override;
+    net::TxStatus transmit(const net::TxFrame& frame) override;
     void rx_release(void* buffer) override;
     bool add_multicast(const uint8_t mac[6]) override;
     bool remove_multicast(const uint8_t mac[6]) override;
-    size_t poll(size_t budget) override;  // receive frames handled (<= budget) + transmits completed
     net::NicCounters counters() const override;
+
+    // One pass (see the top of this file): receive descriptors handled (<= budget) + transmits completed.
+    size_t poll(size_t budget);
+    // The end-of-iteration hook's body: writes the transmit tail if frames were queued since. True if it did.
+    bool flush_tx();
 
     // The interrupt path, split so tests can drive it: handle_interrupt() is the handler's body (reads ICR,
     // records causes, raises the work once); run_work() is that work (link, poll, backlog).
@@ -199,7 +211,8 @@ public:
     DeviceStats device_stats() const;
     const ModelInfo& model() const { return *model_; }
     const pci::Irq& irq() const { return irq_; }
-    bool started() const { return started_; }
+    State state() const { return state_; }
+    bool started() const { return state_ == State::Running; }
     bool rx_backlog() const { return rx_backlog_; }  // the last poll used its whole budget
     size_t rx_buffers_free() const { return free_count_; }
     size_t rx_ring_filled() const { return rx_filled_; }
@@ -232,7 +245,8 @@ private:
     void program_rings();
     void enable_device();
     void recover(const char* why);
-    void update_link(bool report);
+    void update_link();
+    void deliver();
     uint32_t read_causes();
     void schedule_work();
     void accumulate_stats() const;
@@ -245,12 +259,11 @@ private:
     bool buffer_index(const void* p, uint16_t& index) const;
     void recycle(uint16_t index);
     void refill();
-    void ring_tx_doorbell();
-    size_t rx_poll(size_t budget);
+    size_t rx_harvest(size_t budget);
     net::RxChecksum rx_checksum(const uint8_t* frame, uint32_t len, uint8_t status, uint8_t errors) const;
 
     // Transmit.
-    size_t tx_clean();
+    size_t tx_reclaim();
     void tx_drop_all();
     bool tx_context(const net::TxFrame& f, uint32_t offload, TxContext& ctx, uint32_t& popts) const;
     size_t tx_free() const { return tx_ring_size_ - 1 - tx_used_; }
@@ -258,29 +271,29 @@ private:
     uint32_t mta_index(const uint8_t mac[6]) const;
     void mta_set(uint32_t index, bool on);
 
-#if !defined(SKERRY_HOST_TEST)
     static void on_interrupt(interrupts::Frame& frame, void* context);
     static void on_work(void* context);
-    static void on_tx_doorbell(void* context);
     static bool on_poller(void* context);
+    static bool on_iteration_end(void* context);
     static void on_timer(void* context);
-    bool poller_registered_ = false;
-#endif
 
     pci::Device dev_{};
+    pci::Env* env_ = nullptr;
     const ModelInfo* model_ = nullptr;
     Options opt_{};
     uint64_t regs_ = 0;
     char name_[40] = {};
     char prefix_[24] = {};  // "e1000 00:03.0"
     uint8_t mac_[6] = {};
-    bool initialized_ = false, started_ = false;
+    State state_ = State::Off;
     net::NicClient* client_ = nullptr;
+    bool hooked_ = false;  // poller and end-of-iteration hook registered with the loop
     pci::Irq irq_{};
     Timer timer_{};
     uint32_t ticks_ = 0;
 
     bool link_up_ = false, full_duplex_ = false;
+    bool link_report_ = false;  // link_up_ changed since the client last heard: told in the next delivery
     bool tctl_half_duplex_ = false;  // TCTL.COLD holds the half-duplex distance
     uint32_t speed_ = 0;
 
@@ -289,7 +302,6 @@ private:
     uint32_t pending_causes_ = 0;
     bool work_queued_ = false;
     bool rx_backlog_ = false;
-    bool in_poll_ = false, in_clean_ = false, recovering_ = false;
 
     // Receive ring and buffer pool.
     dma::Region rx_ring_mem_{};
@@ -309,6 +321,13 @@ private:
     BufState buf_state_[kMaxRxBuffers] = {};
     uint16_t free_list_[kMaxRxBuffers] = {};
     uint16_t free_count_ = 0;
+    struct Harvested {
+        uint16_t index;  // buffer
+        uint16_t len;
+        net::RxChecksum checksum;
+    };
+    Harvested rx_batch_[kMaxBudget] = {};  // a pass's received frames, delivered after the ring work
+    size_t rx_batch_count_ = 0;
 
     // Transmit ring.
     dma::Region tx_ring_mem_{};
@@ -317,10 +336,11 @@ private:
     uint16_t tx_tail_ = 0;   // next free descriptor (TDT)
     uint16_t tx_clean_ = 0;  // first descriptor of the oldest frame in flight
     uint16_t tx_used_ = 0;
-    bool tx_blocked_ = false;  // transmit() said no: tell the client when there is room
-    bool tx_doorbell_queued_ = false;  // a tail write waits for the end of the loop iteration (kernel)
+    bool tx_blocked_ = false;  // transmit() said Full: tell the client when there is room
+    uint16_t tdt_written_ = 0; // the tail the device was last told (the end-of-iteration hook moves it)
+    void* tx_done_[2 * kMaxRing] = {};  // reclaimed frames whose tx_done waits for the next delivery
+    size_t tx_done_count_ = 0;
     void* tx_cookie_[kMaxRing] = {};
-    uint16_t tx_len_[kMaxRing] = {};
     uint8_t tx_ndesc_[kMaxRing] = {};  // on a frame's first descriptor: how many it has (0 = not a start)
     TxContext tx_ctx_{};               // the context the device holds
     uint32_t tx_completed_ = 0;  // frames completed, ever (the watchdog's progress mark)
