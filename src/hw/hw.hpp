@@ -61,7 +61,8 @@ inline void compiler_barrier() { __asm__ __volatile__("" ::: "memory"); }
 // with no interrupts: nothing to do.
 class InterruptGuard {
 public:
-    InterruptGuard() = default;
+    InterruptGuard() {}
+    ~InterruptGuard() {}
     InterruptGuard(const InterruptGuard&) = delete;
     InterruptGuard& operator=(const InterruptGuard&) = delete;
 };

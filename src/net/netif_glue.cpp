@@ -400,6 +400,8 @@ bool NetifGlue::receive(const RxFrame& frame) {
         return false;
     }
     const u16_t len = static_cast<u16_t>(frame.len);
+    const uint8_t* dst = static_cast<const uint8_t*>(frame.data);  // read before a copied frame's buffer goes back
+    const bool group = dst[0] & 1, broadcast = (dst[0] & dst[1] & dst[2] & dst[3] & dst[4] & dst[5]) == 0xFF;
     pbuf* p;
     if (RxSlot* slot = rx_free_) {
         slot->pc.custom_free_function = custom_free;
@@ -424,11 +426,7 @@ bool NetifGlue::receive(const RxFrame& frame) {
     }
     ++ctr_.rx_frames;
     ctr_.rx_bytes += len;
-    const uint8_t* dst = static_cast<const uint8_t*>(frame.data);
-    if (dst[0] & 1) {  // group address: broadcast is the all-ones one
-        const bool broadcast = (dst[0] & dst[1] & dst[2] & dst[3] & dst[4] & dst[5]) == 0xFF;
-        ++(broadcast ? ctr_.rx_broadcast : ctr_.rx_multicast);
-    }
+    if (group) ++(broadcast ? ctr_.rx_broadcast : ctr_.rx_multicast);
 
     // The device verified the checksums: lwIP may skip its own checks for this frame. Frames are processed
     // to the end inside netif->input (NO_SYS), so the flags apply to exactly this frame.

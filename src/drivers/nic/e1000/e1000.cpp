@@ -385,8 +385,7 @@ bool Driver::start(net::NicClient& client) {
     if (opt_.use_interrupts && env_->attach_irq(dev_, on_interrupt, this, irq_, allow)) interrupts_on_ = true;
     loop::arm_in(timer_, interrupts_on_ ? kWatchdogNs : kPollNs, on_timer, this);
     enable_device();
-    update_link();
-    link_report_ = false;  // the initial state is reported here, not as a change
+    update_link(true);
     log_summary();
     if (link_up_) client_->link_changed(true);
     return true;
@@ -418,8 +417,9 @@ uint32_t Driver::offloads() const {
 // ---------------------------------------------------------------------------------------------------------
 // Link, interrupts, watchdog, recovery
 
-// Reads the link state; a change is told to the client in the next delivery.
-void Driver::update_link() {
+// Reads the link state; a change is logged, counted and told to the client in the next delivery (not the
+// initial read at start, which start() reports itself).
+void Driver::update_link(bool initial) {
     const uint32_t status = rd(reg::kStatus);
     const bool up = status & reg::kStatusLu;
     const uint32_t code = (status & reg::kStatusSpeedMask) >> reg::kStatusSpeedShift;
@@ -436,7 +436,7 @@ void Driver::update_link() {
     link_up_ = up;
     speed_ = up ? speed : 0;
     full_duplex_ = up && fd;
-    if (!changed || state_ != State::Running) return;
+    if (!changed || initial) return;
     ++counters_.link_changes;
     link_report_ = !link_report_;  // two changes before a delivery cancel out
     if (up) {
@@ -726,8 +726,8 @@ void Driver::rx_release(void* buffer) {
         return;
     }
     recycle(idx);
-    // A ring running low gets buffers at once (one tail write); otherwise the next pass refills in a batch.
-    if (rx_filled_ < rx_ring_size_ / 2) refill();
+    // Refill at once when the ring runs low; otherwise in batches (one tail write for many buffers).
+    if (rx_filled_ < rx_ring_size_ / 2 || free_count_ >= 32) refill();
 }
 
 // A pass: the ring work, then the delivery. Nothing in the ring work calls the client, and nothing the client

@@ -245,7 +245,7 @@ private:
     void program_rings();
     void enable_device();
     void recover(const char* why);
-    void update_link();
+    void update_link(bool initial = false);
     void deliver();
     uint32_t read_causes();
     void schedule_work();
