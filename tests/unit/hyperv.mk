@@ -1,7 +1,7 @@
 # Hyper-V guest support (src/drivers/bus/vmbus/): hypercalls, SynIC, VMBus rings, channel messages, the connection
 # state machine, channels and the NVSP/RNDIS wire formats, tested against a fake hypervisor (hv_fake.hpp) and a
 # VMBus host simulator (hv_host_sim.*). dma_host.cpp gives memory whose "physical" address is the host address.
-UNIT_SRCS += src/drivers/bus/vmbus/hv.cpp src/drivers/bus/vmbus/synic.cpp src/drivers/bus/vmbus/ring.cpp \
+UNIT_SRCS += src/drivers/bus/vmbus/hv.cpp src/drivers/bus/vmbus/hv_host.cpp src/drivers/bus/vmbus/synic.cpp src/drivers/bus/vmbus/ring.cpp \
              src/drivers/bus/vmbus/vmbus_msg.cpp src/drivers/bus/vmbus/vmbus.cpp src/drivers/bus/vmbus/channel.cpp \
              src/drivers/nic/netvsc/nvsp.cpp src/drivers/nic/netvsc/netvsc.cpp src/drivers/bus/vmbus/platform.cpp \
              src/drivers/bus/vmbus/registry.cpp src/drivers/bus/vmbus/reftime.cpp src/kernel/clock_plan.cpp \
@@ -19,7 +19,7 @@ build/host/tests/unit/hv_netvsc_stack_test.o: $(DEPS_CONFIG_HEADERS) | $(DEPS_ST
 # libFuzzer on the guest's parsing of host input (VMBus messages in any connection state, SynIC slots, rings,
 # NVSP/RNDIS) for FUZZ_SECONDS, like fuzz-http (clang with libFuzzer; skipped with a note without it).
 FUZZ_SECONDS ?= 20
-HV_FUZZ_SRCS := src/drivers/bus/vmbus/hv.cpp src/drivers/bus/vmbus/synic.cpp src/drivers/bus/vmbus/ring.cpp \
+HV_FUZZ_SRCS := src/drivers/bus/vmbus/hv.cpp src/drivers/bus/vmbus/hv_host.cpp src/drivers/bus/vmbus/synic.cpp src/drivers/bus/vmbus/ring.cpp \
                 src/drivers/bus/vmbus/vmbus_msg.cpp src/drivers/bus/vmbus/vmbus.cpp src/drivers/nic/netvsc/nvsp.cpp \
                 src/hw/hw_host.cpp
 HV_FUZZ_BIN := build/fuzz/hv_fuzz

@@ -6,9 +6,7 @@
 #include "drivers/console/vga_text.hpp"
 #include "kernel/log.hpp"
 
-#if !defined(SKERRY_HOST_TEST)
 #include "kernel/arch/paging.hpp"
-#endif
 
 namespace skerry::console {
 namespace {
@@ -31,13 +29,11 @@ const char* fb_type_name(boot::FramebufferType t) {
 
 Screen start_framebuffer(const boot::Framebuffer& fb) {
     const uint64_t bytes = static_cast<uint64_t>(fb.pitch) * fb.height;
-#if !defined(SKERRY_HOST_TEST)
     if (!paging::map_mmio(fb.phys, bytes)) {
         kLog.warn("cannot map the framebuffer at 0x%llx", static_cast<unsigned long long>(fb.phys));
         return Screen::None;
     }
     paging::set_write_combining(fb.phys, bytes);
-#endif
     if (!fbcon.init(fb, kFont8x16)) {
         kLog.warn("framebuffer %ux%u %u bpp at 0x%llx not usable (RGB 16/24/32 bpp only)", fb.width, fb.height,
                   fb.bpp, static_cast<unsigned long long>(fb.phys));

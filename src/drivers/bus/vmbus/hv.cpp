@@ -127,22 +127,6 @@ uint16_t signal_event(HypercallPort& port, uint32_t connection_id, uint16_t flag
     return result_status(port.call(control, signal_event_input(connection_id, flag), 0));
 }
 
-#if defined(SKERRY_HOST_TEST)
-uint64_t PageHypercall::call(uint64_t, uint64_t, uint64_t) { return kStatusInvalidHypercallCode; }
-#else
-uint64_t PageHypercall::call(uint64_t control, uint64_t rdx, uint64_t r8) {
-    if (page_phys_ == 0) return kStatusInvalidHypercallCode;
-    void* page = hw::phys_to_virt(page_phys_, 4096);
-    uint64_t rax;
-    register uint64_t r8_reg __asm__("r8") = r8;
-    // The page behaves like a function: it returns with RAX = result. Treat RCX, RDX, R8-R11 and flags as
-    // clobbered, as Linux and iPXE do (the TLFS promises less damage).
-    __asm__ __volatile__("call *%[page]"
-                         : "=a"(rax), "+c"(control), "+d"(rdx), "+r"(r8_reg)
-                         : [page] "r"(page)
-                         : "r9", "r10", "r11", "memory", "cc");
-    return rax;
-}
-#endif
+// PageHypercall::call is in hv_kernel.cpp (the call into the page); host builds get hv_host.cpp's.
 
 }  // namespace skerry::hv
