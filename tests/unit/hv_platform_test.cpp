@@ -355,11 +355,10 @@ public:
     uint32_t link_speed_mbps() const override { return 0; }
     uint32_t offloads() const override { return 0; }
     bool start(net::NicClient&) override { return true; }
-    bool transmit(const net::TxFrame&) override { return false; }
+    net::TxStatus transmit(const net::TxFrame&) override { return net::TxStatus::Full; }
     void rx_release(void*) override {}
     bool add_multicast(const uint8_t*) override { return true; }
     bool remove_multicast(const uint8_t*) override { return true; }
-    size_t poll(size_t) override { return 0; }
     net::NicCounters counters() const override { return {}; }
     uint32_t relid() const { return relid_; }
 
