@@ -18,6 +18,7 @@
 #include "hv_netvsp_sim.hpp"
 #include "kernel/dma.hpp"
 #include "kernel/event_loop.hpp"
+#include "net/netif_glue.hpp"
 #include "net/socket.hpp"
 #include "net/stack.hpp"
 #include "tests/unit/net_host.hpp"
@@ -127,6 +128,14 @@ inline HvNode& hv_node(int fd, const char* name, const char* cmdline, const netv
     NT_CHECK(net::start());
     NT_CHECK(net_test::log_contains("netvsc relid 1, MAC 00:15:5d:12:34:56, link up 10000 Mb/s, MTU 1500"));
     return *n;
+}
+
+// The netvsc NIC's per-frame counters: the glue counts frames and bytes (src/net/nic.hpp), the driver only what
+// only it sees.
+inline const net::NetifGlue::Counters& glue_counters() {
+    net::NetifGlue* g = net::interface(0);
+    NT_CHECK(g != nullptr);
+    return g->counters();
 }
 
 inline void peer_node(int fd) {

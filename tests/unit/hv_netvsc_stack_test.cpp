@@ -86,9 +86,9 @@ void check_hv_end(HvNode& n) {
     n.pump();
     NT_CHECK(n.host.violations.empty());
     NT_CHECK(n.sim->rx_outstanding() <= 1);  // at most the packet in flight when the wire closed
-    const net::NicCounters c = n.drv->counters();
-    NT_CHECK(c.rx_packets > 0 && c.tx_packets > 0);
-    NT_CHECK(c.rx_dropped_stack == 0);
+    const net::NetifGlue::Counters& g = glue_counters();
+    NT_CHECK(g.rx_frames > 0 && g.tx_frames > 0);
+    NT_CHECK(g.rx_refused == 0 && n.drv->stats().rx_no_client == 0);
 }
 
 }  // namespace
@@ -105,12 +105,17 @@ TEST(NetvscStack, TcpEchoOneMebibyte) {
         NT_CHECK(t.connections == 1 && t.tcp_bytes == kBytes && t.resets == 0);
         check_hv_end(n);
         const net::NicCounters c = n.drv->counters();
+        const net::NetifGlue::Counters& g = glue_counters();
         NT_CHECK(c.rx_dropped_bad_frame == 0 && c.device_errors == 0 && c.tx_dropped_bad_frame == 0);
         NT_CHECK(n.sim->rx_completions + n.sim->rx_outstanding() == n.sim->rx_packets);
-        report("[B] netvsc: %llu frames in (%llu transfer-page packets), %llu out, %llu tx back-pressure\n",
-                static_cast<unsigned long long>(c.rx_packets), static_cast<unsigned long long>(n.sim->rx_packets),
-                static_cast<unsigned long long>(c.tx_packets),
-                static_cast<unsigned long long>(c.tx_dropped_ring_full));
+        const hvtest::HostSim::ChannelInfo& ch = n.host.channels().at(n.relid);
+        report("[B] netvsc: %llu frames in (%llu transfer-page packets), %llu out, %llu tx back-pressure; "
+               "%llu packets to the host, %llu signals\n",
+                static_cast<unsigned long long>(g.rx_frames), static_cast<unsigned long long>(n.sim->rx_packets),
+                static_cast<unsigned long long>(g.tx_frames),
+                static_cast<unsigned long long>(c.tx_dropped_ring_full),
+                static_cast<unsigned long long>(ch.to_host.stats().packets_read),
+                static_cast<unsigned long long>(ch.guest_signals));
         return 0;
     };
     const auto r = net_test::run_pair(client, server, kPairTimeoutMs);
@@ -275,7 +280,7 @@ TEST(NetvscStack, LinkDownAndUpDuringTraffic) {
         static uint64_t down_at = 0;
         static int phase = 0;
         n.hook = [](HvNode& h) {
-            if (phase == 0 && h.drv->counters().rx_bytes > 100000) {
+            if (phase == 0 && glue_counters().rx_bytes > 100000) {
                 h.sim->set_link(false);
                 down_at = time::now_ns();
                 phase = 1;
@@ -320,7 +325,7 @@ TEST(NetvscStack, ChannelRescindDuringTraffic) {
         NT_CHECK(echo::start(7));
         static bool rescinded = false;
         n.hook = [](HvNode& h) {
-            if (!rescinded && h.drv->counters().rx_bytes > 200000) {
+            if (!rescinded && glue_counters().rx_bytes > 200000) {
                 h.sim->rescind();
                 rescinded = true;
             }
@@ -333,7 +338,7 @@ TEST(NetvscStack, ChannelRescindDuringTraffic) {
         NT_CHECK(n.host.channels().count(n.relid) == 0);
         NT_CHECK(n.host.gpadls().empty());
         NT_CHECK(n.conn->find_relid(n.relid) == nullptr);
-        NT_CHECK(n.drv->counters().tx_errors > 0 || n.drv->counters().tx_packets > 0);
+        NT_CHECK(n.drv->counters().tx_errors > 0 || glue_counters().tx_frames > 0);
         NT_CHECK(n.host.violations.empty());
         return 0;  // the wire closes with this process: the peer sees its NIC's wire go away
     };
@@ -356,7 +361,7 @@ TEST(NetvscStack, MalformedAndOversizedHostPacketsDuringTraffic) {
         static int injected = 0;
         n.hook = [](HvNode& h) {
             // While frames flow: one for every 25 frames received, 24 in all (1 MiB brings about 750).
-            while (kind < 24 && static_cast<uint64_t>(kind) < h.drv->counters().rx_packets / 25) {
+            while (kind < 24 && static_cast<uint64_t>(kind) < glue_counters().rx_frames / 25) {
             hvtest::NetvspSim& s = *h.sim;
             std::vector<uint8_t> m(44 + 1700, 0);
             put32(&m[0], netvsc::kRndisPacketMsg);

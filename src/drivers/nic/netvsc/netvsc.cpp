@@ -69,6 +69,7 @@ Driver::Driver(vmbus::Connection& conn, hv::HypercallPort& port, uint32_t relid,
 }
 
 Driver::~Driver() {
+    if (poller_registered_) loop::remove_poller(poller, this);
     free_memory();
     dma_.free(recv_mem_);  // frames still lent now dangle: destroy only a stopped driver the stack let go of
     delete[] scratch_;
@@ -395,7 +396,7 @@ void Driver::handle_completion(uint64_t tid, const uint8_t* p, size_t len) {
         gpa_[i] = GpaSlot{};
         gpa_busy_--;
         stats_.tx_completions++;
-        if (cookie != nullptr && client_ != nullptr) client_->tx_done(cookie);  // the host is done reading it
+        if (cookie != nullptr) queue_tx_done(cookie);  // the host is done reading it
         return;
     }
     if (tid >= kTidInit && tid < kTidInit + kNvspVersionCount) {
@@ -468,11 +469,10 @@ void Driver::handle_rndis_control(const uint8_t* msg, size_t len) {
     if (r.type == kRndisIndicateStatusMsg) {
         if (r.status == kStatusMediaConnect || r.status == kStatusMediaDisconnect) {
             const bool up = r.status == kStatusMediaConnect;
-            if (up == link_) return;
+            if (up == link_ || state_ == BringUp::Draining) return;  // stopping: the link stays down
             link_ = up;
             ctr_.link_changes++;
-            kLog.info("%s: link %s", name_, up ? "up" : "down");
-            if (client_ != nullptr && state_ == BringUp::Ready) client_->link_changed(up);
+            kLog.info("%s: link %s", name_, up ? "up" : "down");  // the client hears of it in the delivery
         } else if (r.status == kStatusLinkSpeedChange && r.info_len >= 4) {
             speed_mbps_ = get32(r.info) / 10000;
         }
@@ -589,23 +589,17 @@ void Driver::handle_xfer(const vmbus::PacketDescriptor& d, const uint8_t* pkt, s
     stats_.rx_xfer_packets++;
     const size_t off = d.offset8 * 8u;
     const bool wants_completion = (d.flags & vmbus::kPacketFlagCompletionRequested) != 0;
-    // One slot per transfer-page packet: it is completed when its last lent frame comes back.
+    // One slot per transfer-page packet: it is completed when the last of its frames comes back. Frames are
+    // only queued here (the delivery hands them to the client), so a packet that queued none is done now.
     uint16_t slot = 0;
     while (slot < kMaxRxPackets && rx_packets_[slot].state != RxPacket::Free) ++slot;
-    RxPacket& p = rx_packets_[slot];  // poll() only reads a packet when a slot is free
+    RxPacket& p = rx_packets_[slot];  // the ring work only reads a packet when a slot is free
     p.tid = d.transaction_id;
-    p.outstanding = 0;
-    p.state = RxPacket::Filling;  // a release during receive() must not complete it before all frames are out
+    p.frames = 0;
+    p.completion = wants_completion;
+    p.state = RxPacket::Held;
     auto finish = [&] {
-        if (p.outstanding != 0) {
-            p.state = RxPacket::Lent;
-            return;
-        }
-        if (wants_completion) {
-            complete_rx(slot);
-        } else {
-            p.state = RxPacket::Free;
-        }
+        if (p.frames == 0) finish_packet(slot);
     };
     RndisPacket np;
     if (len < 24 || off < 24) {
@@ -655,45 +649,44 @@ void Driver::handle_xfer(const vmbus::PacketDescriptor& d, const uint8_t* pkt, s
             malformed(true, "frame of bad length", r.info_len);
             continue;
         }
-        deliver_frame(r.info, r.info_len, slot);
+        queue_frame(r.info, r.info_len, slot);
     }
     finish();
 }
 
-bool Driver::deliver_frame(const uint8_t* frame, uint32_t len, uint16_t slot) {
+// A frame for the client, queued for the delivery. It counts against its packet from now on: the packet is
+// completed only once the frame came back (released, refused, or dropped at a teardown).
+void Driver::queue_frame(const uint8_t* frame, uint32_t len, uint16_t slot) {
     if (client_ == nullptr || state_ != BringUp::Ready) {
-        ctr_.rx_dropped_stack++;
-        return false;
+        stats_.rx_no_client++;
+        return;
     }
     if (rx_free_ref_count_ == 0) {
         ctr_.rx_dropped_no_buffer++;
-        return false;
+        return;
     }
     const uint16_t k = rx_free_refs_[--rx_free_ref_count_];
+    rx_refs_[k] = RxRef{frame, len, slot, RxRef::Queued};
+    rx_packets_[slot].frames++;
+    rx_batch_[rx_batch_count_++] = k;  // at most kMaxRxFrames refs exist
+}
+
+// A frame came back from the client (or was never delivered): its reference is free, and its packet is done
+// when it was the packet's last.
+void Driver::put_back(uint16_t k) {
     RxRef& ref = rx_refs_[k];
-    ref.packet = slot;
-    ref.lent = true;
-    net::RxFrame f{const_cast<uint8_t*>(frame), len, net::RxChecksum::Unknown, &ref};
-    const bool multicast = (frame[0] & 1) != 0;
-    const bool broadcast = multicast && (frame[0] & frame[1] & frame[2] & frame[3] & frame[4] & frame[5]) == 0xFF;
-    rx_packets_[slot].outstanding++;  // counted before the call: the client may release it inside receive()
-    rx_lent_++;
-    if (!client_->receive(f)) {
-        rx_packets_[slot].outstanding--;
-        rx_lent_--;
-        ref.lent = false;
-        rx_free_refs_[rx_free_ref_count_++] = k;
-        ctr_.rx_dropped_stack++;
-        return false;
+    ref.state = RxRef::Free;
+    rx_free_refs_[rx_free_ref_count_++] = k;
+    RxPacket& p = rx_packets_[ref.packet];
+    if (p.frames > 0 && --p.frames == 0 && p.state == RxPacket::Held) finish_packet(ref.packet);
+}
+
+void Driver::finish_packet(uint16_t slot) {
+    if (rx_packets_[slot].completion) {
+        complete_rx(slot);
+    } else {
+        rx_packets_[slot].state = RxPacket::Free;
     }
-    ctr_.rx_packets++;
-    ctr_.rx_bytes += len;
-    if (broadcast) {
-        ctr_.rx_broadcast++;
-    } else if (multicast) {
-        ctr_.rx_multicast++;
-    }
-    return true;
 }
 
 void Driver::complete_rx(uint16_t slot) {
@@ -734,42 +727,48 @@ size_t Driver::flush_rx_completions() {
     return n;
 }
 
+// Takes the frame back; the last frame of a packet sends the packet's completion (an outbound ring write, which
+// calls nobody). Never reads the inbound ring, never calls the client.
 void Driver::rx_release(void* buffer) {
     RxRef* ref = static_cast<RxRef*>(buffer);
-    if (ref < rx_refs_ || ref >= rx_refs_ + kMaxRxFrames || !ref->lent) {
+    if (ref < rx_refs_ || ref >= rx_refs_ + kMaxRxFrames || ref->state != RxRef::Lent) {
         kLog.warn("%s: rx_release of %p, which is not a frame the client holds", name_, buffer);
         ctr_.device_errors++;
         return;
     }
-    ref->lent = false;
-    rx_free_refs_[rx_free_ref_count_++] = static_cast<uint16_t>(ref - rx_refs_);
     rx_lent_--;
-    RxPacket& p = rx_packets_[ref->packet];
-    if (p.outstanding > 0 && --p.outstanding == 0 && p.state == RxPacket::Lent) complete_rx(ref->packet);
+    put_back(static_cast<uint16_t>(ref - rx_refs_));
     if (rx_lent_ == 0 && state_ == BringUp::Stopped) dma_.free(recv_mem_);
 }
 
 // ------------------------------------------------------------------------------------------------ transmit
 
-// The frame could not be put on the ring: a corrupt ring loses it (counted, tx_done), a full one refuses it
-// (transmit() returns false; tx_ready() follows a completion).
-bool Driver::send_failed(const net::TxFrame& f) {
+// The frame could not be put on the ring: a corrupt ring loses it (Dropped, counted as a transmit error), a
+// full one refuses it (Full; tx_ready() follows a completion).
+net::TxStatus Driver::send_failed() {
     if (channel_.outbound().corrupt()) {
         ctr_.tx_errors++;
-        client_->tx_done(f.cookie);
-        return true;
+        return net::TxStatus::Dropped;
     }
     ctr_.tx_dropped_ring_full++;
     want_tx_ready_ = true;
-    return false;
+    return net::TxStatus::Full;
 }
 
-bool Driver::transmit(const net::TxFrame& f) {
-    if (client_ == nullptr) return false;  // not started: nothing kept, nobody to tell
+void Driver::queue_tx_done(void* cookie) {
+    if (tx_done_count_ == kTxDoneSlots) {  // cannot happen (see kTxDoneSlots); never overwrite one
+        ctr_.device_errors++;
+        return;
+    }
+    tx_done_[(tx_done_head_ + tx_done_count_++) % kTxDoneSlots] = cookie;
+}
+
+// Queues a frame; never calls the client (the cookie of a copied frame waits for the next pass's delivery).
+net::TxStatus Driver::transmit(const net::TxFrame& f) {
+    if (client_ == nullptr) return net::TxStatus::Full;  // not started: nothing kept, nobody to tell
     if (state_ != BringUp::Ready) {
         ctr_.tx_errors++;
-        client_->tx_done(f.cookie);
-        return true;  // the device is gone: dropped, not retried
+        return net::TxStatus::Dropped;  // the device is gone or going: dropped, not retried
     }
     uint32_t sum = 0;
     bool bad = f.count == 0 || f.count > net::kMaxTxSegments;
@@ -780,32 +779,34 @@ bool Driver::transmit(const net::TxFrame& f) {
     const uint32_t max_len = static_cast<uint32_t>(mtu_) + kEthHeader + 4;
     if (bad || sum != f.total_len || f.total_len < kEthHeader || f.total_len > max_len) {
         ctr_.tx_dropped_bad_frame++;
-        client_->tx_done(f.cookie);
-        return true;
+        return net::TxStatus::Dropped;
     }
-    if (section_count_ == 0) {  // GPA direct: zero copy, tx_done when the host completes
+    if (tx_done_count_ == kTxDoneSlots) {  // (cannot happen; see kTxDoneSlots)
+        ctr_.tx_dropped_ring_full++;
+        want_tx_ready_ = true;
+        return net::TxStatus::Full;
+    }
+    if (section_count_ == 0) {  // GPA direct: zero copy, tx_done once the host completes
         const int g = alloc_gpa();
         if (g < 0) {
             ctr_.tx_dropped_ring_full++;
             want_tx_ready_ = true;
-            return false;
+            return net::TxStatus::Full;
         }
         build_rndis_packet_header(static_cast<uint8_t*>(gpa_mem_.virt) + g * kGpaArea, f.total_len);
         if (!send_gpa(static_cast<uint32_t>(g), kRndisPacketHeaderSize, &f, kNvspChannelData)) {
             gpa_[g].busy = false;
             gpa_busy_--;
-            return send_failed(f);
+            return send_failed();
         }
         gpa_[g].cookie = f.cookie;
-        ctr_.tx_packets++;
-        ctr_.tx_bytes += f.total_len;
-        return true;
+        return net::TxStatus::Queued;
     }
     const int s = alloc_section();
     if (s < 0) {
         ctr_.tx_dropped_ring_full++;
         want_tx_ready_ = true;
-        return false;
+        return net::TxStatus::Full;
     }
     uint8_t* sec = static_cast<uint8_t*>(send_mem_.virt) + static_cast<size_t>(s) * section_size_;
     size_t pos = build_rndis_packet_header(sec, f.total_len);
@@ -817,12 +818,10 @@ bool Driver::transmit(const net::TxFrame& f) {
     build_rndis_packet(m, kNvspChannelData, static_cast<uint32_t>(s), static_cast<uint32_t>(pos));
     if (!send_nvsp(m, sizeof m, kTidSectionBase + static_cast<uint32_t>(s), true)) {
         free_section(static_cast<uint32_t>(s));
-        return send_failed(f);
+        return send_failed();
     }
-    ctr_.tx_packets++;
-    ctr_.tx_bytes += f.total_len;
-    client_->tx_done(f.cookie);  // copied: the frame's pieces are free
-    return true;
+    queue_tx_done(f.cookie);  // copied: the pieces are free, which the next pass tells the client
+    return net::TxStatus::Queued;
 }
 
 bool Driver::add_multicast(const uint8_t*) { return true; }     // the filter accepts all multicast
@@ -836,6 +835,7 @@ bool Driver::start(net::NicClient& client) {
         return false;
     }
     client_ = &client;
+    link_client_ = link_;  // what the client reads from link_up() now; changes come with deliveries
     if (opt_.self_poll && !poller_registered_) poller_registered_ = loop::add_poller(poller, this);
     return true;
 }
@@ -844,6 +844,13 @@ bool Driver::poller(void* self) { return static_cast<Driver*>(self)->poll(64) !=
 
 size_t Driver::poll(size_t budget) {
     stats_.polls++;
+    const size_t work = ring_work(budget);
+    return work + deliver();
+}
+
+// The ring work of a pass: bring-up and stopping steps, waiting receive completions, then host packets off the
+// inbound ring. Calls nobody: frames, cookies and the link state wait for deliver().
+size_t Driver::ring_work(size_t budget) {
     if (state_ == BringUp::Stopped) return 0;
     if (state_ != BringUp::Stopping) {
         const vmbus::ChannelOffer* o = conn_.find_relid(relid_);
@@ -861,9 +868,9 @@ size_t Driver::poll(size_t budget) {
     if (state_ == BringUp::Draining) drain();
     if (state_ == BringUp::Stopping || state_ == BringUp::Stopped) return 1;
     size_t work = flush_rx_completions();
-    const uint64_t frames_before = ctr_.rx_packets;
     size_t packets = 0;
-    while (ctr_.rx_packets - frames_before < budget && packets < budget * 4 && rx_complete_pending_ == 0) {
+    // The budget counts the frames this pass queued (rx_batch_count_ starts at 0: the last delivery took all).
+    while (rx_batch_count_ < budget && packets < budget * 4 && rx_complete_pending_ == 0) {
         bool slot_free = false;
         for (size_t i = 0; i < kMaxRxPackets && !slot_free; ++i) slot_free = rx_packets_[i].state == RxPacket::Free;
         if (!slot_free) {
@@ -885,8 +892,40 @@ size_t Driver::poll(size_t budget) {
         if (state_ == BringUp::Failed || state_ == BringUp::Stopping) break;
     }
     if (state_ == BringUp::Draining) drain();
-    work += packets;
-    if (want_tx_ready_ && client_ != nullptr && state_ == BringUp::Ready && can_send()) {
+    return work + packets;
+}
+
+// The delivery of a pass: the ring work is finished and the rings are consistent, so the client may transmit
+// and release frames from inside these calls. Cookies and frames queued meanwhile wait for the next pass.
+size_t Driver::deliver() {
+    if (client_ == nullptr) return 0;
+    size_t work = 0;
+    for (size_t n = tx_done_count_; n > 0; --n, ++work) {
+        void* cookie = tx_done_[tx_done_head_];
+        tx_done_head_ = (tx_done_head_ + 1) % kTxDoneSlots;
+        tx_done_count_--;
+        client_->tx_done(cookie);
+    }
+    const size_t frames = rx_batch_count_;
+    rx_batch_count_ = 0;
+    for (size_t i = 0; i < frames; ++i) {
+        const uint16_t k = rx_batch_[i];
+        RxRef& ref = rx_refs_[k];
+        ref.state = RxRef::Lent;
+        rx_lent_++;
+        const net::RxFrame f{const_cast<uint8_t*>(ref.data), ref.len, net::RxChecksum::Unknown, &ref};
+        if (!client_->receive(f) && ref.state == RxRef::Lent) {  // refused: the frame comes back at once
+            rx_lent_--;
+            put_back(k);
+        }
+    }
+    work += frames;
+    if (link_client_ != link_) {
+        link_client_ = link_;
+        client_->link_changed(link_);
+        work++;
+    }
+    if (want_tx_ready_ && state_ == BringUp::Ready && can_send()) {
         want_tx_ready_ = false;
         client_->tx_ready();
         work++;
@@ -898,25 +937,29 @@ size_t Driver::poll(size_t budget) {
 
 void Driver::teardown() {
     if (state_ == BringUp::Stopping || state_ == BringUp::Stopped) return;
-    if (link_ && client_ != nullptr) client_->link_changed(false);
     if (link_) ctr_.link_changes++;
-    link_ = false;
+    link_ = false;  // the client hears of it in the next delivery
     state_ = BringUp::Stopping;
     channel_.close();  // CLOSECHANNEL, ring GPADL teardown
     if (recv_gpadl_ != 0 && conn_.gpadl_state(recv_gpadl_) == vmbus::GpadlState::Created)
         conn_.teardown_gpadl(relid_, recv_gpadl_);
     if (send_gpadl_ != 0 && conn_.gpadl_state(send_gpadl_) == vmbus::GpadlState::Created)
         conn_.teardown_gpadl(relid_, send_gpadl_);
-    // Lent frames stay valid (the buffer is freed when the last comes back); their completions are moot.
+    // Frames queued by this pass's ring work and not delivered yet are dropped (a packet left without frames is
+    // freed, not completed: complete_rx() sees the state). Lent frames stay valid (the buffer is freed when the
+    // last comes back); their completions are moot.
+    for (size_t i = 0; i < rx_batch_count_; ++i) put_back(rx_batch_[i]);
+    rx_batch_count_ = 0;
     for (size_t i = 0; i < kMaxRxPackets; ++i)
         if (rx_packets_[i].state == RxPacket::CompletePending) rx_packets_[i].state = RxPacket::Free;
     rx_complete_pending_ = 0;
-    // Frames sent GPA direct and never completed: the host is gone, so they are done (and counted lost).
+    // Frames sent GPA direct and never completed: the host is gone, so they are done (and counted lost); the
+    // next delivery hands them back.
     for (uint32_t i = 0; i < kGpaSlots; ++i) {
         if (!gpa_[i].busy) continue;
-        if (gpa_[i].cookie != nullptr && client_ != nullptr) {
+        if (gpa_[i].cookie != nullptr) {
             ctr_.tx_errors++;
-            client_->tx_done(gpa_[i].cookie);
+            queue_tx_done(gpa_[i].cookie);
         }
         gpa_[i] = GpaSlot{};
     }
@@ -947,8 +990,8 @@ void Driver::stop() {
     if (state_ == BringUp::Stopping || state_ == BringUp::Stopped || state_ == BringUp::Draining) return;
     if (state_ != BringUp::Ready) return teardown();
     // Filter 0 and HALT; once the host completed every send, revoke the buffers (the host stops using them and
-    // never completes a revoke), and once it read the revokes, close.
-    if (link_ && client_ != nullptr) client_->link_changed(false);
+    // never completes a revoke), and once it read the revokes, close. The link goes down now; the client hears
+    // of it in the next delivery.
     if (link_) ctr_.link_changes++;
     link_ = false;
     state_ = BringUp::Draining;
