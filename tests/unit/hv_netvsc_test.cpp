@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <string.h>
 
+#include <deque>
 #include <set>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "hv_host_sim.hpp"
 #include "hv_netvsp_sim.hpp"
 #include "kernel/dma.hpp"
+#include "kernel/event_loop.hpp"
 
 namespace skerry::netvsc {
 namespace {
@@ -995,6 +997,231 @@ TEST_F(NetvscTest, RandomGarbageFromTheHostIsSurvived) {
     EXPECT_EQ(sim->tx_frames.back(), f);
     release_all();
     run();
+}
+
+// A client that does what lwIP does inside the callbacks (src/net/nic.hpp, rule 3): it answers every frame from
+// inside receive() with a transmit, gives every other frame back at once and the rest from inside tx_done(), and
+// sends more from inside tx_done(), link_changed() and tx_ready(). Now and then it also hands the driver a
+// malformed frame, which the old driver answered with a tx_done from inside transmit(). Each frame it sends is a
+// heap copy whose cookie is the copy: it must come back exactly once, and only after transmit() returned.
+struct BusyClient : Client {
+    net::NicDriver* drv = nullptr;
+    std::set<std::vector<uint8_t>*> in_flight;
+    std::vector<std::vector<uint8_t>> queued;  // what transmit() took, in order
+    std::vector<void*> held;                  // frames kept until a tx_done
+    size_t follow_ups = 0;                    // frames still to send from tx_done
+    size_t full = 0, dropped = 0, malformed_sent = 0, twice = 0, sent_in_link = 0;
+
+    void send_copy(const std::vector<uint8_t>& bytes) {
+        auto* buf = new std::vector<uint8_t>(bytes);
+        net::TxFrame t{};
+        t.segs[0] = {buf->data(), static_cast<uint32_t>(buf->size())};
+        t.count = 1;
+        t.total_len = static_cast<uint32_t>(buf->size());
+        t.cookie = buf;
+        switch (tx(*drv, t)) {
+        case net::TxStatus::Queued:
+            in_flight.insert(buf);
+            queued.push_back(bytes);
+            return;
+        case net::TxStatus::Full: full++; break;
+        case net::TxStatus::Dropped: dropped++; break;
+        }
+        delete buf;  // not kept: ours to free
+    }
+    void send_malformed() {
+        net::TxFrame t{};  // no pieces
+        t.cookie = &malformed_sent;
+        if (tx(*drv, t) == net::TxStatus::Dropped) malformed_sent++;
+    }
+    bool receive(const net::RxFrame& f) override {
+        InCallback in(*this);
+        received++;
+        const uint8_t* d = static_cast<const uint8_t*>(f.data);
+        std::vector<uint8_t> reply(d, d + f.len);
+        reply[13] ^= 0x80;  // marks it as an answer
+        send_copy(reply);
+        if (received % 7 == 0) send_malformed();
+        if (received % 2) {
+            release(*drv, f.buffer);
+        } else {
+            held.push_back(f.buffer);
+        }
+        return true;
+    }
+    void tx_done(void* cookie) override {
+        InCallback in(*this);
+        auto* buf = static_cast<std::vector<uint8_t>*>(cookie);
+        if (in_flight.erase(buf) != 1) {
+            twice++;  // unknown, or handed back twice: do not touch it
+            return;
+        }
+        delete buf;
+        done.push_back(cookie);
+        if (!held.empty()) {
+            release(*drv, held.back());
+            held.pop_back();
+        }
+        if (follow_ups > 0) {
+            follow_ups--;
+            uint8_t dst[6] = {0x00, 0x15, 0x5d, 0, 0, 1};
+            send_copy(frame(dst, 100 + follow_ups, 42));
+        }
+    }
+    void link_changed(bool up) override {
+        InCallback in(*this);
+        links.push_back(up);
+        uint8_t dst[6] = {0x00, 0x15, 0x5d, 0, 0, 2};
+        sent_in_link++;
+        send_copy(frame(dst, 64, 7));
+    }
+    void tx_ready() override {
+        InCallback in(*this);
+        ready++;
+        uint8_t dst[6] = {0x00, 0x15, 0x5d, 0, 0, 3};
+        send_copy(frame(dst, 80, 9));
+    }
+    ~BusyClient() {
+        for (auto* b : in_flight) delete b;
+    }
+};
+
+void busy_round(NetvscTest& t, BusyClient& busy, size_t frames, size_t follow_ups) {
+    busy.follow_ups = follow_ups;
+    const size_t received = busy.received, queued = busy.queued.size(), full = busy.full;
+    std::vector<std::vector<uint8_t>> sent;
+    for (size_t i = 0; i < frames; ++i) {
+        sent.push_back(frame(t.sim->mac, 60 + (23 * i) % 1400, static_cast<uint8_t>(i)));
+        t.sim->inject(sent.back().data(), sent.back().size());
+    }
+    t.run();
+    // Every frame was answered from inside receive(); the answers refused with Full were not kept.
+    EXPECT_EQ(busy.received - received, frames);
+    size_t answers = 0;
+    for (size_t i = queued; i < busy.queued.size(); ++i) answers += (busy.queued[i][13] & 0x80) != 0;
+    EXPECT_EQ(answers + busy.full - full, frames);
+}
+
+TEST_F(NetvscTest, ClientMayTransmitAndReleaseFromInsideEveryCallback) {
+    bring_up();
+    BusyClient busy;
+    busy.drv = drv;
+    ASSERT_TRUE(drv->start(busy));
+    sim->frames_per_packet = 5;
+    busy_round(*this, busy, 40, 12);
+    sim->set_link(false);
+    run();
+    sim->set_link(true);
+    run();
+    EXPECT_EQ(busy.links, (std::vector<bool>{false, true}));
+    busy_round(*this, busy, 80, 30);  // more than a pass's budget of 64 frames
+    for (void* b : busy.held) busy.release(*drv, b);
+    busy.held.clear();
+    run();
+    EXPECT_EQ(busy.nested, 0) << "a callback from inside transmit(), rx_release() or another callback";
+    EXPECT_EQ(busy.twice, 0u);
+    EXPECT_TRUE(busy.in_flight.empty());  // every cookie came back exactly once
+    EXPECT_EQ(busy.done.size(), busy.queued.size());
+    EXPECT_EQ(busy.follow_ups, 0u);
+    EXPECT_EQ(busy.full, 0u);  // 2 x 40 + ~50 frames fit the send sections
+    EXPECT_EQ(busy.malformed_sent, 120u / 7);
+    EXPECT_EQ(drv->counters().tx_dropped_bad_frame, busy.malformed_sent);
+    // The host got every queued frame (the one sent on the link-down report was dropped by the host).
+    EXPECT_EQ(sim->tx_frames.size() + sim->dropped_link_down, busy.queued.size());
+    EXPECT_EQ(drv->rx_frames_lent(), 0u);
+    EXPECT_EQ(sim->rx_outstanding(), 0u);
+    EXPECT_EQ(sim->rx_completions, sim->rx_packets);  // each packet completed once (a second would be flagged)
+    EXPECT_EQ(drv->counters().device_errors, 0u);
+    // The channel goes: the link-down report arrives in a pass, and what the client sends from inside it is
+    // dropped at once (no tx_done), not queued.
+    const size_t dropped = busy.dropped;
+    sim->rescind();
+    run();
+    EXPECT_TRUE(drv->stopped());
+    EXPECT_EQ(busy.links, (std::vector<bool>{false, true, false}));
+    EXPECT_EQ(busy.dropped, dropped + 1);
+    EXPECT_EQ(busy.nested, 0);
+    EXPECT_TRUE(busy.in_flight.empty());
+    EXPECT_EQ(dma::in_use(), baseline);
+}
+
+// The same GPA direct: zero copy, so cookies come back only with the host's completions, and the 32 slots run
+// out while the client answers a burst: Full, then tx_ready() from a pass, and the client sends from inside it.
+TEST_F(NetvscTest, ClientMayTransmitFromInsideCallbacksGpaDirect) {
+    opt.use_send_buffer = false;
+    bring_up();
+    BusyClient busy;
+    busy.drv = drv;
+    ASSERT_TRUE(drv->start(busy));
+    busy_round(*this, busy, 48, 20);
+    EXPECT_GT(busy.full, 0u);
+    EXPECT_GE(busy.ready, 1);
+    for (void* b : busy.held) busy.release(*drv, b);
+    busy.held.clear();
+    run();
+    EXPECT_EQ(busy.nested, 0);
+    EXPECT_EQ(busy.twice, 0u);
+    EXPECT_TRUE(busy.in_flight.empty());
+    EXPECT_EQ(sim->tx_frames.size(), busy.queued.size());
+    EXPECT_EQ(drv->tx_gpa_busy(), 0u);
+    EXPECT_EQ(sim->rx_outstanding(), 0u);
+    EXPECT_EQ(sim->rx_completions, sim->rx_packets);
+}
+
+// The inbound ring breaks in the middle of a pass, after the ring work queued frames of an earlier packet: the
+// teardown drops them (never delivered, nothing lent), the client hears of the link going down in the same
+// pass's delivery, and the receive buffer goes with the rest.
+TEST_F(NetvscTest, RingBreakingAfterFramesWereQueuedDropsThemCleanly) {
+    start();
+    for (int i = 0; i < 3; ++i) sim->inject(frame(sim->mac, 100 + i, 1).data(), 100 + i);
+    sim->pump();  // one transfer-page packet with three frames
+    sim->inject(frame(sim->mac, 200, 2).data(), 200);
+    sim->pump();  // a second one behind it
+    const auto& ch = host.channels().at(relid);
+    uint8_t* ctl = reinterpret_cast<uint8_t*>((host.gpadls().at(ch.ring_gpadl).pfns[0] + ch.downstream_pages) << 12);
+    uint8_t* data = ctl + vmbus::kRingControlSize;
+    uint32_t read;
+    memcpy(&read, ctl + vmbus::kRingOffReadIndex, 4);
+    vmbus::PacketDescriptor first;
+    memcpy(&first, data + read, sizeof first);
+    ASSERT_EQ(first.type, vmbus::kPacketDataXferPages);
+    const uint32_t second = read + first.len8 * 8u + 8;
+    ASSERT_LT(second + sizeof first, ch.to_guest.data_size());  // no wrap in this test
+    const uint16_t bad_offset8 = 0;
+    memcpy(data + second + 2, &bad_offset8, 2);  // the second descriptor is nonsense
+    drv->poll(64);
+    EXPECT_TRUE(client.frames.empty());
+    EXPECT_EQ(client.links, (std::vector<bool>{false}));
+    EXPECT_EQ(drv->rx_frames_lent(), 0u);
+    EXPECT_GE(drv->counters().device_errors, 1u);
+    run();
+    EXPECT_TRUE(drv->stopped());
+    EXPECT_TRUE(host.gpadls().empty());
+    EXPECT_EQ(dma::in_use(), baseline);
+}
+
+// With Options::self_poll the driver's passes run from its loop poller (the real event loop), and a destroyed
+// driver leaves no poller behind (ASan would catch a call into the freed driver).
+TEST_F(NetvscTest, LoopPollerRunsPassesAndGoesWithTheDriver) {
+    opt.self_poll = true;
+    start();
+    for (int i = 0; i < 3; ++i) sim->inject(frame(sim->mac, 100 + i, 1).data(), 100 + i);
+    int c;
+    ASSERT_EQ(send(frame(sim->mac, 90, 2), &c), net::TxStatus::Queued);
+    for (int i = 0; i < 20; ++i) {
+        conn->poll();
+        sim->pump();
+        loop::run_once();
+    }
+    EXPECT_EQ(client.frames.size(), 3u);
+    EXPECT_EQ(client.done, (std::vector<void*>{&c}));
+    EXPECT_EQ(sim->tx_frames.size(), 1u);
+    release_all();
+    const uint64_t polls = drv->stats().polls;
+    EXPECT_GT(polls, 0u);
+    delete drv;
+    drv = nullptr;
+    loop::run_once();
 }
 
 }  // namespace
