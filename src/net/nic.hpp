@@ -93,8 +93,8 @@ struct RxFrame {
 enum class TxStatus : uint8_t {
     Queued,   // the driver has it; its cookie comes back through NicClient::tx_done in a later pass
     Full,     // no room now: nothing kept; NicClient::tx_ready follows once there is room
-    Dropped,  // malformed (empty, oversized, too many pieces, bad offload offsets): counted, nothing kept;
-              // the caller frees it
+    Dropped,  // malformed (empty, oversized, too many pieces, bad offload offsets), or the device is gone for
+              // good (netvsc after a rescind; counted as tx_errors): counted, nothing kept; the caller frees it
 };
 
 // The stack side, implemented by the glue. Called only as rule 2 above says.
