@@ -44,8 +44,8 @@
 // read time that a packet written to an empty ring was signalled.
 // Receive is zero copy: each RNDIS PACKET_MSG of a transfer-page packet is handed to the client as an RxFrame
 // pointing into the receive buffer; the packet's completion (NVSP SEND_RNDIS_PKT_COMPLETE with the host's
-// transaction id) is sent when the last of its frames came back (from rx_release() itself, or from the pass when
-// the outbound ring was full). Every range and every RNDIS offset is bounds-checked; malformed input is logged
+// transaction id) is sent when the last of its frames came back: from rx_release() itself, from the delivery
+// when the client refused the frame, or by a later pass when the outbound ring was full. Every range and every RNDIS offset is bounds-checked; malformed input is logged
 // (rate-limited), counted and dropped.
 // Counters: per-frame counting is the glue's; the driver counts what only it sees (NicCounters: malformed
 // frames, no free frame reference, ring-full refusals, transmit errors, link changes, malformed host input) and
