@@ -13,7 +13,7 @@ using hvtest::HvModel;
 using hvtest::ModelScope;
 using hvtest::RecordingPort;
 
-TEST(HvHypercall, InputEncodingMatchesFactsSheet) {
+TEST(HvHypercall, InputEncodingMatchesTlfs) {
     // PostMessage, memory form: only the call code.
     EXPECT_EQ(encode_hypercall_input(kCallPostMessage, false), 0x5Cull);
     // SignalEvent, fast form, as Linux issues it: 0x5D | 1 << 16.
