@@ -1,7 +1,7 @@
 // A fake Hyper-V hypervisor for the guest driver's unit tests: CPUID leaves, the hypercall/guest-id/SynIC MSRs
 // with the hypervisor's side effects (page enabling, EOM delivering the next queued message into the SIM slot),
 // memory through dma_host's identity "physical" addresses, and a recording hypercall port. Written from the
-// facts sheet (sections 1-3), not from the driver.
+// docs/protocols/hyperv-vmbus.md (§1-§4), not from the driver.
 #pragma once
 
 #include <stdint.h>

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of the Hyper-V fuzz target (tests/unit/hv_fuzz.cpp) into tests/unit/hv_fuzz_seeds/.
 
-The seeds are the golden messages of the unit tests (facts sheet sections 5-9) laid out in the fuzz target's input
-format, so the fuzzer starts from a complete VMBus handshake, a GPADL/open/rescind/unload sequence, a version walk,
-SynIC slots, well-formed rings and NVSP/RNDIS messages. Run it after changing the input format."""
+The seeds are the golden messages of the unit tests (docs/protocols/hyperv-vmbus.md §3-§7 and
+docs/protocols/netvsc-rndis.md §2-§5) laid out in the fuzz target's input format, so the fuzzer starts from a
+complete VMBus handshake, a GPADL/open/rescind/unload sequence, a version walk, SynIC slots, well-formed rings and
+NVSP/RNDIS messages. Run it after changing the input format."""
 import os
 import struct
 

@@ -1,4 +1,4 @@
-// A test double of the Hyper-V host's VMBus side, written from the facts sheet (section 12.1-12.2): it is the
+// A test double of the Hyper-V host's VMBus side, written from docs/protocols/hyperv-vmbus.md (§2-§8): it is the
 // guest's hypercall backend (HvPostMessage / HvSignalEvent with the hypervisor's checks), and a VMBus server
 // (version response, offers, GPADL accounting, open/close, rescind, unload) that answers through the fake
 // hypervisor's SynIC message queue (hv_fake.hpp). Every protocol violation by the guest is recorded with a clear

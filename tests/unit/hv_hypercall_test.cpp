@@ -1,5 +1,5 @@
-// Hyper-V detection, guest identity, hypercall page and hypercall input encoding, checked against the facts
-// sheet (sections 1.1, 2.1-2.5) with a fake hypervisor model.
+// Hyper-V detection, guest identity, hypercall page and hypercall input encoding, checked against
+// docs/protocols/hyperv-vmbus.md (§1.1, §2.1-§2.6) with a fake hypervisor model.
 #include <gtest/gtest.h>
 
 #include "drivers/bus/vmbus/hv.hpp"
@@ -13,7 +13,7 @@ using hvtest::HvModel;
 using hvtest::ModelScope;
 using hvtest::RecordingPort;
 
-TEST(HvHypercall, InputEncodingMatchesFactsSheet) {
+TEST(HvHypercall, InputEncodingMatchesTlfs) {
     // PostMessage, memory form: only the call code.
     EXPECT_EQ(encode_hypercall_input(kCallPostMessage, false), 0x5Cull);
     // SignalEvent, fast form, as Linux issues it: 0x5D | 1 << 16.

@@ -23,7 +23,8 @@ std::string hex(uint64_t v) {
     return b;
 }
 
-// NVSP message types and constants (facts sheet 8.2), spelled out here rather than taken from the driver.
+// NVSP message types and constants (docs/protocols/netvsc-rndis.md §2), spelled out here rather than taken from
+// the driver.
 constexpr uint32_t kInit = 1, kInitComplete = 2, kNdisVersion = 100, kRecvBuf = 101, kRecvBufComplete = 102,
                    kRevokeRecv = 103, kSendBuf = 104, kSendBufComplete = 105, kRevokeSend = 106, kRndisPkt = 107,
                    kRndisPktComplete = 108, kNdisConfig = 125;
@@ -31,7 +32,7 @@ constexpr uint32_t kSuccess = 1, kFail = 2;
 constexpr uint16_t kInband = 6, kXfer = 7, kGpaDirect = 9, kCompletion = 0xB;
 constexpr uint16_t kCompletionRequested = 1;
 constexpr uint32_t kVersions[] = {0x00000002, 0x00030002, 0x00040000, 0x00050000, 0x00060000, 0x00060001};
-// RNDIS (facts sheet 9).
+// RNDIS (docs/protocols/netvsc-rndis.md §5).
 constexpr uint32_t kPacketMsg = 1, kInitMsg = 2, kHaltMsg = 3, kQueryMsg = 4, kSetMsg = 5, kIndicate = 7,
                    kKeepalive = 8;
 constexpr uint32_t kInitCmplt = 0x80000002, kQueryCmplt = 0x80000004, kSetCmplt = 0x80000005,

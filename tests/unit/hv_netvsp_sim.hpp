@@ -1,5 +1,5 @@
 // The host's network VSP (netvsp) for one synthetic NIC channel of the VMBus host simulator (hv_host_sim),
-// written from the facts sheet (sections 8, 9 and 12.3), not from the guest driver. It reads the guest's
+// written from docs/protocols/netvsc-rndis.md (§2, §5 and §7), not from the guest driver. It reads the guest's
 // packets from the channel's guest->host ring and answers on the host->guest ring:
 //   NVSP: INIT (exact version match, up to max_version) -> NDIS_CONFIG (required for v >= 2 before the receive
 //   buffer) / NDIS_VERSION -> SEND_RECV_BUF (the GPADL must exist on this channel; sub-allocations of

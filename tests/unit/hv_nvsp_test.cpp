@@ -1,4 +1,4 @@
-// NVSP and RNDIS encode/decode with golden byte layouts from the facts sheet (sections 8.2, 9.1-9.2).
+// NVSP and RNDIS encode/decode with golden byte layouts from docs/protocols/netvsc-rndis.md (§2.2, §5.1-§5.2).
 #include <gtest/gtest.h>
 #include <string.h>
 

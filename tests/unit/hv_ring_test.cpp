@@ -1,4 +1,5 @@
-// VMBus ring buffers: layout, packet format, wrap, full, signalling rules and a malicious peer (facts sheet 7).
+// VMBus ring buffers: layout, packet format, wrap, full, signalling rules and a malicious peer
+// (docs/protocols/hyperv-vmbus.md §7).
 // The guest's Ring and a second Ring on the same memory (the host's view) play writer and reader.
 #include <gtest/gtest.h>
 #include <string.h>

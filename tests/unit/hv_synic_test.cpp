@@ -1,4 +1,4 @@
-// SynIC MSR programming and message-slot handling against the fake hypervisor (facts sheet section 3).
+// SynIC MSR programming and message-slot handling against the fake hypervisor (docs/protocols/hyperv-vmbus.md §3).
 #include <gtest/gtest.h>
 
 #include "drivers/bus/vmbus/synic.hpp"

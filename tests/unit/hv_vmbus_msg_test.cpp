@@ -1,5 +1,5 @@
-// VMBus channel messages: golden byte layouts from the facts sheet (5.3-5.4, 6), GPADL splitting, version walk
-// and strict parsing of host messages.
+// VMBus channel messages: golden byte layouts from docs/protocols/hyperv-vmbus.md (§5, §6), GPADL splitting,
+// version walk and strict parsing of host messages.
 #include <gtest/gtest.h>
 #include <string.h>
 

@@ -1,11 +1,11 @@
 // Hyper-V hypervisor interface for a guest: detection through the CPUID leaves 0x40000000.., the guest OS
 // identity MSR, the hypercall page, and the two hypercalls VMBus needs (HvPostMessage, HvSignalEvent).
 //
-// Everything that only computes values (the hypercall input value, the post-message input block, the CPUID
-// decoding) is a pure function so host tests check it against the facts sheet. The MSR and CPUID accesses go
-// through the hardware access layer (hw::), so tests run them against a fake hw::Model. The hypercall itself is
-// made through a HypercallPort: in the kernel PageHypercall calls into the hypercall page; tests substitute a
-// host simulator. Nothing here runs unless called.
+// Everything that only computes values (the hypercall input value, the post-message input block, the CPUID decoding)
+// is a pure function, checked by host tests (docs/protocols/hyperv-vmbus.md §1-§2). The MSR and CPUID accesses go
+// through the hardware access layer (hw::), so tests run them against a fake hw::Model. The hypercall itself is made
+// through a HypercallPort: in the kernel PageHypercall calls into the hypercall page; tests substitute a host
+// simulator. Nothing here runs unless called.
 #pragma once
 
 #include <stddef.h>

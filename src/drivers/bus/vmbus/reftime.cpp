@@ -17,8 +17,9 @@ bool read_reference_tsc(const volatile void* page, uint64_t (*rdtsc)(), RefTscSa
     const volatile int64_t* offset = reinterpret_cast<const volatile int64_t*>(p + kRefPageOffOffset);
     for (int i = 0; i < kRefTscMaxTries; ++i) {
         const uint32_t s = *seq;
-        // 0 means invalid (Linux, Windows Server 2012, the facts sheet); TLFS versions up to 4.0b said
-        // 0xFFFFFFFF, which Xen's emulation uses. Both mean "not now": the caller has the MSR, same time base.
+        // 0 means invalid (TLFS 6.0b §12.7.3.2, Linux, Windows Server 2012); older Xen cites an earlier TLFS
+        // that said 0xFFFFFFFF. Both mean "not now": the caller has the MSR, same time base.
+        // See docs/protocols/hyperv-vmbus.md §4.1 and §9 item 5.
         if (s == 0 || s == kRefTscSequenceInvalidOld) return false;
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         out.sequence = s;

@@ -1,6 +1,6 @@
 // Hyper-V partition reference time: the reference TSC page (an overlay page the hypervisor keeps up to date,
 // enabled through HV_X64_MSR_REFERENCE_TSC) and the TIME_REF_COUNT MSR. Both count 100 ns units from partition
-// creation, so either one continues the other. Facts sheet section 4 (TLFS timers).
+// creation, so either one continues the other. See docs/protocols/hyperv-vmbus.md §4 (TLFS timers).
 //
 // The page: 0:4 sequence, 8:8 scale, 16:8 offset (signed). Time = ((tsc * scale) >> 64) + offset. A sequence of 0
 // means the page is not valid (now or any more, e.g. after a migration to a host without invariant TSC): use the
@@ -22,7 +22,7 @@ constexpr size_t kRefPageOffSequence = 0;
 constexpr size_t kRefPageOffScale = 8;
 constexpr size_t kRefPageOffOffset = 16;
 constexpr uint64_t kReferenceHz = 10000000;  // 100 ns units
-constexpr uint32_t kRefTscSequenceInvalidOld = 0xFFFFFFFF;  // the invalid marker of TLFS <= 4.0b
+constexpr uint32_t kRefTscSequenceInvalidOld = 0xFFFFFFFF;  // earlier TLFS marker per old Xen (hyperv-vmbus.md §9)
 
 // ((tsc * scale) >> 64) + offset with a full 64x64->128 multiply.
 constexpr uint64_t reference_time(uint64_t tsc, uint64_t scale, int64_t offset) {

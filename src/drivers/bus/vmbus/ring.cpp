@@ -1,4 +1,4 @@
-// VMBus ring buffers (see ring.hpp). Index and signalling rules: facts sheet section 7.
+// VMBus ring buffers (see ring.hpp). Index and signalling rules: docs/protocols/hyperv-vmbus.md §7.
 #include "drivers/bus/vmbus/ring.hpp"
 
 #include <string.h>

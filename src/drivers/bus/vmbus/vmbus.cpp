@@ -1,4 +1,4 @@
-// VMBus connection state machine (see vmbus.hpp). Protocol: facts sheet sections 5 and 6.
+// VMBus connection state machine (see vmbus.hpp). Protocol: docs/protocols/hyperv-vmbus.md §5 and §6.
 #include "drivers/bus/vmbus/vmbus.hpp"
 
 #include <string.h>

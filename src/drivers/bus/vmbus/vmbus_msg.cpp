@@ -1,4 +1,4 @@
-// VMBus channel message builders and parsers (see vmbus_msg.hpp). Offsets: facts sheet sections 5.3-5.4 and 6.
+// VMBus channel message builders and parsers (see vmbus_msg.hpp). Offsets: docs/protocols/hyperv-vmbus.md §5-§6.
 #include "drivers/bus/vmbus/vmbus_msg.hpp"
 
 #include <string.h>

@@ -2,7 +2,7 @@
 // protocol versions, builders for what the guest sends and strict parsers for what the host sends.
 //
 // Messages are built into and parsed from byte buffers with explicit little-endian field access at the offsets of
-// the facts sheet (section 5.3-5.4, 6), so no packed structs and no alignment assumptions (the GPADL header's
+// docs/protocols/hyperv-vmbus.md §5-§6, so no packed structs and no alignment assumptions (the GPADL header's
 // first PFN sits at the unaligned offset 28). Every parser checks the size the host claimed against the size the
 // message needs; nothing reads past `len`.
 #pragma once

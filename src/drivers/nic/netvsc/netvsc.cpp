@@ -1,4 +1,4 @@
-// The Hyper-V synthetic NIC driver (see netvsc.hpp). Protocol facts: facts sheet sections 8, 9 and 11.
+// The Hyper-V synthetic NIC driver (see netvsc.hpp). Protocol: docs/protocols/netvsc-rndis.md (§2-§6).
 #include "drivers/nic/netvsc/netvsc.hpp"
 
 #include <stdio.h>

@@ -1,4 +1,4 @@
-// NVSP and RNDIS message builders and parsers (see nvsp.hpp). Offsets: facts sheet sections 8.2 and 9.1.
+// NVSP and RNDIS message builders and parsers (see nvsp.hpp). Offsets: docs/protocols/netvsc-rndis.md §2.2, §5.1.
 #include "drivers/nic/netvsc/nvsp.hpp"
 
 #include <string.h>

@@ -1,6 +1,6 @@
 // netvsc wire formats: NVSP (the network VSP protocol inside VMBus packets) and RNDIS (inside NVSP 107 messages).
 // Builders for what the guest sends, strict parsers for what the host sends, all with explicit little-endian
-// offsets from the facts sheet (sections 8 and 9). Pure functions: no driver state, nothing runs unless called.
+// offsets from docs/protocols/netvsc-rndis.md §2 and §5. Pure functions: no driver state, nothing runs unless called.
 #pragma once
 
 #include <stddef.h>
