@@ -12,6 +12,7 @@
 #include "lwip/pbuf.h"
 #include "lwip/priv/tcp_priv.h"
 #include "net/alloc.hpp"
+#include "net/checksum.hpp"
 #include "netif/ethernet.h"
 
 namespace skerry::net {
@@ -51,18 +52,6 @@ err_t mld_filter_cb(netif* n, const ip6_addr_t* group, enum netif_mac_filter_act
     memcpy(g, group->addr, 16);  // network order
     const uint8_t mac[6] = {0x33, 0x33, g[12], g[13], g[14], g[15]};
     return static_cast<NetifGlue*>(n->state)->multicast_filter(mac, action == NETIF_ADD_MAC_FILTER);
-}
-
-// One's-complement sum of big-endian 16-bit words (not folded).
-uint32_t sum16(const uint8_t* p, size_t n, uint32_t sum = 0) {
-    for (size_t i = 0; i + 1 < n; i += 2) sum += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
-    if (n & 1) sum += static_cast<uint32_t>(p[n - 1] << 8);
-    return sum;
-}
-
-uint16_t fold(uint32_t sum) {
-    while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
-    return static_cast<uint16_t>(sum);
 }
 
 err_t netif_init_cb(netif* n);
@@ -177,7 +166,7 @@ uint32_t NetifGlue::prepare_offload(pbuf* p, TxFrame& f) {
     }
     uint32_t req = 0;
     uint16_t l4 = 0;
-    uint32_t sum = 0;
+    uint16_t pseudo = 0;
     if (type == kEthTypeIpv4 && n >= l3 + 20 && (h[l3] >> 4) == 4) {
         const uint16_t ihl = static_cast<uint16_t>((h[l3] & 0x0f) * 4);
         if (ihl < 20 || n < l3 + ihl) return 0;
@@ -186,21 +175,20 @@ uint32_t NetifGlue::prepare_offload(pbuf* p, TxFrame& f) {
         const uint16_t total = static_cast<uint16_t>(h[l3 + 2] << 8 | h[l3 + 3]);
         if (tcp_tx_offload_ && h[l3 + 9] == kProtoTcp && !fragment && total > ihl) {
             l4 = static_cast<uint16_t>(l3 + ihl);
-            sum = sum16(h + l3 + 12, 8) + kProtoTcp + static_cast<uint32_t>(total - ihl);
+            pseudo = pseudo_header_sum(h + l3 + 12, 8, kProtoTcp, static_cast<uint32_t>(total - ihl));
             req |= kOffloadTxTcpUdpChecksum;
         }
     } else if (type == kEthTypeIpv6 && n >= l3 + 40 && (h[l3] >> 4) == 6) {
         if (tcp_tx_offload_ && h[l3 + 6] == kProtoTcp) {
             l4 = static_cast<uint16_t>(l3 + 40);
             const uint32_t payload = static_cast<uint32_t>(h[l3 + 4] << 8 | h[l3 + 5]);
-            sum = sum16(h + l3 + 8, 32) + kProtoTcp + payload;
+            pseudo = pseudo_header_sum(h + l3 + 8, 32, kProtoTcp, payload);
             req |= kOffloadTxTcp6UdpChecksum;
         }
     }
     if (l4) {
-        const uint16_t pseudo = fold(sum);
-        const uint8_t field[2] = {static_cast<uint8_t>(pseudo >> 8), static_cast<uint8_t>(pseudo)};
-        if (pbuf_take_at(p, field, 2, static_cast<u16_t>(l4 + kTcpChecksumOffset)) != ERR_OK) {
+        // In memory order (see checksum.hpp): its bytes are the field's.
+        if (pbuf_take_at(p, &pseudo, 2, static_cast<u16_t>(l4 + kTcpChecksumOffset)) != ERR_OK) {
             req &= ~(kOffloadTxTcpUdpChecksum | kOffloadTxTcp6UdpChecksum);
             l4 = 0;
         }
