@@ -13,6 +13,7 @@
 #include "lwip/priv/tcp_priv.h"
 #include "net/alloc.hpp"
 #include "net/checksum.hpp"
+#include "net/ethernet.hpp"
 #include "netif/ethernet.h"
 
 namespace skerry::net {
@@ -27,11 +28,6 @@ struct NetifGlue::RxSlot {
 };
 
 namespace {
-
-constexpr uint16_t kEthHeader = 14;
-constexpr uint16_t kEthTypeIpv4 = 0x0800, kEthTypeIpv6 = 0x86DD, kEthTypeVlan = 0x8100;
-constexpr uint8_t kProtoTcp = 6;
-constexpr uint16_t kTcpChecksumOffset = 16;
 
 void custom_free(pbuf* p) {
     auto* slot = reinterpret_cast<NetifGlue::RxSlot*>(p);
@@ -155,14 +151,14 @@ bool NetifGlue::transmit(pbuf* p) {
 // before every (re)transmission, and does not retransmit a segment whose pbuf the driver still holds.
 uint32_t NetifGlue::prepare_offload(pbuf* p, TxFrame& f) {
     if (!ip_tx_offload_ && !tcp_tx_offload_) return 0;
-    uint8_t h[kEthHeader + 4 + 60];
+    uint8_t h[kEthHeader + kEthVlanTag + kIpv4MaxHeader];
     const uint16_t n = pbuf_copy_partial(p, h, sizeof h, 0);
     if (n < kEthHeader) return 0;
     uint16_t l3 = kEthHeader;
     uint16_t type = static_cast<uint16_t>(h[12] << 8 | h[13]);
-    if (type == kEthTypeVlan && n >= l3 + 4) {
+    if (type == kEthTypeVlan && n >= l3 + kEthVlanTag) {
         type = static_cast<uint16_t>(h[16] << 8 | h[17]);
-        l3 = kEthHeader + 4;
+        l3 = kEthHeader + kEthVlanTag;
     }
     uint32_t req = 0;
     uint16_t l4 = 0;
@@ -173,16 +169,16 @@ uint32_t NetifGlue::prepare_offload(pbuf* p, TxFrame& f) {
         if (ip_tx_offload_) req |= kOffloadTxIpv4Checksum;
         const bool fragment = ((h[l3 + 6] & 0x3f) | h[l3 + 7]) != 0;  // MF or an offset
         const uint16_t total = static_cast<uint16_t>(h[l3 + 2] << 8 | h[l3 + 3]);
-        if (tcp_tx_offload_ && h[l3 + 9] == kProtoTcp && !fragment && total > ihl) {
+        if (tcp_tx_offload_ && h[l3 + 9] == kIpProtoTcp && !fragment && total > ihl) {
             l4 = static_cast<uint16_t>(l3 + ihl);
-            pseudo = pseudo_header_sum(h + l3 + 12, 8, kProtoTcp, static_cast<uint32_t>(total - ihl));
+            pseudo = pseudo_header_sum(h + l3 + 12, 8, kIpProtoTcp, static_cast<uint32_t>(total - ihl));
             req |= kOffloadTxTcpUdpChecksum;
         }
     } else if (type == kEthTypeIpv6 && n >= l3 + 40 && (h[l3] >> 4) == 6) {
-        if (tcp_tx_offload_ && h[l3 + 6] == kProtoTcp) {
+        if (tcp_tx_offload_ && h[l3 + 6] == kIpProtoTcp) {
             l4 = static_cast<uint16_t>(l3 + 40);
             const uint32_t payload = static_cast<uint32_t>(h[l3 + 4] << 8 | h[l3 + 5]);
-            pseudo = pseudo_header_sum(h + l3 + 8, 32, kProtoTcp, payload);
+            pseudo = pseudo_header_sum(h + l3 + 8, 32, kIpProtoTcp, payload);
             req |= kOffloadTxTcp6UdpChecksum;
         }
     }
@@ -209,14 +205,14 @@ bool pure_ack(const uint8_t* h, size_t n, uint8_t* key, uint8_t& key_len, uint32
     if (type == kEthTypeIpv4 && n >= kEthHeader + 20 && (h[kEthHeader] >> 4) == 4) {
         const uint8_t* ip = h + kEthHeader;
         const size_t ihl = (ip[0] & 0x0f) * 4u;
-        if (ip[9] != kProtoTcp || ((ip[6] & 0x3f) | ip[7]) != 0) return false;  // not TCP, or a fragment
+        if (ip[9] != kIpProtoTcp || ((ip[6] & 0x3f) | ip[7]) != 0) return false;  // not TCP, or a fragment
         l4 = kEthHeader + ihl;
         payload_end = kEthHeader + (static_cast<size_t>(ip[2]) << 8 | ip[3]);
         memcpy(key, ip + 12, 8);
         key_len = 8;
     } else if (type == kEthTypeIpv6 && n >= kEthHeader + 40 && (h[kEthHeader] >> 4) == 6) {
         const uint8_t* ip = h + kEthHeader;
-        if (ip[6] != kProtoTcp) return false;  // extension headers: not worth it
+        if (ip[6] != kIpProtoTcp) return false;  // extension headers: not worth it
         l4 = kEthHeader + 40;
         payload_end = l4 + (static_cast<size_t>(ip[4]) << 8 | ip[5]);
         memcpy(key, ip + 8, 32);
