@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lwip/priv/tcp_priv.h"  // tcp_active_pcbs, read only
+#include "lwip/priv/tcp_priv.h"  // tcp_active_pcbs, read only: no public call finds a connection's pcb (nrtx)
 
 #include "appliances/iperf/iperf.hpp"
 #include "appliances/iperf/iperf3_proto.hpp"

@@ -10,7 +10,7 @@
 #include "lwip/ethip6.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
-#include "lwip/priv/tcp_priv.h"
+#include "lwip/priv/tcp_priv.h"  // tcp_txnow: lwIP has no public call that resends what TCP kept after ERR_MEM
 #include "net/alloc.hpp"
 #include "net/checksum.hpp"
 #include "net/ethernet.hpp"
