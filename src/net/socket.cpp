@@ -1,7 +1,5 @@
 #include "net/socket.hpp"
 
-#include <new>
-#include <stdlib.h>
 #include <string.h>
 
 #include "kernel/event_loop.hpp"
@@ -11,6 +9,7 @@
 #include "lwip/pbuf.h"
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
+#include "net/alloc.hpp"
 #include "net/lwip_addr.hpp"
 #include "net/lwip_port.hpp"
 
@@ -88,31 +87,20 @@ struct SocketLayer {
     static void schedule_reap() {
         if (!reaper.armed()) loop::arm_in(reaper, 0, reap, nullptr);
     }
-    // malloc + placement new: the kernel runtime has no std::nothrow, and objects must not throw.
-    template <class T>
-    static T* make() {
-        void* p = malloc(sizeof(T));
-        return p ? ::new (p) T() : nullptr;
-    }
-    template <class T>
-    static void unmake(T* p) {
-        p->~T();
-        free(p);
-    }
     static void reap(void*) {
         while (Stream* s = dead_streams) {
             dead_streams = s->dead_next_;
-            unmake(s);
+            destroy(s);
             --stats.streams_open;
         }
         while (Listener* l = dead_listeners) {
             dead_listeners = l->dead_next_;
-            unmake(l);
+            destroy(l);
             --stats.listeners_open;
         }
         while (Datagram* d = dead_datagrams) {
             dead_datagrams = d->dead_next_;
-            unmake(d);
+            destroy(d);
             --stats.datagrams_open;
         }
     }
@@ -347,7 +335,7 @@ struct SocketLayer {
         Listener* l = static_cast<Listener*>(arg);
         if (!pcb || err != ERR_OK) return ERR_VAL;
         if (!l || l->released_) return ERR_VAL;  // lwIP aborts the new connection
-        Stream* s = SocketLayer::make<Stream>();
+        Stream* s = create<Stream>();
         if (!s) {
             ++l->refused_;
             return ERR_MEM;
@@ -411,7 +399,7 @@ Stream* Stream::connect(const Address& remote, const StreamHandlers& handlers, v
         e = Error::NoMemory;
         return nullptr;
     }
-    Stream* s = SocketLayer::make<Stream>();
+    Stream* s = create<Stream>();
     if (!s) {
         altcp_close(pcb);
         e = Error::NoMemory;
@@ -426,7 +414,7 @@ Stream* Stream::connect(const Address& remote, const StreamHandlers& handlers, v
         SocketLayer::detach(pcb);
         altcp_close(pcb);  // never connected: freed at once
         s->pcb_ = nullptr;
-        SocketLayer::unmake(s);
+        destroy(s);
         e = error_from_lwip(r, true);
         return nullptr;
     }
@@ -618,7 +606,7 @@ Listener* Listener::open(const Address& local, int backlog, AcceptFn on_accept, 
         e = error_from_lwip(r, false);
         return nullptr;
     }
-    Listener* l = SocketLayer::make<Listener>();
+    Listener* l = create<Listener>();
     if (!l) {
         altcp_close(lp);
         e = Error::NoMemory;
@@ -676,7 +664,7 @@ Datagram* Datagram::open(const Address& local, ReceiveFn on_receive, void* ctx, 
         e = error_from_lwip(r, false);
         return nullptr;
     }
-    Datagram* d = SocketLayer::make<Datagram>();
+    Datagram* d = create<Datagram>();
     if (!d) {
         udp_remove(u);
         e = Error::NoMemory;
