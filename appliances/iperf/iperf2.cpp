@@ -9,6 +9,7 @@
 
 #include "appliances/iperf/iperf.hpp"
 #include "appliances/iperf/iperf2_proto.hpp"
+#include "kernel/bytes.hpp"
 #include "kernel/event_loop.hpp"
 #include "kernel/log.hpp"
 #include "kernel/time.hpp"
@@ -18,6 +19,8 @@ namespace iperf {
 namespace {
 
 using namespace skerry;
+using bytes::be32;
+using bytes::put_be32;
 using net::Error;
 using net::Stream;
 
@@ -51,17 +54,6 @@ Flow flows[kMaxFlows];
 // Sends UDP back as the header asks: to f.back from a socket of its own with iperf2's final handshake (-r/-d),
 // or, with `via`, from that socket without the handshake (-R).
 void start_udp_reverse(const Flow& f, uint64_t delay_ns, net::Datagram* via = nullptr);
-
-uint32_t be32(const uint8_t* p) {
-    return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
-
-void put_be32(uint8_t* p, uint32_t v) {
-    p[0] = static_cast<uint8_t>(v >> 24);
-    p[1] = static_cast<uint8_t>(v >> 16);
-    p[2] = static_cast<uint8_t>(v >> 8);
-    p[3] = static_cast<uint8_t>(v);
-}
 
 Flow* flow_for(const net::Address& from, int32_t id) {
     Flow* oldest = &flows[0];

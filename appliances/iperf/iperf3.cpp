@@ -19,6 +19,7 @@
 
 #include "appliances/iperf/iperf.hpp"
 #include "appliances/iperf/iperf3_proto.hpp"
+#include "kernel/bytes.hpp"
 #include "kernel/event_loop.hpp"
 #include "kernel/log.hpp"
 #include "kernel/time.hpp"
@@ -28,6 +29,8 @@ namespace iperf {
 namespace {
 
 using namespace skerry;
+using bytes::be32;
+using bytes::put_be32;
 using net::Error;
 using net::Stream;
 namespace v3 = iperf::v3;
@@ -222,13 +225,6 @@ void teardown(const char* why) {
     delete test->proto;
     delete test;
     test = nullptr;
-}
-
-void put_be32(uint8_t* p, uint32_t v) {
-    p[0] = static_cast<uint8_t>(v >> 24);
-    p[1] = static_cast<uint8_t>(v >> 16);
-    p[2] = static_cast<uint8_t>(v >> 8);
-    p[3] = static_cast<uint8_t>(v);
 }
 
 // UDP sender: iperf3's datagram header (seconds, microseconds, packet counter: 32 or 64 bits, big endian),
@@ -520,10 +516,6 @@ void accepted(net::Listener&, Stream& s, void*) {
 }
 
 // ---- UDP --------------------------------------------------------------------------------------------------
-uint32_t be32(const uint8_t* p) {
-    return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
-
 void udp_in(net::Datagram& dg, const net::Address& from, const void* data, size_t len, void*) {
     if (!test || !test->proto->params().udp) return;
     const uint8_t* b = static_cast<const uint8_t*>(data);

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernel/bytes.hpp"
+
 namespace skerry::boot {
 
 inline constexpr uint32_t kMultiboot1Magic = 0x2BADB002;  // EAX at entry from a Multiboot1 loader
@@ -232,12 +234,9 @@ void add_legacy_regions(BootInfo& out);      // from mem_lower/mem_upper, when t
 void set_cmdline_args_offset(BootInfo& out);  // the Multiboot1 image-path convention (see args_offset)
 void store_rsdp_copy(BootInfo& out, const uint8_t* bytes, size_t len);  // validates, keeps the best copy
 void finish(BootInfo& out);                   // sanitizes the map, sets the map-related warnings
-inline uint16_t le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
-inline uint32_t le32(const uint8_t* p) {
-    return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) | (static_cast<uint32_t>(p[2]) << 16) |
-           (static_cast<uint32_t>(p[3]) << 24);
-}
-inline uint64_t le64(const uint8_t* p) { return le32(p) | (static_cast<uint64_t>(le32(p + 4)) << 32); }
+using bytes::le16;
+using bytes::le32;
+using bytes::le64;
 }  // namespace detail
 
 }  // namespace skerry::boot

@@ -2,11 +2,16 @@
 
 #include <string.h>
 
+#include "kernel/bytes.hpp"
+
 namespace skerry::net {
+
+using bytes::be16;
+using bytes::be32;
 
 bool parse_pure_ack(const uint8_t* h, size_t n, PureAck& out) {
     if (n < kEthHeader) return false;
-    const uint16_t type = static_cast<uint16_t>(h[12] << 8 | h[13]);
+    const uint16_t type = be16(h + 12);
     const uint8_t* ip = h + kEthHeader;
     size_t l4, payload_end;
     if (type == kEthTypeIpv4 && n >= kEthHeader + kIpv4MinHeader && (ip[0] >> 4) == 4) {
@@ -14,13 +19,13 @@ bool parse_pure_ack(const uint8_t* h, size_t n, PureAck& out) {
         if (ihl < kIpv4MinHeader) return false;
         if (ip[9] != kIpProtoTcp || ((ip[6] & 0x3f) | ip[7]) != 0) return false;  // not TCP, or a fragment
         l4 = kEthHeader + ihl;
-        payload_end = kEthHeader + (static_cast<size_t>(ip[2]) << 8 | ip[3]);
+        payload_end = kEthHeader + size_t{be16(ip + 2)};
         memcpy(out.key, ip + 12, 8);
         out.key_len = 8;
     } else if (type == kEthTypeIpv6 && n >= kEthHeader + kIpv6Header && (ip[0] >> 4) == 6) {
         if (ip[6] != kIpProtoTcp) return false;  // extension headers: not worth it
         l4 = kEthHeader + kIpv6Header;
-        payload_end = l4 + (static_cast<size_t>(ip[4]) << 8 | ip[5]);
+        payload_end = l4 + size_t{be16(ip + 4)};
         memcpy(out.key, ip + 8, 32);
         out.key_len = 32;
     } else {
@@ -32,8 +37,7 @@ bool parse_pure_ack(const uint8_t* h, size_t n, PureAck& out) {
     if (payload_end != l4 + (tcp[12] >> 4) * 4u) return false;  // no data
     memcpy(out.key + out.key_len, tcp, 4);                      // ports
     out.key_len = static_cast<uint8_t>(out.key_len + 4);
-    out.ack = static_cast<uint32_t>(tcp[8]) << 24 | static_cast<uint32_t>(tcp[9]) << 16 |
-              static_cast<uint32_t>(tcp[10]) << 8 | tcp[11];
+    out.ack = be32(tcp + 8);
     return true;
 }
 
