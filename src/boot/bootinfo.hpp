@@ -228,6 +228,12 @@ enum class StrStatus : uint8_t { Ok, Truncated, Unreadable, Unterminated };
 // a string longer than size - 1 is cut (Truncated). Reads nothing at or beyond phys + scan_limit.
 StrStatus copy_phys_string(const PhysReader& mem, uint64_t phys, size_t scan_limit, char* buf, size_t size,
                            size_t* len_out);
+// The command line at phys into out.cmdline (have_cmdline, cmdline_len, kWarnCmdlineTruncated). Ok, or
+// CmdlineUnreadable / CmdlineUnterminated with the command line left empty and have_cmdline false.
+ParseError copy_cmdline(const PhysReader& mem, uint64_t phys, size_t scan_limit, BootInfo& out);
+// The boot loader's name at phys into out.loader_name (have_loader_name, kWarnLoaderNameTruncated); one
+// that cannot be read is left empty with kWarnLoaderNameBad (not an error).
+void copy_loader_name(const PhysReader& mem, uint64_t phys, size_t scan_limit, BootInfo& out);
 // Adds a loader-reported region to out.firmware_map, flagging zero-length/wrapping entries and overflow.
 void add_region(BootInfo& out, uint64_t base, uint64_t length, MemType type, uint32_t raw_type);
 void add_legacy_regions(BootInfo& out);      // from mem_lower/mem_upper, when there is no memory map
