@@ -9,6 +9,7 @@
 
 #include "appliances/iperf/iperf.hpp"
 #include "appliances/iperf/iperf2_proto.hpp"
+#include "appliances/iperf/jitter.hpp"
 #include "kernel/bytes.hpp"
 #include "kernel/event_loop.hpp"
 #include "kernel/log.hpp"
@@ -40,8 +41,7 @@ struct Flow {
     net::Address peer;
     uint64_t bytes = 0, datagrams = 0;
     int64_t max_id = 0, lost = 0, out_of_order = 0;
-    double jitter = 0, prev_transit = 0;
-    bool have_transit = false;
+    Jitter jitter;
     uint64_t first_ns = 0, last_ns = 0;
     // -u -r / -u -d: the client's request for a test back (from the header in its datagrams)
     bool header_seen = false, reverse_pending = false;
@@ -114,14 +114,7 @@ void udp_in(net::Datagram& d, const net::Address& from, const void* data, size_t
             ++f.out_of_order;
             if (f.lost > 0) --f.lost;
         }
-        const double transit = static_cast<double>(now) / 1e9 - (be32(b + 4) + be32(b + 8) / 1e6);
-        if (f.have_transit) {
-            double delta = transit - f.prev_transit;
-            if (delta < 0) delta = -delta;
-            f.jitter += (delta - f.jitter) / 16.0;
-        }
-        f.prev_transit = transit;
-        f.have_transit = true;
+        f.jitter.add(static_cast<double>(now) / 1e9 - (be32(b + 4) + be32(b + 8) / 1e6));
         return;
     }
     // The client's end of test: summarise once, answer every time.
@@ -133,7 +126,7 @@ void udp_in(net::Datagram& d, const net::Address& from, const void* data, size_t
         log_summary("iperf", "UDP receive from", peer, f.bytes, ns, 1);
         log::info("iperf: UDP %lld/%lld datagrams lost, %lld out of order, jitter %u us",
                   static_cast<long long>(f.lost), static_cast<long long>(f.max_id),
-                  static_cast<long long>(f.out_of_order), static_cast<unsigned>(f.jitter * 1e6));
+                  static_cast<long long>(f.out_of_order), static_cast<unsigned>(f.jitter.value * 1e6));
         // -r: the client starts its listener after it has our report; give it a moment.
         if (f.reverse_pending) start_udp_reverse(f, 100'000'000ull);
         f.reverse_pending = false;
@@ -149,8 +142,8 @@ void udp_in(net::Datagram& d, const net::Address& from, const void* data, size_t
     put_be32(h + 20, static_cast<uint32_t>(f.lost));
     put_be32(h + 24, static_cast<uint32_t>(f.out_of_order));
     put_be32(h + 28, static_cast<uint32_t>(f.max_id));
-    put_be32(h + 32, static_cast<uint32_t>(f.jitter));
-    put_be32(h + 36, static_cast<uint32_t>((f.jitter - static_cast<uint32_t>(f.jitter)) * 1e6));
+    put_be32(h + 32, static_cast<uint32_t>(f.jitter.value));
+    put_be32(h + 36, static_cast<uint32_t>((f.jitter.value - static_cast<uint32_t>(f.jitter.value)) * 1e6));
     d.send_to(from, reply, sizeof reply);
 }
 

@@ -19,6 +19,7 @@
 
 #include "appliances/iperf/iperf.hpp"
 #include "appliances/iperf/iperf3_proto.hpp"
+#include "appliances/iperf/jitter.hpp"
 #include "kernel/bytes.hpp"
 #include "kernel/event_loop.hpp"
 #include "kernel/log.hpp"
@@ -51,8 +52,7 @@ struct Data {
     // UDP receive statistics (iperf3's: highest counter seen, losses, RFC 1889 jitter in seconds)
     uint64_t packet_count = 0;  // received (highest counter), or sent
     int64_t errors = 0;
-    double jitter = 0, prev_transit = 0;
-    bool have_transit = false;
+    Jitter jitter;
     // TCP sender: retransmissions counted since the omit period (nrtx sampling, above)
     int64_t retransmits = 0;
     uint8_t last_nrtx = 0;
@@ -186,7 +186,7 @@ void summarise() {
             if (test->data[i].sends) continue;
             lost += test->data[i].errors;
             pk += test->data[i].packet_count;
-            if (test->data[i].jitter > jit) jit = test->data[i].jitter;
+            if (test->data[i].jitter.value > jit) jit = test->data[i].jitter.value;
         }
         log::info("iperf3: UDP %lld/%llu datagrams lost, jitter %u us", static_cast<long long>(lost),
                   static_cast<unsigned long long>(pk), static_cast<unsigned>(jit * 1e6));
@@ -264,7 +264,7 @@ void omit_over(void*) {
     for (int i = 0; i < test->n; ++i) {
         Data& d = test->data[i];
         d.bytes = 0;
-        d.jitter = 0;
+        d.jitter.value = 0;
         d.retransmits = 0;
     }
     // The UDP pacer's budget restarts with the byte count.
@@ -318,7 +318,7 @@ void end_test() {
         r[i].seconds = static_cast<double>(test->end_ns - test->start_ns) / 1e9;
         r[i].packets = static_cast<int64_t>(d.packet_count);
         r[i].errors = d.errors;
-        r[i].jitter = d.jitter;
+        r[i].jitter = d.jitter.value;
         if (d.sends && !d.udp) r[i].retransmits = d.retransmits;
         sent |= d.sends;
     }
@@ -554,14 +554,7 @@ void udp_in(net::Datagram& dg, const net::Address& from, const void* data, size_
     } else if (d.errors > 0) {
         --d.errors;  // out of order: counted as lost before
     }
-    const double transit = static_cast<double>(time::now_ns()) / 1e9 - sent;
-    if (d.have_transit) {
-        double delta = transit - d.prev_transit;
-        if (delta < 0) delta = -delta;
-        d.jitter += (delta - d.jitter) / 16.0;
-    }
-    d.prev_transit = transit;
-    d.have_transit = true;
+    d.jitter.add(static_cast<double>(time::now_ns()) / 1e9 - sent);
 }
 
 }  // namespace
