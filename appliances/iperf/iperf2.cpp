@@ -624,16 +624,6 @@ void accepted(net::Listener&, Stream& s, void*) {
 
 }  // namespace
 
-bool start_v2(uint16_t port) {
-    Error e = Error::None;
-    listener2 = net::Listener::open(net::Address::any(port), 64, accepted, nullptr, &e);
-    if (!listener2) {
-        log::error("iperf: cannot listen on TCP port %u: %s", port, net::error_text(e));
-        return false;
-    }
-    udp2 = net::Datagram::open(net::Address::any(port), udp_in, nullptr, &e);
-    if (!udp2) log::error("iperf: cannot bind UDP port %u: %s (UDP tests will fail)", port, net::error_text(e));
-    return true;
-}
+bool start_v2(uint16_t port) { return open_ports("iperf", port, accepted, udp_in, &listener2, &udp2); }
 
 }  // namespace iperf

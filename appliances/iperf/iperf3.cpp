@@ -568,15 +568,21 @@ void log_summary(const char* tool, const char* what, const char* peer, uint64_t 
               static_cast<unsigned long long>(kbps % 1000 / 10), streams, streams == 1 ? "" : "s");
 }
 
-bool start_v3(uint16_t port) {
+bool open_ports(const char* tool, uint16_t port, net::Listener::AcceptFn on_accept,
+                net::Datagram::ReceiveFn on_datagram, net::Listener** tcp, net::Datagram** udp) {
     Error e = Error::None;
-    listener = net::Listener::open(net::Address::any(port), 64, accepted, nullptr, &e);
-    if (!listener) {
-        log::error("iperf3: cannot listen on TCP port %u: %s", port, net::error_text(e));
+    *tcp = net::Listener::open(net::Address::any(port), 64, on_accept, nullptr, &e);
+    if (!*tcp) {
+        log::error("%s: cannot listen on TCP port %u: %s", tool, port, net::error_text(e));
         return false;
     }
-    udp = net::Datagram::open(net::Address::any(port), udp_in, nullptr, &e);
-    if (!udp) log::error("iperf3: cannot bind UDP port %u: %s (UDP tests will fail)", port, net::error_text(e));
+    *udp = net::Datagram::open(net::Address::any(port), on_datagram, nullptr, &e);
+    if (!*udp) log::error("%s: cannot bind UDP port %u: %s (UDP tests will fail)", tool, port, net::error_text(e));
+    return true;
+}
+
+bool start_v3(uint16_t port) {
+    if (!open_ports("iperf3", port, accepted, udp_in, &listener, &udp)) return false;
     if (!loop::add_poller(sample_retransmits, nullptr)) log::warn("iperf3: no poller slot; retransmits not counted");
     return true;
 }
