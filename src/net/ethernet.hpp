@@ -16,5 +16,6 @@ constexpr uint8_t kIpProtoTcp = 6, kIpProtoUdp = 17;
 constexpr uint16_t kIpv4MinHeader = 20, kIpv4MaxHeader = 60, kIpv6Header = 40;
 constexpr uint16_t kTcpMinHeader = 20, kTcpMaxHeader = 60;
 constexpr uint16_t kTcpChecksumOffset = 16;  // within the TCP header
+constexpr uint16_t kUdpChecksumOffset = 6;   // within the UDP header
 
 }  // namespace skerry::net
