@@ -217,11 +217,9 @@ err_t NetifGlue::output(pbuf* p) {
         ++ctr_.tx_dropped;
         return ERR_OK;  // like a cable pulled: the frame is lost, TCP retransmits
     }
-    switch (acks_.offer(p, p->tot_len)) {  // pure ACKs wait for the end of the loop iteration
-        case AckCoalescer::Offer::Replaced: ++ctr_.tx_acks_coalesced; return ERR_OK;
-        case AckCoalescer::Offer::Held: return ERR_OK;
-        case AckCoalescer::Offer::NotHeld: break;
-    }
+    const AckCoalescer::Offer ack = acks_.offer(p, p->tot_len);  // pure ACKs wait for the end of the iteration
+    if (ack == AckCoalescer::Offer::Replaced) ++ctr_.tx_acks_coalesced;
+    if (ack != AckCoalescer::Offer::NotHeld) return ERR_OK;
     acks_.flush();  // what was held goes first: the order on the wire is kept
     ++ctr_.tx_frames;
     ctr_.tx_bytes += p->tot_len;
