@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include "net/socket.hpp"
+
 namespace iperf {
 
 bool start_v3(uint16_t port);  // iperf3 server; false (logged) if the port cannot be opened
@@ -13,5 +15,10 @@ void print_how_to_reach(uint16_t port3, uint16_t port2);
 
 // Logs "iperf3: TCP receive from 10.0.2.2: 12345 bytes in 2.00 s = 49.4 Mbit/s (1 stream)".
 void log_summary(const char* tool, const char* what, const char* peer, uint64_t bytes, uint64_t ns, int streams);
+
+// Listens on TCP `port` and binds UDP `port`, all addresses. False (logged as `tool`) when TCP cannot listen;
+// a UDP port that cannot be bound is logged and *udp left null (UDP tests will fail).
+bool open_ports(const char* tool, uint16_t port, skerry::net::Listener::AcceptFn on_accept,
+                skerry::net::Datagram::ReceiveFn on_datagram, skerry::net::Listener** tcp, skerry::net::Datagram** udp);
 
 }  // namespace iperf

@@ -9,6 +9,8 @@
 
 #include "appliances/iperf/iperf.hpp"
 #include "appliances/iperf/iperf2_proto.hpp"
+#include "appliances/iperf/jitter.hpp"
+#include "kernel/bytes.hpp"
 #include "kernel/event_loop.hpp"
 #include "kernel/log.hpp"
 #include "kernel/time.hpp"
@@ -18,6 +20,8 @@ namespace iperf {
 namespace {
 
 using namespace skerry;
+using bytes::be32;
+using bytes::put_be32;
 using net::Error;
 using net::Stream;
 
@@ -37,8 +41,7 @@ struct Flow {
     net::Address peer;
     uint64_t bytes = 0, datagrams = 0;
     int64_t max_id = 0, lost = 0, out_of_order = 0;
-    double jitter = 0, prev_transit = 0;
-    bool have_transit = false;
+    Jitter jitter;
     uint64_t first_ns = 0, last_ns = 0;
     // -u -r / -u -d: the client's request for a test back (from the header in its datagrams)
     bool header_seen = false, reverse_pending = false;
@@ -51,17 +54,6 @@ Flow flows[kMaxFlows];
 // Sends UDP back as the header asks: to f.back from a socket of its own with iperf2's final handshake (-r/-d),
 // or, with `via`, from that socket without the handshake (-R).
 void start_udp_reverse(const Flow& f, uint64_t delay_ns, net::Datagram* via = nullptr);
-
-uint32_t be32(const uint8_t* p) {
-    return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
-
-void put_be32(uint8_t* p, uint32_t v) {
-    p[0] = static_cast<uint8_t>(v >> 24);
-    p[1] = static_cast<uint8_t>(v >> 16);
-    p[2] = static_cast<uint8_t>(v >> 8);
-    p[3] = static_cast<uint8_t>(v);
-}
 
 Flow* flow_for(const net::Address& from, int32_t id) {
     Flow* oldest = &flows[0];
@@ -122,14 +114,7 @@ void udp_in(net::Datagram& d, const net::Address& from, const void* data, size_t
             ++f.out_of_order;
             if (f.lost > 0) --f.lost;
         }
-        const double transit = static_cast<double>(now) / 1e9 - (be32(b + 4) + be32(b + 8) / 1e6);
-        if (f.have_transit) {
-            double delta = transit - f.prev_transit;
-            if (delta < 0) delta = -delta;
-            f.jitter += (delta - f.jitter) / 16.0;
-        }
-        f.prev_transit = transit;
-        f.have_transit = true;
+        f.jitter.add(static_cast<double>(now) / 1e9 - (be32(b + 4) + be32(b + 8) / 1e6));
         return;
     }
     // The client's end of test: summarise once, answer every time.
@@ -141,7 +126,7 @@ void udp_in(net::Datagram& d, const net::Address& from, const void* data, size_t
         log_summary("iperf", "UDP receive from", peer, f.bytes, ns, 1);
         log::info("iperf: UDP %lld/%lld datagrams lost, %lld out of order, jitter %u us",
                   static_cast<long long>(f.lost), static_cast<long long>(f.max_id),
-                  static_cast<long long>(f.out_of_order), static_cast<unsigned>(f.jitter * 1e6));
+                  static_cast<long long>(f.out_of_order), static_cast<unsigned>(f.jitter.value * 1e6));
         // -r: the client starts its listener after it has our report; give it a moment.
         if (f.reverse_pending) start_udp_reverse(f, 100'000'000ull);
         f.reverse_pending = false;
@@ -157,8 +142,8 @@ void udp_in(net::Datagram& d, const net::Address& from, const void* data, size_t
     put_be32(h + 20, static_cast<uint32_t>(f.lost));
     put_be32(h + 24, static_cast<uint32_t>(f.out_of_order));
     put_be32(h + 28, static_cast<uint32_t>(f.max_id));
-    put_be32(h + 32, static_cast<uint32_t>(f.jitter));
-    put_be32(h + 36, static_cast<uint32_t>((f.jitter - static_cast<uint32_t>(f.jitter)) * 1e6));
+    put_be32(h + 32, static_cast<uint32_t>(f.jitter.value));
+    put_be32(h + 36, static_cast<uint32_t>((f.jitter.value - static_cast<uint32_t>(f.jitter.value)) * 1e6));
     d.send_to(from, reply, sizeof reply);
 }
 
@@ -639,16 +624,6 @@ void accepted(net::Listener&, Stream& s, void*) {
 
 }  // namespace
 
-bool start_v2(uint16_t port) {
-    Error e = Error::None;
-    listener2 = net::Listener::open(net::Address::any(port), 64, accepted, nullptr, &e);
-    if (!listener2) {
-        log::error("iperf: cannot listen on TCP port %u: %s", port, net::error_text(e));
-        return false;
-    }
-    udp2 = net::Datagram::open(net::Address::any(port), udp_in, nullptr, &e);
-    if (!udp2) log::error("iperf: cannot bind UDP port %u: %s (UDP tests will fail)", port, net::error_text(e));
-    return true;
-}
+bool start_v2(uint16_t port) { return open_ports("iperf", port, accepted, udp_in, &listener2, &udp2); }
 
 }  // namespace iperf

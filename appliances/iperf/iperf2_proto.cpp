@@ -1,11 +1,11 @@
 #include "appliances/iperf/iperf2_proto.hpp"
 
+#include "kernel/bytes.hpp"
+
 namespace iperf::v2 {
 namespace {
 
-uint32_t be32(const uint8_t* p) {
-    return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
+using skerry::bytes::be32;
 
 // The header starting at p (client_hdr_v1, maybe client_hdrext), len bytes of it present.
 Request parse(const uint8_t* p, size_t len, bool udp) {

@@ -15,10 +15,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lwip/priv/tcp_priv.h"  // tcp_active_pcbs, read only
+#include "lwip/priv/tcp_priv.h"  // tcp_active_pcbs, read only: no public call finds a connection's pcb (nrtx)
 
 #include "appliances/iperf/iperf.hpp"
 #include "appliances/iperf/iperf3_proto.hpp"
+#include "appliances/iperf/jitter.hpp"
+#include "kernel/bytes.hpp"
 #include "kernel/event_loop.hpp"
 #include "kernel/log.hpp"
 #include "kernel/time.hpp"
@@ -28,6 +30,8 @@ namespace iperf {
 namespace {
 
 using namespace skerry;
+using bytes::be32;
+using bytes::put_be32;
 using net::Error;
 using net::Stream;
 namespace v3 = iperf::v3;
@@ -48,8 +52,7 @@ struct Data {
     // UDP receive statistics (iperf3's: highest counter seen, losses, RFC 1889 jitter in seconds)
     uint64_t packet_count = 0;  // received (highest counter), or sent
     int64_t errors = 0;
-    double jitter = 0, prev_transit = 0;
-    bool have_transit = false;
+    Jitter jitter;
     // TCP sender: retransmissions counted since the omit period (nrtx sampling, above)
     int64_t retransmits = 0;
     uint8_t last_nrtx = 0;
@@ -183,7 +186,7 @@ void summarise() {
             if (test->data[i].sends) continue;
             lost += test->data[i].errors;
             pk += test->data[i].packet_count;
-            if (test->data[i].jitter > jit) jit = test->data[i].jitter;
+            if (test->data[i].jitter.value > jit) jit = test->data[i].jitter.value;
         }
         log::info("iperf3: UDP %lld/%llu datagrams lost, jitter %u us", static_cast<long long>(lost),
                   static_cast<unsigned long long>(pk), static_cast<unsigned>(jit * 1e6));
@@ -224,13 +227,6 @@ void teardown(const char* why) {
     test = nullptr;
 }
 
-void put_be32(uint8_t* p, uint32_t v) {
-    p[0] = static_cast<uint8_t>(v >> 24);
-    p[1] = static_cast<uint8_t>(v >> 16);
-    p[2] = static_cast<uint8_t>(v >> 8);
-    p[3] = static_cast<uint8_t>(v);
-}
-
 // UDP sender: iperf3's datagram header (seconds, microseconds, packet counter: 32 or 64 bits, big endian),
 // at -b bits/s per stream, from the test's start.
 void pace_udp(void*) {
@@ -268,7 +264,7 @@ void omit_over(void*) {
     for (int i = 0; i < test->n; ++i) {
         Data& d = test->data[i];
         d.bytes = 0;
-        d.jitter = 0;
+        d.jitter.value = 0;
         d.retransmits = 0;
     }
     // The UDP pacer's budget restarts with the byte count.
@@ -322,7 +318,7 @@ void end_test() {
         r[i].seconds = static_cast<double>(test->end_ns - test->start_ns) / 1e9;
         r[i].packets = static_cast<int64_t>(d.packet_count);
         r[i].errors = d.errors;
-        r[i].jitter = d.jitter;
+        r[i].jitter = d.jitter.value;
         if (d.sends && !d.udp) r[i].retransmits = d.retransmits;
         sent |= d.sends;
     }
@@ -520,10 +516,6 @@ void accepted(net::Listener&, Stream& s, void*) {
 }
 
 // ---- UDP --------------------------------------------------------------------------------------------------
-uint32_t be32(const uint8_t* p) {
-    return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
-
 void udp_in(net::Datagram& dg, const net::Address& from, const void* data, size_t len, void*) {
     if (!test || !test->proto->params().udp) return;
     const uint8_t* b = static_cast<const uint8_t*>(data);
@@ -562,14 +554,7 @@ void udp_in(net::Datagram& dg, const net::Address& from, const void* data, size_
     } else if (d.errors > 0) {
         --d.errors;  // out of order: counted as lost before
     }
-    const double transit = static_cast<double>(time::now_ns()) / 1e9 - sent;
-    if (d.have_transit) {
-        double delta = transit - d.prev_transit;
-        if (delta < 0) delta = -delta;
-        d.jitter += (delta - d.jitter) / 16.0;
-    }
-    d.prev_transit = transit;
-    d.have_transit = true;
+    d.jitter.add(static_cast<double>(time::now_ns()) / 1e9 - sent);
 }
 
 }  // namespace
@@ -583,15 +568,21 @@ void log_summary(const char* tool, const char* what, const char* peer, uint64_t 
               static_cast<unsigned long long>(kbps % 1000 / 10), streams, streams == 1 ? "" : "s");
 }
 
-bool start_v3(uint16_t port) {
+bool open_ports(const char* tool, uint16_t port, net::Listener::AcceptFn on_accept,
+                net::Datagram::ReceiveFn on_datagram, net::Listener** tcp, net::Datagram** udp) {
     Error e = Error::None;
-    listener = net::Listener::open(net::Address::any(port), 64, accepted, nullptr, &e);
-    if (!listener) {
-        log::error("iperf3: cannot listen on TCP port %u: %s", port, net::error_text(e));
+    *tcp = net::Listener::open(net::Address::any(port), 64, on_accept, nullptr, &e);
+    if (!*tcp) {
+        log::error("%s: cannot listen on TCP port %u: %s", tool, port, net::error_text(e));
         return false;
     }
-    udp = net::Datagram::open(net::Address::any(port), udp_in, nullptr, &e);
-    if (!udp) log::error("iperf3: cannot bind UDP port %u: %s (UDP tests will fail)", port, net::error_text(e));
+    *udp = net::Datagram::open(net::Address::any(port), on_datagram, nullptr, &e);
+    if (!*udp) log::error("%s: cannot bind UDP port %u: %s (UDP tests will fail)", tool, port, net::error_text(e));
+    return true;
+}
+
+bool start_v3(uint16_t port) {
+    if (!open_ports("iperf3", port, accepted, udp_in, &listener, &udp)) return false;
     if (!loop::add_poller(sample_retransmits, nullptr)) log::warn("iperf3: no poller slot; retransmits not counted");
     return true;
 }

@@ -277,6 +277,29 @@ void add_legacy_regions(BootInfo& out) {
     add_region(out, 0x100000, static_cast<uint64_t>(out.mem_upper_kib) * 1024, MemType::Usable, 1);
 }
 
+ParseError copy_cmdline(const PhysReader& mem, uint64_t phys, size_t scan_limit, BootInfo& out) {
+    const StrStatus st = copy_phys_string(mem, phys, scan_limit, out.cmdline, sizeof out.cmdline, &out.cmdline_len);
+    if (st == StrStatus::Unreadable || st == StrStatus::Unterminated) {
+        out.cmdline[0] = '\0';
+        out.cmdline_len = 0;
+        out.have_cmdline = false;
+        return st == StrStatus::Unreadable ? ParseError::CmdlineUnreadable : ParseError::CmdlineUnterminated;
+    }
+    if (st == StrStatus::Truncated) out.warnings |= kWarnCmdlineTruncated;
+    out.have_cmdline = true;
+    return ParseError::Ok;
+}
+
+void copy_loader_name(const PhysReader& mem, uint64_t phys, size_t scan_limit, BootInfo& out) {
+    const StrStatus st = copy_phys_string(mem, phys, scan_limit, out.loader_name, sizeof out.loader_name, nullptr);
+    out.have_loader_name = st == StrStatus::Ok || st == StrStatus::Truncated;
+    if (st == StrStatus::Truncated) out.warnings |= kWarnLoaderNameTruncated;
+    if (!out.have_loader_name) {
+        out.loader_name[0] = '\0';
+        out.warnings |= kWarnLoaderNameBad;
+    }
+}
+
 void set_cmdline_args_offset(BootInfo& out) {
     const char* s = out.cmdline;
     size_t i = 0;

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernel/bytes.hpp"
+
 namespace skerry::boot {
 
 inline constexpr uint32_t kMultiboot1Magic = 0x2BADB002;  // EAX at entry from a Multiboot1 loader
@@ -226,18 +228,21 @@ enum class StrStatus : uint8_t { Ok, Truncated, Unreadable, Unterminated };
 // a string longer than size - 1 is cut (Truncated). Reads nothing at or beyond phys + scan_limit.
 StrStatus copy_phys_string(const PhysReader& mem, uint64_t phys, size_t scan_limit, char* buf, size_t size,
                            size_t* len_out);
+// The command line at phys into out.cmdline (have_cmdline, cmdline_len, kWarnCmdlineTruncated). Ok, or
+// CmdlineUnreadable / CmdlineUnterminated with the command line left empty and have_cmdline false.
+ParseError copy_cmdline(const PhysReader& mem, uint64_t phys, size_t scan_limit, BootInfo& out);
+// The boot loader's name at phys into out.loader_name (have_loader_name, kWarnLoaderNameTruncated); one
+// that cannot be read is left empty with kWarnLoaderNameBad (not an error).
+void copy_loader_name(const PhysReader& mem, uint64_t phys, size_t scan_limit, BootInfo& out);
 // Adds a loader-reported region to out.firmware_map, flagging zero-length/wrapping entries and overflow.
 void add_region(BootInfo& out, uint64_t base, uint64_t length, MemType type, uint32_t raw_type);
 void add_legacy_regions(BootInfo& out);      // from mem_lower/mem_upper, when there is no memory map
 void set_cmdline_args_offset(BootInfo& out);  // the Multiboot1 image-path convention (see args_offset)
 void store_rsdp_copy(BootInfo& out, const uint8_t* bytes, size_t len);  // validates, keeps the best copy
 void finish(BootInfo& out);                   // sanitizes the map, sets the map-related warnings
-inline uint16_t le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
-inline uint32_t le32(const uint8_t* p) {
-    return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) | (static_cast<uint32_t>(p[2]) << 16) |
-           (static_cast<uint32_t>(p[3]) << 24);
-}
-inline uint64_t le64(const uint8_t* p) { return le32(p) | (static_cast<uint64_t>(le32(p + 4)) << 32); }
+using bytes::le16;
+using bytes::le32;
+using bytes::le64;
 }  // namespace detail
 
 }  // namespace skerry::boot

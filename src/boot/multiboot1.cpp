@@ -101,39 +101,12 @@ ParseResult parse_impl(uint64_t info_phys, const PhysReader& mem, BootInfo& out)
 
     if (flags & kFlagFramebuffer) parse_framebuffer(info, out);
 
-    if (flags & kFlagLoaderName) {
-        size_t len = 0;
-        auto st = detail::copy_phys_string(mem, le32(info + kLoaderName), kCmdlineSize, out.loader_name,
-                                           sizeof out.loader_name, &len);
-        if (st == detail::StrStatus::Ok || st == detail::StrStatus::Truncated) {
-            out.have_loader_name = true;
-            if (st == detail::StrStatus::Truncated) out.warnings |= kWarnLoaderNameTruncated;
-        } else {
-            out.loader_name[0] = '\0';
-            out.warnings |= kWarnLoaderNameBad;
-        }
-    }
+    if (flags & kFlagLoaderName) detail::copy_loader_name(mem, le32(info + kLoaderName), kCmdlineSize, out);
 
     if (flags & kFlagCmdline) {
-        auto st = detail::copy_phys_string(mem, le32(info + kCmdline), kMaxStringScan, out.cmdline,
-                                           sizeof out.cmdline, &out.cmdline_len);
-        switch (st) {
-            case detail::StrStatus::Truncated:
-                out.warnings |= kWarnCmdlineTruncated;
-                [[fallthrough]];
-            case detail::StrStatus::Ok:
-                out.have_cmdline = true;
-                detail::set_cmdline_args_offset(out);
-                break;
-            case detail::StrStatus::Unreadable:
-                out.cmdline[0] = '\0';
-                out.cmdline_len = 0;
-                return err(ParseError::CmdlineUnreadable, kCmdline);
-            case detail::StrStatus::Unterminated:
-                out.cmdline[0] = '\0';
-                out.cmdline_len = 0;
-                return err(ParseError::CmdlineUnterminated, kCmdline);
-        }
+        const ParseError e = detail::copy_cmdline(mem, le32(info + kCmdline), kMaxStringScan, out);
+        if (e != ParseError::Ok) return err(e, kCmdline);
+        detail::set_cmdline_args_offset(out);
     }
     return err(ParseError::Ok, 0);
 }

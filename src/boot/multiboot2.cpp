@@ -136,30 +136,13 @@ ParseResult parse_tag(Walk& w, uint32_t type, uint32_t off, uint32_t size) {
     const uint32_t payload_len = size - 8;
     switch (type) {
         case kTagCmdline: {
-            auto st = detail::copy_phys_string(w.mem, payload, payload_len, out.cmdline, sizeof out.cmdline,
-                                               &out.cmdline_len);
-            if (st == detail::StrStatus::Unreadable || st == detail::StrStatus::Unterminated) {
-                out.cmdline[0] = '\0';
-                out.cmdline_len = 0;
-                out.have_cmdline = false;
-                return err(st == detail::StrStatus::Unreadable ? ParseError::CmdlineUnreadable
-                                                               : ParseError::CmdlineUnterminated,
-                           type, off);
-            }
-            if (st == detail::StrStatus::Truncated) out.warnings |= kWarnCmdlineTruncated;
-            out.have_cmdline = true;
+            const ParseError e = detail::copy_cmdline(w.mem, payload, payload_len, out);
+            if (e != ParseError::Ok) return err(e, type, off);
             out.args_offset = 0;  // GRUB passes only the arguments, without the image path
             return ok();
         }
         case kTagLoaderName: {
-            auto st = detail::copy_phys_string(w.mem, payload, payload_len, out.loader_name,
-                                               sizeof out.loader_name, nullptr);
-            out.have_loader_name = st == detail::StrStatus::Ok || st == detail::StrStatus::Truncated;
-            if (st == detail::StrStatus::Truncated) out.warnings |= kWarnLoaderNameTruncated;
-            if (!out.have_loader_name) {
-                out.loader_name[0] = '\0';
-                out.warnings |= kWarnLoaderNameBad;
-            }
+            detail::copy_loader_name(w.mem, payload, payload_len, out);
             return ok();
         }
         case kTagBasicMeminfo: {

@@ -55,23 +55,8 @@ ParseResult parse_impl(uint64_t phys, const PhysReader& mem, BootInfo& out) {
 
     const uint64_t cmdline = le64(si + kCmdline);
     if (cmdline != 0) {
-        auto st = detail::copy_phys_string(mem, cmdline, kMaxStringScan, out.cmdline, sizeof out.cmdline,
-                                           &out.cmdline_len);
-        switch (st) {
-            case detail::StrStatus::Truncated:
-                out.warnings |= kWarnCmdlineTruncated;
-                [[fallthrough]];
-            case detail::StrStatus::Ok:
-                out.have_cmdline = true;
-                break;
-            case detail::StrStatus::Unreadable:
-            case detail::StrStatus::Unterminated:
-                out.cmdline[0] = '\0';
-                out.cmdline_len = 0;
-                return err(st == detail::StrStatus::Unreadable ? ParseError::CmdlineUnreadable
-                                                               : ParseError::CmdlineUnterminated,
-                           kCmdline);
-        }
+        const ParseError e = detail::copy_cmdline(mem, cmdline, kMaxStringScan, out);
+        if (e != ParseError::Ok) return err(e, kCmdline);
     }
     return err(ParseError::Ok, 0);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hw/hw.hpp"
+#include "kernel/bytes.hpp"
 #include "kernel/line_buffer.hpp"
 #include "kernel/log.hpp"
 #if !defined(SKERRY_HOST_TEST)
@@ -33,12 +34,9 @@ constexpr uint32_t kFadtResetRegSup = 1u << 10;
 constexpr uint32_t kFadtHwReduced = 1u << 20;
 constexpr uint8_t kGasMemory = 0, kGasIo = 1, kGasPciConfig = 2;
 
-uint16_t le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
-uint32_t le32(const uint8_t* p) {
-    return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) | (static_cast<uint32_t>(p[2]) << 16) |
-           (static_cast<uint32_t>(p[3]) << 24);
-}
-uint64_t le64(const uint8_t* p) { return le32(p) | (static_cast<uint64_t>(le32(p + 4)) << 32); }
+using bytes::le16;
+using bytes::le32;
+using bytes::le64;
 
 // Physical memory as bytes, or nullptr when [phys, phys + len) cannot be read.
 const uint8_t* map(uint64_t phys, size_t len) {

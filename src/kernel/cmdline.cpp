@@ -4,49 +4,15 @@
 
 #include <string.h>
 
+#include "kernel/text_out.hpp"
+
 namespace skerry::cmdline {
 namespace {
 
-// Bounded string builder: never writes past `size`, always NUL-terminated.
-class Out {
+// The command line's own formats on the shared bounded builder.
+class Out : public TextOut<Out> {
 public:
-    Out(char* buf, size_t size) : buf_(buf), size_(size) {
-        if (size_) buf_[0] = '\0';
-    }
-    Out& str(const char* s) {
-        while (s && *s) chr(*s++);
-        return *this;
-    }
-    Out& chr(char c) {
-        if (size_ && len_ + 1 < size_) {
-            buf_[len_++] = c;
-            buf_[len_] = '\0';
-        } else {
-            full_ = true;
-        }
-        return *this;
-    }
-    Out& u64(uint64_t v) {
-        char tmp[20];
-        int n = 0;
-        do {
-            tmp[n++] = static_cast<char>('0' + v % 10);
-            v /= 10;
-        } while (v);
-        while (n) chr(tmp[--n]);
-        return *this;
-    }
-    Out& i64(int64_t v) {
-        if (v < 0) {
-            chr('-');
-            return u64(0 - static_cast<uint64_t>(v));
-        }
-        return u64(static_cast<uint64_t>(v));
-    }
-    Out& hex2(uint8_t v) {
-        const char* d = "0123456789abcdef";
-        return chr(d[v >> 4]).chr(d[v & 15]);
-    }
+    using TextOut::TextOut;
     Out& size_value(uint64_t v) {
         static const char kSuffix[] = {'T', 'G', 'M', 'K'};
         for (int i = 0; i < 4; i++) {
@@ -72,13 +38,6 @@ public:
         chr('\'');
         return *this;
     }
-    size_t len() const { return len_; }
-
-private:
-    char* buf_;
-    size_t size_;
-    size_t len_ = 0;
-    bool full_ = false;
 };
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }

@@ -13,6 +13,22 @@ size_t words_for(size_t pages) { return (pages + 63) / 64; }
 // base + length, clamped at 2^64 - 1 instead of wrapping.
 uint64_t end_of(uint64_t base, uint64_t length) { return length > ~0ull - base ? ~0ull : base + length; }
 
+// The first page in [from, limit) whose bit, flipped by `flip` (all ones: look for clear bits), is set;
+// limit if there is none.
+size_t next_bit(const uint64_t* words, uint64_t flip, size_t from, size_t limit) {
+    size_t p = from;
+    while (p < limit) {
+        size_t w = p / 64;
+        uint64_t bits = (words[w] ^ flip) & (~0ull << (p % 64));  // at or after p in this word
+        if (bits) {
+            size_t found = w * 64 + static_cast<size_t>(__builtin_ctzll(bits));
+            return found < limit ? found : limit;
+        }
+        p = (w + 1) * 64;
+    }
+    return limit;
+}
+
 }  // namespace
 
 size_t PageAllocator::bitmap_bytes(uint64_t limit) { return 2 * words_for(pages_for(limit)) * sizeof(uint64_t); }
@@ -72,33 +88,9 @@ void PageAllocator::reserve(uint64_t base, uint64_t length) {
     }
 }
 
-size_t PageAllocator::next_free(size_t from, size_t limit) const {
-    size_t p = from;
-    while (p < limit) {
-        size_t w = p / 64;
-        uint64_t bits = ~used_[w] & (kAll << (p % 64));  // free bits at or after p in this word
-        if (bits) {
-            size_t found = w * 64 + static_cast<size_t>(__builtin_ctzll(bits));
-            return found < limit ? found : limit;
-        }
-        p = (w + 1) * 64;
-    }
-    return limit;
-}
+size_t PageAllocator::next_free(size_t from, size_t limit) const { return next_bit(used_, ~0ull, from, limit); }
 
-size_t PageAllocator::next_used(size_t from, size_t limit) const {
-    size_t p = from;
-    while (p < limit) {
-        size_t w = p / 64;
-        uint64_t bits = used_[w] & (kAll << (p % 64));
-        if (bits) {
-            size_t found = w * 64 + static_cast<size_t>(__builtin_ctzll(bits));
-            return found < limit ? found : limit;
-        }
-        p = (w + 1) * 64;
-    }
-    return limit;
-}
+size_t PageAllocator::next_used(size_t from, size_t limit) const { return next_bit(used_, 0, from, limit); }
 
 void PageAllocator::mark_used(size_t first, size_t count) {
     for (size_t p = first; p < first + count; ++p) set_bit(used_, p);

@@ -2,45 +2,12 @@
 
 #include <string.h>
 
+#include "kernel/text_out.hpp"
+
 namespace skerry::net {
 namespace {
 
-// Bounded appends into a caller's buffer, always NUL-terminated.
-struct Out {
-    char* buf;
-    size_t size;
-    size_t len = 0;
-    void chr(char c) {
-        if (size && len + 1 < size) buf[len] = c;
-        ++len;
-    }
-    void str(const char* s) {
-        while (*s) chr(*s++);
-    }
-    void u64(uint64_t v) {
-        char tmp[24];
-        size_t n = 0;
-        do {
-            tmp[n++] = static_cast<char>('0' + v % 10);
-            v /= 10;
-        } while (v);
-        while (n) chr(tmp[--n]);
-    }
-    void hex(unsigned v) {
-        static const char digits[] = "0123456789abcdef";
-        char tmp[8];
-        size_t n = 0;
-        do {
-            tmp[n++] = digits[v & 15];
-            v >>= 4;
-        } while (v);
-        while (n) chr(tmp[--n]);
-    }
-    size_t finish() {
-        if (size) buf[len < size ? len : size - 1] = '\0';
-        return len < size ? len : (size ? size - 1 : 0);
-    }
-};
+using Out = TextBuf;  // kernel/text_out.hpp
 
 int hex_value(char c) {
     if (c >= '0' && c <= '9') return c - '0';
@@ -185,7 +152,7 @@ bool Address::same_host(const Address& o) const {
 bool Address::operator==(const Address& o) const { return same_host(o) && port == o.port; }
 
 size_t Address::format(char* buf, size_t size, bool with_port) const {
-    Out o{buf, size};
+    Out o(buf, size);
     switch (family) {
         case Family::Any:
             o.chr('*');
@@ -222,19 +189,19 @@ size_t Address::format(char* buf, size_t size, bool with_port) const {
             }
             break;
     }
-    return o.finish();
+    return o.len();
 }
 
 size_t format_ipv6(const uint8_t ip[16], char* buf, size_t size) {
-    Out o{buf, size};
+    Out o(buf, size);
     format_ipv6_into(o, ip);
-    return o.finish();
+    return o.len();
 }
 
 size_t format_ipv4(const uint8_t ip[4], char* buf, size_t size) {
-    Out o{buf, size};
+    Out o(buf, size);
     format_ipv4_into(o, ip);
-    return o.finish();
+    return o.len();
 }
 
 bool parse_ipv4(const char* s, size_t len, uint8_t out[4]) {

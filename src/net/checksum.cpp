@@ -43,6 +43,20 @@ uint16_t ones_sum(const void* data, size_t len) {
     return static_cast<uint16_t>(sum);
 }
 
+uint16_t pseudo_header_sum(const void* addresses, size_t len, uint8_t protocol, uint32_t transport_len) {
+    // Zero and the protocol, then the length as one 32-bit big-endian word (IPv6; for IPv4 its high half is
+    // zero and the low half is the 16-bit length field). Both parts start at an even offset, so their sums add.
+    const uint8_t rest[6] = {0,
+                             protocol,
+                             static_cast<uint8_t>(transport_len >> 24),
+                             static_cast<uint8_t>(transport_len >> 16),
+                             static_cast<uint8_t>(transport_len >> 8),
+                             static_cast<uint8_t>(transport_len)};
+    uint32_t sum = static_cast<uint32_t>(ones_sum(addresses, len)) + ones_sum(rest, sizeof rest);
+    sum = (sum & 0xFFFFu) + (sum >> 16);
+    return static_cast<uint16_t>(sum);
+}
+
 }  // namespace skerry::net
 
 extern "C" uint16_t skerry_lwip_chksum(const void* data, int len) {

@@ -11,4 +11,10 @@ namespace skerry::net {
 // alignment and length (an odd last byte counts as the high-order byte of a word padded with zero).
 uint16_t ones_sum(const void* data, size_t len);
 
+// The sum TCP and UDP checksums start from: the pseudo-header (RFC 793 for IPv4, RFC 8200 section 8.1 for
+// IPv6) of the source and destination addresses as they stand in the IP header (8 or 32 bytes, even), the
+// protocol number and the transport length. Folded, not complemented, same convention as ones_sum: stored
+// as it is, it is what a device that completes the checksum expects in the checksum field.
+uint16_t pseudo_header_sum(const void* addresses, size_t len, uint8_t protocol, uint32_t transport_len);
+
 }  // namespace skerry::net

@@ -10,8 +10,10 @@
 #include "lwip/ethip6.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
-#include "lwip/priv/tcp_priv.h"
+#include "lwip/priv/tcp_priv.h"  // tcp_txnow: lwIP has no public call that resends what TCP kept after ERR_MEM
 #include "net/alloc.hpp"
+#include "net/checksum.hpp"
+#include "net/ethernet.hpp"
 #include "netif/ethernet.h"
 
 namespace skerry::net {
@@ -26,11 +28,6 @@ struct NetifGlue::RxSlot {
 };
 
 namespace {
-
-constexpr uint16_t kEthHeader = 14;
-constexpr uint16_t kEthTypeIpv4 = 0x0800, kEthTypeIpv6 = 0x86DD, kEthTypeVlan = 0x8100;
-constexpr uint8_t kProtoTcp = 6;
-constexpr uint16_t kTcpChecksumOffset = 16;
 
 void custom_free(pbuf* p) {
     auto* slot = reinterpret_cast<NetifGlue::RxSlot*>(p);
@@ -51,18 +48,6 @@ err_t mld_filter_cb(netif* n, const ip6_addr_t* group, enum netif_mac_filter_act
     memcpy(g, group->addr, 16);  // network order
     const uint8_t mac[6] = {0x33, 0x33, g[12], g[13], g[14], g[15]};
     return static_cast<NetifGlue*>(n->state)->multicast_filter(mac, action == NETIF_ADD_MAC_FILTER);
-}
-
-// One's-complement sum of big-endian 16-bit words (not folded).
-uint32_t sum16(const uint8_t* p, size_t n, uint32_t sum = 0) {
-    for (size_t i = 0; i + 1 < n; i += 2) sum += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
-    if (n & 1) sum += static_cast<uint32_t>(p[n - 1] << 8);
-    return sum;
-}
-
-uint16_t fold(uint32_t sum) {
-    while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
-    return static_cast<uint16_t>(sum);
 }
 
 err_t netif_init_cb(netif* n);
@@ -99,6 +84,15 @@ err_t netif_init_cb(netif* n) {
 
 bool NetifGlue::attach(NicDriver& d) {
     driver_ = &d;
+    AckCoalescer::Ops ack_ops;
+    ack_ops.ctx = this;
+    ack_ops.peek = [](void*, void* f, uint8_t* buf, size_t len) -> size_t {
+        return pbuf_copy_partial(static_cast<pbuf*>(f), buf, static_cast<u16_t>(len), 0);
+    };
+    ack_ops.ref = [](void*, void* f) { pbuf_ref(static_cast<pbuf*>(f)); };
+    ack_ops.unref = [](void*, void* f) { pbuf_free(static_cast<pbuf*>(f)); };
+    ack_ops.send = send_held_ack;
+    acks_.bind(ack_ops);
     offloads_ = d.offloads();
     ip_tx_offload_ = offloads_ & kOffloadTxIpv4Checksum;
     // lwIP's TCP checksum switch covers IPv4 and IPv6 at once. UDP stays in software: a datagram larger than
@@ -201,41 +195,40 @@ bool NetifGlue::transmit(pbuf* p) {
 // before every (re)transmission, and does not retransmit a segment whose pbuf the driver still holds.
 uint32_t NetifGlue::prepare_offload(pbuf* p, TxFrame& f) {
     if (!ip_tx_offload_ && !tcp_tx_offload_) return 0;
-    uint8_t h[kEthHeader + 4 + 60];
+    uint8_t h[kEthHeader + kEthVlanTag + kIpv4MaxHeader];
     const uint16_t n = pbuf_copy_partial(p, h, sizeof h, 0);
     if (n < kEthHeader) return 0;
     uint16_t l3 = kEthHeader;
     uint16_t type = static_cast<uint16_t>(h[12] << 8 | h[13]);
-    if (type == kEthTypeVlan && n >= l3 + 4) {
+    if (type == kEthTypeVlan && n >= l3 + kEthVlanTag) {
         type = static_cast<uint16_t>(h[16] << 8 | h[17]);
-        l3 = kEthHeader + 4;
+        l3 = kEthHeader + kEthVlanTag;
     }
     uint32_t req = 0;
     uint16_t l4 = 0;
-    uint32_t sum = 0;
+    uint16_t pseudo = 0;
     if (type == kEthTypeIpv4 && n >= l3 + 20 && (h[l3] >> 4) == 4) {
         const uint16_t ihl = static_cast<uint16_t>((h[l3] & 0x0f) * 4);
         if (ihl < 20 || n < l3 + ihl) return 0;
         if (ip_tx_offload_) req |= kOffloadTxIpv4Checksum;
         const bool fragment = ((h[l3 + 6] & 0x3f) | h[l3 + 7]) != 0;  // MF or an offset
         const uint16_t total = static_cast<uint16_t>(h[l3 + 2] << 8 | h[l3 + 3]);
-        if (tcp_tx_offload_ && h[l3 + 9] == kProtoTcp && !fragment && total > ihl) {
+        if (tcp_tx_offload_ && h[l3 + 9] == kIpProtoTcp && !fragment && total > ihl) {
             l4 = static_cast<uint16_t>(l3 + ihl);
-            sum = sum16(h + l3 + 12, 8) + kProtoTcp + static_cast<uint32_t>(total - ihl);
+            pseudo = pseudo_header_sum(h + l3 + 12, 8, kIpProtoTcp, static_cast<uint32_t>(total - ihl));
             req |= kOffloadTxTcpUdpChecksum;
         }
     } else if (type == kEthTypeIpv6 && n >= l3 + 40 && (h[l3] >> 4) == 6) {
-        if (tcp_tx_offload_ && h[l3 + 6] == kProtoTcp) {
+        if (tcp_tx_offload_ && h[l3 + 6] == kIpProtoTcp) {
             l4 = static_cast<uint16_t>(l3 + 40);
             const uint32_t payload = static_cast<uint32_t>(h[l3 + 4] << 8 | h[l3 + 5]);
-            sum = sum16(h + l3 + 8, 32) + kProtoTcp + payload;
+            pseudo = pseudo_header_sum(h + l3 + 8, 32, kIpProtoTcp, payload);
             req |= kOffloadTxTcp6UdpChecksum;
         }
     }
     if (l4) {
-        const uint16_t pseudo = fold(sum);
-        const uint8_t field[2] = {static_cast<uint8_t>(pseudo >> 8), static_cast<uint8_t>(pseudo)};
-        if (pbuf_take_at(p, field, 2, static_cast<u16_t>(l4 + kTcpChecksumOffset)) != ERR_OK) {
+        // In memory order (see checksum.hpp): its bytes are the field's.
+        if (pbuf_take_at(p, &pseudo, 2, static_cast<u16_t>(l4 + kTcpChecksumOffset)) != ERR_OK) {
             req &= ~(kOffloadTxTcpUdpChecksum | kOffloadTxTcp6UdpChecksum);
             l4 = 0;
         }
@@ -245,87 +238,13 @@ uint32_t NetifGlue::prepare_offload(pbuf* p, TxFrame& f) {
     return req;
 }
 
-namespace {
-
-// A TCP segment that carries nothing but an acknowledgement (flags exactly ACK, no payload, no options
-// beyond what fits the header): its connection key (addresses, ports) and acknowledgement number.
-bool pure_ack(const uint8_t* h, size_t n, uint8_t* key, uint8_t& key_len, uint32_t& ack) {
-    if (n < kEthHeader) return false;
-    const uint16_t type = static_cast<uint16_t>(h[12] << 8 | h[13]);
-    size_t l4, payload_end;
-    if (type == kEthTypeIpv4 && n >= kEthHeader + 20 && (h[kEthHeader] >> 4) == 4) {
-        const uint8_t* ip = h + kEthHeader;
-        const size_t ihl = (ip[0] & 0x0f) * 4u;
-        if (ip[9] != kProtoTcp || ((ip[6] & 0x3f) | ip[7]) != 0) return false;  // not TCP, or a fragment
-        l4 = kEthHeader + ihl;
-        payload_end = kEthHeader + (static_cast<size_t>(ip[2]) << 8 | ip[3]);
-        memcpy(key, ip + 12, 8);
-        key_len = 8;
-    } else if (type == kEthTypeIpv6 && n >= kEthHeader + 40 && (h[kEthHeader] >> 4) == 6) {
-        const uint8_t* ip = h + kEthHeader;
-        if (ip[6] != kProtoTcp) return false;  // extension headers: not worth it
-        l4 = kEthHeader + 40;
-        payload_end = l4 + (static_cast<size_t>(ip[4]) << 8 | ip[5]);
-        memcpy(key, ip + 8, 32);
-        key_len = 32;
-    } else {
-        return false;
-    }
-    if (n < l4 + 20) return false;
-    const uint8_t* tcp = h + l4;
-    if (tcp[13] != 0x10) return false;                            // ACK alone
-    if (payload_end != l4 + (tcp[12] >> 4) * 4u) return false;    // no data
-    memcpy(key + key_len, tcp, 4);                                // ports
-    key_len = static_cast<uint8_t>(key_len + 4);
-    ack = static_cast<uint32_t>(tcp[8]) << 24 | static_cast<uint32_t>(tcp[9]) << 16 |
-          static_cast<uint32_t>(tcp[10]) << 8 | tcp[11];
-    return true;
-}
-
-}  // namespace
-
-// ACK coalescing. lwIP acknowledges every second segment, so a burst of received frames makes a burst of
-// pure ACKs, each a trip through the device (on QEMU: the emulated NIC and slirp, under its global lock,
-// while that lock is what delivers the next frames). A pure ACK waits here until the end of the loop
-// iteration; a later pure ACK of the same connection that acknowledges more replaces it (it says all the
-// first one said). Duplicate ACKs and window updates (same number) are never merged away: the held one is
-// sent first. Any other frame sends everything held first, so the order on the wire is kept.
-bool NetifGlue::hold_ack(pbuf* p) {
-    uint8_t h[kEthHeader + 60 + 20];
-    if (p->tot_len > kEthHeader + 60 + 60) return false;  // longer than any header: it carries data
-    const uint16_t n = pbuf_copy_partial(p, h, sizeof h, 0);
-    HeldAck a;
-    if (!pure_ack(h, n, a.key, a.key_len, a.ack)) return false;
-    for (size_t i = 0; i < held_count_; ++i) {
-        HeldAck& e = held_[i];
-        if (e.key_len != a.key_len || memcmp(e.key, a.key, a.key_len) != 0) continue;
-        if (static_cast<int32_t>(a.ack - e.ack) <= 0) {
-            flush_acks();  // a duplicate or a window update: both go out, in order
-            break;
-        }
-        pbuf_free(e.p);
-        pbuf_ref(p);
-        e.p = p;
-        e.ack = a.ack;
-        ++ctr_.tx_acks_coalesced;
-        return true;
-    }
-    if (held_count_ == kHeldAcks) flush_acks();
-    pbuf_ref(p);
-    a.p = p;
-    held_[held_count_++] = a;
-    return true;
-}
-
-void NetifGlue::flush_acks() {
-    const size_t n = held_count_;
-    held_count_ = 0;
-    for (size_t i = 0; i < n; ++i) {
-        ++ctr_.tx_frames;
-        ctr_.tx_bytes += held_[i].p->tot_len;
-        (void)send_or_queue(held_[i].p);  // a refused ACK is counted there; the next one says the same
-        held_[i].p = nullptr;
-    }
+// A pure ACK held by acks_ goes out (flush): counted here, as output() counts the frames it sends itself.
+void NetifGlue::send_held_ack(void* self, void* frame) {
+    NetifGlue* g = static_cast<NetifGlue*>(self);
+    pbuf* p = static_cast<pbuf*>(frame);
+    ++g->ctr_.tx_frames;
+    g->ctr_.tx_bytes += p->tot_len;
+    (void)g->send_or_queue(p);  // a refused ACK is counted there; the next one says the same
 }
 
 err_t NetifGlue::output(pbuf* p) {
@@ -333,8 +252,10 @@ err_t NetifGlue::output(pbuf* p) {
         ++ctr_.tx_dropped;
         return ERR_OK;  // like a cable pulled: the frame is lost, TCP retransmits
     }
-    if (hold_ack(p)) return ERR_OK;
-    if (held_count_) flush_acks();
+    const AckCoalescer::Offer ack = acks_.offer(p, p->tot_len);  // pure ACKs wait for the end of the iteration
+    if (ack == AckCoalescer::Offer::Replaced) ++ctr_.tx_acks_coalesced;
+    if (ack != AckCoalescer::Offer::NotHeld) return ERR_OK;
+    acks_.flush();  // what was held goes first: the order on the wire is kept
     ++ctr_.tx_frames;
     ctr_.tx_bytes += p->tot_len;
     size_t pieces = 0;
@@ -455,8 +376,7 @@ void NetifGlue::free_rx(void* s) {
 
 bool NetifGlue::poll(void* self) {
     NetifGlue* g = static_cast<NetifGlue*>(self);
-    bool worked = g->held_count_ != 0;
-    if (worked) g->flush_acks();
+    bool worked = g->acks_.flush();
     if (g->txq_count_) g->drain_queue();  // in case the driver never calls tx_ready
     // Frames were refused while the ring was full: now that there is room, let TCP send what it kept.
     // Here rather than in tx_ready(), which a driver may call from inside transmit(), i.e. inside tcp_output.

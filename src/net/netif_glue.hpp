@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net/ack_coalescer.hpp"
 #include "net/nic.hpp"
 
 struct netif;
@@ -94,8 +95,7 @@ private:
     void drain_queue();
     static bool poll(void* self);
     uint32_t prepare_offload(struct pbuf* p, TxFrame& f);
-    bool hold_ack(struct pbuf* p);
-    void flush_acks();
+    static void send_held_ack(void* self, void* p);
 
     NicDriver* driver_ = nullptr;
     struct netif* netif_ = nullptr;
@@ -105,16 +105,7 @@ private:
     bool tcp_tx_offload_ = false;
     bool ip_tx_offload_ = false;
 
-    // Pure ACKs held until the end of the loop iteration (see output()): one per connection.
-    static constexpr size_t kHeldAcks = 8;
-    struct HeldAck {
-        struct pbuf* p;
-        uint32_t ack;
-        uint8_t key_len;
-        uint8_t key[36];  // addresses and ports
-    };
-    HeldAck held_[kHeldAcks] = {};
-    size_t held_count_ = 0;
+    AckCoalescer acks_;  // pure ACKs held until the end of the loop iteration (see output())
 
     struct pbuf* txq_[kTxQueue] = {};
     size_t txq_head_ = 0, txq_count_ = 0;

@@ -1,7 +1,5 @@
 #include "net/socket.hpp"
 
-#include <new>
-#include <stdlib.h>
 #include <string.h>
 
 #include "kernel/event_loop.hpp"
@@ -11,6 +9,7 @@
 #include "lwip/pbuf.h"
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
+#include "net/alloc.hpp"
 #include "net/lwip_addr.hpp"
 #include "net/lwip_port.hpp"
 
@@ -84,41 +83,42 @@ struct SocketLayer {
         Scope& operator=(const Scope&) = delete;
     };
 
+    // ---- addresses: Error::None, or why not (Unsupported: vsock, Invalid: anything else wrong)
+    // A local address to bind: any port, the unspecified address for all interfaces.
+    static Error local_ip(const Address& a, ip_addr_t* ip) {
+        if (a.family == Family::Vsock) return Error::Unsupported;
+        if (a.port > 0xFFFF || !lwip_addr::to_ip(a, ip)) return Error::Invalid;
+        return Error::None;
+    }
+    // A peer to connect or send to: an address and a port, both given.
+    static Error remote_ip(const Address& a, ip_addr_t* ip) {
+        if (a.family == Family::Vsock) return Error::Unsupported;
+        if (!a.is_inet() || a.is_unspecified() || a.port == 0 || a.port > 0xFFFF || !lwip_addr::to_ip(a, ip))
+            return Error::Invalid;
+        return Error::None;
+    }
+
     // ---- object lifetime: released objects are freed from a zero-delay loop timer, never synchronously
     static void schedule_reap() {
         if (!reaper.armed()) loop::arm_in(reaper, 0, reap, nullptr);
     }
-    // malloc + placement new: the kernel runtime has no std::nothrow, and objects must not throw.
     template <class T>
-    static T* make() {
-        void* p = malloc(sizeof(T));
-        return p ? ::new (p) T() : nullptr;
-    }
-    template <class T>
-    static void unmake(T* p) {
-        p->~T();
-        free(p);
+    static void free_all(T*& dead, uint64_t& open) {
+        while (T* o = dead) {
+            dead = o->dead_next_;
+            destroy(o);
+            --open;
+        }
     }
     static void reap(void*) {
-        while (Stream* s = dead_streams) {
-            dead_streams = s->dead_next_;
-            unmake(s);
-            --stats.streams_open;
-        }
-        while (Listener* l = dead_listeners) {
-            dead_listeners = l->dead_next_;
-            unmake(l);
-            --stats.listeners_open;
-        }
-        while (Datagram* d = dead_datagrams) {
-            dead_datagrams = d->dead_next_;
-            unmake(d);
-            --stats.datagrams_open;
-        }
+        free_all(dead_streams, stats.streams_open);
+        free_all(dead_listeners, stats.listeners_open);
+        free_all(dead_datagrams, stats.datagrams_open);
     }
-    static void bury(Stream* s) {
-        s->dead_next_ = dead_streams;
-        dead_streams = s;
+    template <class T>
+    static void bury(T* o, T*& dead) {
+        o->dead_next_ = dead;
+        dead = o;
         schedule_reap();
     }
     // The application is done with s (close/abort/`closed` returned). Freed once lwIP is done with it too.
@@ -127,7 +127,7 @@ struct SocketLayer {
         s->released_ = true;
         unstarve(s);
         rx_free(s);
-        if (!s->pcb_) bury(s);
+        if (!s->pcb_) bury(s, dead_streams);
     }
 
     // ---- the pcb's callbacks
@@ -297,7 +297,7 @@ struct SocketLayer {
             if (altcp_close(pcb) == ERR_OK) {
                 s->pcb_ = nullptr;
                 s->close_pending_ = false;
-                bury(s);
+                bury(s, dead_streams);
                 return ERR_OK;
             }
             if (++s->close_retries_ >= kMaxCloseRetries) {
@@ -305,7 +305,7 @@ struct SocketLayer {
                 s->pcb_ = nullptr;
                 s->close_pending_ = false;
                 altcp_abort(pcb);
-                bury(s);
+                bury(s, dead_streams);
                 return ERR_ABRT;
             }
             return ERR_OK;
@@ -326,7 +326,7 @@ struct SocketLayer {
         if (s->close_pending_) {
             s->pcb_ = nullptr;
             s->close_pending_ = false;
-            bury(s);
+            bury(s, dead_streams);
             return;
         }
         terminate(s, error_from_lwip(err, s->state_ == Stream::State::Connecting));
@@ -347,7 +347,7 @@ struct SocketLayer {
         Listener* l = static_cast<Listener*>(arg);
         if (!pcb || err != ERR_OK) return ERR_VAL;
         if (!l || l->released_) return ERR_VAL;  // lwIP aborts the new connection
-        Stream* s = SocketLayer::make<Stream>();
+        Stream* s = create<Stream>();
         if (!s) {
             ++l->refused_;
             return ERR_MEM;
@@ -395,23 +395,16 @@ Stream::~Stream() { SocketLayer::rx_free(this); }
 Stream* Stream::connect(const Address& remote, const StreamHandlers& handlers, void* ctx, Error* error) {
     Error dummy;
     Error& e = error ? *error : dummy;
-    if (remote.family == Family::Vsock) {
-        e = Error::Unsupported;
-        return nullptr;
-    }
     ip_addr_t ip;
-    if (!remote.is_inet() || remote.is_unspecified() || remote.port == 0 || remote.port > 0xFFFF ||
-        !lwip_addr::to_ip(remote, &ip)) {
-        e = Error::Invalid;
-        return nullptr;
-    }
+    e = SocketLayer::remote_ip(remote, &ip);
+    if (e != Error::None) return nullptr;
     port::init();
     altcp_pcb* pcb = altcp_tcp_new_ip_type(static_cast<u8_t>(IP_GET_TYPE(&ip)));
     if (!pcb) {
         e = Error::NoMemory;
         return nullptr;
     }
-    Stream* s = SocketLayer::make<Stream>();
+    Stream* s = create<Stream>();
     if (!s) {
         altcp_close(pcb);
         e = Error::NoMemory;
@@ -426,7 +419,7 @@ Stream* Stream::connect(const Address& remote, const StreamHandlers& handlers, v
         SocketLayer::detach(pcb);
         altcp_close(pcb);  // never connected: freed at once
         s->pcb_ = nullptr;
-        SocketLayer::unmake(s);
+        destroy(s);
         e = error_from_lwip(r, true);
         return nullptr;
     }
@@ -582,15 +575,9 @@ void Stream::abort() {
 Listener* Listener::open(const Address& local, int backlog, AcceptFn on_accept, void* ctx, Error* error) {
     Error dummy;
     Error& e = error ? *error : dummy;
-    if (local.family == Family::Vsock) {
-        e = Error::Unsupported;
-        return nullptr;
-    }
     ip_addr_t ip;
-    if (local.port > 0xFFFF || !lwip_addr::to_ip(local, &ip)) {
-        e = Error::Invalid;
-        return nullptr;
-    }
+    e = SocketLayer::local_ip(local, &ip);
+    if (e != Error::None) return nullptr;
     port::init();
     if (backlog < 1) backlog = 1;
     if (backlog > 255) backlog = 255;
@@ -618,7 +605,7 @@ Listener* Listener::open(const Address& local, int backlog, AcceptFn on_accept, 
         e = error_from_lwip(r, false);
         return nullptr;
     }
-    Listener* l = SocketLayer::make<Listener>();
+    Listener* l = create<Listener>();
     if (!l) {
         altcp_close(lp);
         e = Error::NoMemory;
@@ -645,9 +632,7 @@ void Listener::close() {
         altcp_close(pcb_);  // a listening pcb always closes at once
         pcb_ = nullptr;
     }
-    dead_next_ = SocketLayer::dead_listeners;
-    SocketLayer::dead_listeners = this;
-    SocketLayer::schedule_reap();
+    SocketLayer::bury(this, SocketLayer::dead_listeners);
 }
 
 // ---- Datagram
@@ -655,15 +640,9 @@ void Listener::close() {
 Datagram* Datagram::open(const Address& local, ReceiveFn on_receive, void* ctx, Error* error) {
     Error dummy;
     Error& e = error ? *error : dummy;
-    if (local.family == Family::Vsock) {
-        e = Error::Unsupported;
-        return nullptr;
-    }
     ip_addr_t ip;
-    if (local.port > 0xFFFF || !lwip_addr::to_ip(local, &ip)) {
-        e = Error::Invalid;
-        return nullptr;
-    }
+    e = SocketLayer::local_ip(local, &ip);
+    if (e != Error::None) return nullptr;
     port::init();
     udp_pcb* u = udp_new_ip_type(static_cast<u8_t>(IP_GET_TYPE(&ip)));
     if (!u) {
@@ -676,7 +655,7 @@ Datagram* Datagram::open(const Address& local, ReceiveFn on_receive, void* ctx, 
         e = error_from_lwip(r, false);
         return nullptr;
     }
-    Datagram* d = SocketLayer::make<Datagram>();
+    Datagram* d = create<Datagram>();
     if (!d) {
         udp_remove(u);
         e = Error::NoMemory;
@@ -695,10 +674,10 @@ Datagram* Datagram::open(const Address& local, ReceiveFn on_receive, void* ctx, 
 
 Error Datagram::send_to(const Address& to, const void* data, size_t len) {
     if (released_ || !pcb_) return Error::NotConnected;
-    if (to.family == Family::Vsock) return Error::Unsupported;
     ip_addr_t ip;
-    if (!to.is_inet() || to.is_unspecified() || to.port == 0 || to.port > 0xFFFF || len > kMaxDatagram ||
-        !lwip_addr::to_ip(to, &ip)) {
+    const Error bad = SocketLayer::remote_ip(to, &ip);
+    if (bad == Error::Unsupported) return bad;
+    if (bad != Error::None || len > kMaxDatagram) {
         ++tx_errors_;
         return Error::Invalid;
     }
@@ -728,9 +707,7 @@ void Datagram::close() {
         udp_remove(pcb_);
         pcb_ = nullptr;
     }
-    dead_next_ = SocketLayer::dead_datagrams;
-    SocketLayer::dead_datagrams = this;
-    SocketLayer::schedule_reap();
+    SocketLayer::bury(this, SocketLayer::dead_datagrams);
 }
 
 SocketStats socket_stats() { return SocketLayer::stats; }

@@ -54,6 +54,12 @@ class Stream;
 class Listener;
 class Datagram;
 
+// The layer allocates these objects with net/alloc.hpp, which needs their private constructors.
+template <class T>
+T* create();
+template <class T>
+void destroy(T* p);
+
 // Handlers of a stream; any may be null.
 struct StreamHandlers {
     void (*connected)(Stream& s, void* ctx) = nullptr;       // an outgoing connect() succeeded
@@ -111,6 +117,8 @@ public:
 
 private:
     friend struct SocketLayer;
+    friend Stream* create<Stream>();
+    friend void destroy<Stream>(Stream*);
     Stream() = default;
     ~Stream();
 
@@ -161,6 +169,8 @@ public:
 
 private:
     friend struct SocketLayer;
+    friend Listener* create<Listener>();
+    friend void destroy<Listener>(Listener*);
     Listener() = default;
     ~Listener() = default;
 
@@ -196,6 +206,8 @@ public:
 
 private:
     friend struct SocketLayer;
+    friend Datagram* create<Datagram>();
+    friend void destroy<Datagram>(Datagram*);
     Datagram() = default;
     ~Datagram() = default;
 

@@ -5,9 +5,12 @@
 #include <vector>
 
 #include "lwip/inet_chksum.h"
+#include "lwip/ip_addr.h"
+#include "lwip/pbuf.h"
 #include "net/checksum.hpp"
 
 using skerry::net::ones_sum;
+using skerry::net::pseudo_header_sum;
 
 namespace {
 
@@ -64,4 +67,74 @@ TEST(Checksum, LwipUsesIt) {
     memcpy(bad, ip, sizeof bad);
     bad[10] ^= 1;
     EXPECT_NE(inet_chksum(bad, sizeof bad), 0);
+}
+
+namespace {
+
+// The pseudo-header of RFC 793 / RFC 8200 built out as bytes and summed by the reference.
+uint16_t pseudo_reference(const uint8_t* addrs, size_t n, uint8_t proto, uint32_t len) {
+    std::vector<uint8_t> b(addrs, addrs + n);
+    const uint8_t rest[8] = {0, 0, 0, proto, static_cast<uint8_t>(len >> 24), static_cast<uint8_t>(len >> 16),
+                             static_cast<uint8_t>(len >> 8), static_cast<uint8_t>(len)};
+    b.insert(b.end(), rest, rest + 8);
+    return reference(b.data(), b.size());
+}
+
+// lwIP's own TCP checksum of a segment (pseudo-header included), over a pbuf that points at the bytes.
+uint16_t lwip_tcp_checksum(uint8_t* seg, size_t len, const ip_addr_t& src, const ip_addr_t& dst) {
+    pbuf_custom pc{};
+    pc.custom_free_function = [](pbuf*) {};
+    pbuf* p = pbuf_alloced_custom(PBUF_RAW, static_cast<u16_t>(len), PBUF_REF, &pc, seg, static_cast<u16_t>(len));
+    return ip_chksum_pseudo(p, 6 /* TCP */, static_cast<u16_t>(len), &src, &dst);
+}
+
+uint16_t finish(uint16_t pseudo, const uint8_t* seg, size_t len) {
+    uint32_t s = static_cast<uint32_t>(pseudo) + ones_sum(seg, len);
+    s = (s & 0xFFFF) + (s >> 16);
+    return static_cast<uint16_t>(~s);
+}
+
+}  // namespace
+
+TEST(Checksum, PseudoHeaderMatchesTheReference) {
+    uint8_t addrs[32];
+    uint32_t x = 777;
+    for (int round = 0; round < 200; ++round) {
+        for (uint8_t& b : addrs) {
+            x = x * 1103515245u + 12345u;
+            b = static_cast<uint8_t>(x >> 16);
+        }
+        const uint32_t len = round < 100 ? x % 65536 : x;  // IPv6 lengths may pass 16 bits (jumbograms)
+        for (size_t n : {size_t{8}, size_t{32}})
+            ASSERT_EQ(pseudo_header_sum(addrs, n, 6, len), pseudo_reference(addrs, n, 6, len)) << round << " " << n;
+        ASSERT_EQ(pseudo_header_sum(addrs, 8, 17, len), pseudo_reference(addrs, 8, 17, len)) << round;
+    }
+    // All ones: every addition carries.
+    memset(addrs, 0xff, sizeof addrs);
+    EXPECT_EQ(pseudo_header_sum(addrs, 32, 0xff, 0xffffffffu), pseudo_reference(addrs, 32, 0xff, 0xffffffffu));
+}
+
+TEST(Checksum, PseudoHeaderPlusSegmentIsLwipsTcpChecksum) {
+    std::vector<uint8_t> seg(20 + 333);
+    for (size_t i = 0; i < seg.size(); ++i) seg[i] = static_cast<uint8_t>(i * 7 + 3);
+    seg[16] = seg[17] = 0;  // the checksum field
+
+    ip_addr_t s4, d4, s6, d6;
+    ASSERT_TRUE(ipaddr_aton("192.0.2.1", &s4));
+    ASSERT_TRUE(ipaddr_aton("198.51.100.200", &d4));
+    ASSERT_TRUE(ipaddr_aton("2001:db8::1", &s6));
+    ASSERT_TRUE(ipaddr_aton("2001:db8:ffff::abcd", &d6));
+    uint8_t a4[8], a6[32];
+    memcpy(a4, &ip_2_ip4(&s4)->addr, 4);
+    memcpy(a4 + 4, &ip_2_ip4(&d4)->addr, 4);
+    memcpy(a6, ip_2_ip6(&s6)->addr, 16);
+    memcpy(a6 + 16, ip_2_ip6(&d6)->addr, 16);
+
+    for (size_t len : {size_t{20}, size_t{21}, seg.size()}) {
+        const uint32_t l = static_cast<uint32_t>(len);
+        EXPECT_EQ(finish(pseudo_header_sum(a4, 8, 6, l), seg.data(), len), lwip_tcp_checksum(seg.data(), len, s4, d4))
+            << len;
+        EXPECT_EQ(finish(pseudo_header_sum(a6, 32, 6, l), seg.data(), len), lwip_tcp_checksum(seg.data(), len, s6, d6))
+            << len;
+    }
 }

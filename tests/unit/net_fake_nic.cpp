@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "kernel/event_loop.hpp"
+#include "net/ethernet.hpp"
 #include "tests/unit/net_host.hpp"
 
 using namespace skerry::net;
@@ -38,13 +39,13 @@ uint16_t get16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]
 // What a device with receive checksum offload reports: Good only when it verified the IP header (IPv4) and
 // the TCP/UDP checksum, Bad when one is wrong, Unknown otherwise.
 RxChecksum verify(const uint8_t* f, size_t len) {
-    if (len < 14) return RxChecksum::Unknown;
+    if (len < kEthHeader) return RxChecksum::Unknown;
     const uint16_t type = get16(f + 12);
-    const size_t l3 = 14;
+    const size_t l3 = kEthHeader;
     uint8_t proto;
     size_t l4, l4len;
     uint32_t pseudo;
-    if (type == 0x0800) {
+    if (type == kEthTypeIpv4) {
         if (len < l3 + 20) return RxChecksum::Unknown;
         const size_t ihl = (f[l3] & 0x0f) * 4u;
         if (ihl < 20 || len < l3 + ihl) return RxChecksum::Unknown;
@@ -52,21 +53,22 @@ RxChecksum verify(const uint8_t* f, size_t len) {
         const size_t total = get16(f + l3 + 2);
         const bool fragment = ((f[l3 + 6] & 0x3f) | f[l3 + 7]) != 0;
         proto = f[l3 + 9];
-        if (fragment || total < ihl || l3 + total > len || (proto != 6 && proto != 17)) return RxChecksum::Unknown;
+        if (fragment || total < ihl || l3 + total > len || (proto != kIpProtoTcp && proto != kIpProtoUdp))
+            return RxChecksum::Unknown;
         l4 = l3 + ihl;
         l4len = total - ihl;
         pseudo = sum16(f + l3 + 12, 8) + proto + static_cast<uint32_t>(l4len);
-    } else if (type == 0x86DD) {
+    } else if (type == kEthTypeIpv6) {
         if (len < l3 + 40) return RxChecksum::Unknown;
         proto = f[l3 + 6];
         l4len = get16(f + l3 + 4);
-        if ((proto != 6 && proto != 17) || l3 + 40 + l4len > len) return RxChecksum::Unknown;
+        if ((proto != kIpProtoTcp && proto != kIpProtoUdp) || l3 + 40 + l4len > len) return RxChecksum::Unknown;
         l4 = l3 + 40;
         pseudo = sum16(f + l3 + 8, 32) + proto + static_cast<uint32_t>(l4len);
     } else {
         return RxChecksum::Unknown;
     }
-    if (proto == 17 && l4len >= 8 && get16(f + l4 + 6) == 0 && type == 0x0800) return RxChecksum::Good;
+    if (proto == kIpProtoUdp && l4len >= 8 && get16(f + l4 + 6) == 0 && type == kEthTypeIpv4) return RxChecksum::Good;
     return fold(sum16(f + l4, l4len, pseudo)) == 0xFFFF ? RxChecksum::Good : RxChecksum::Bad;
 }
 
@@ -81,11 +83,11 @@ void apply_offload(uint8_t* f, size_t len, const TxFrame& fr) {
     if ((fr.offload & (kOffloadTxTcpUdpChecksum | kOffloadTxTcp6UdpChecksum)) && fr.l4_offset) {
         const bool v6 = fr.offload & kOffloadTxTcp6UdpChecksum;
         const uint8_t proto = v6 ? f[l3 + 6] : f[l3 + 9];
-        const size_t field = fr.l4_offset + (proto == 6 ? 16 : 6);
+        const size_t field = fr.l4_offset + (proto == kIpProtoTcp ? kTcpChecksumOffset : kUdpChecksumOffset);
         if (field + 2 > len) return;
         // The field holds the pseudo-header sum; the device sums the segment over it and stores the complement.
         uint16_t c = static_cast<uint16_t>(~fold(sum16(f + fr.l4_offset, len - fr.l4_offset)));
-        if (proto == 17 && c == 0) c = 0xFFFF;
+        if (proto == kIpProtoUdp && c == 0) c = 0xFFFF;
         put16(f + field, c);
     }
 }

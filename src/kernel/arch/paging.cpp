@@ -40,21 +40,20 @@ uint64_t new_table() {
     return p;
 }
 
+// The table an upper-level entry points to, created (present, writable) when it has none. nullptr: no page.
+uint64_t* next_level(uint64_t& entry) {
+    if (!(entry & kPresent)) {
+        uint64_t t = new_table();
+        if (!t) return nullptr;
+        entry = t | kPresent | kWritable;
+    }
+    return table(entry & kAddrMask);
+}
+
 // Returns the page directory covering addr, creating the upper levels as needed.
 uint64_t* pd_for(uint64_t addr) {
-    uint64_t& e4 = pml4[(addr >> 39) & 511];
-    if (!(e4 & kPresent)) {
-        uint64_t t = new_table();
-        if (!t) return nullptr;
-        e4 = t | kPresent | kWritable;
-    }
-    uint64_t& e3 = table(e4 & kAddrMask)[(addr >> 30) & 511];
-    if (!(e3 & kPresent)) {
-        uint64_t t = new_table();
-        if (!t) return nullptr;
-        e3 = t | kPresent | kWritable;
-    }
-    return table(e3 & kAddrMask);
+    uint64_t* pdpt = next_level(pml4[(addr >> 39) & 511]);
+    return pdpt ? next_level(pdpt[(addr >> 30) & 511]) : nullptr;
 }
 
 bool overlaps_ram(uint64_t base, uint64_t len, const RamRange* ram, size_t n) {
