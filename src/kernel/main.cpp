@@ -8,6 +8,8 @@
 #include "drivers/console/console.hpp"
 #include "drivers/bus/vmbus/platform.hpp"
 #include "drivers/bus/pci/pci.hpp"
+#include "drivers/bus/pci/registry.hpp"
+#include "drivers/devices.hpp"
 #include "hw/hw.hpp"
 #include "kernel/acpi.hpp"
 #include "kernel/apic.hpp"
@@ -393,9 +395,10 @@ extern "C" __attribute__((no_stack_protector)) [[noreturn]] void kernel_entry(ui
                           acpi_info.mcfg[i].end_bus};
     }
     pci::init(ecam, n_ecam);
-    size_t devices = pci::enumerate();
-    log::info("pci: %zu devices (configuration access: %s)", devices, pci::ecam() ? "ECAM" : "port 0xcf8");
-    pci::log_devices();
+    const size_t functions = pci::enumerate();
+    log::info("pci: %zu devices (configuration access: %s)", functions, pci::ecam() ? "ECAM" : "port 0xcf8");
+    pci::registry().bind(devices::registry());  // the registered PCI drivers take their devices
+    pci::log_devices(devices::registry());
     // Hyper-V's synthetic devices (VMBus) are found before the appliance probes its NICs. Only under Hyper-V.
     hyperv::kernel_init();
 

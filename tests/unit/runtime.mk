@@ -1,5 +1,6 @@
-# Kernel runtime: ACPI tables, PCI (configuration access, enumeration, BARs, capabilities, MSI/MSI-X) and
-# the physical page allocator. log.cpp is listed again because acpi.cpp and pci.cpp log (UNIT_SRCS is
-# de-duplicated with sort).
-UNIT_SRCS += src/kernel/acpi.cpp src/drivers/bus/pci/pci.cpp src/kernel/page_alloc.cpp src/kernel/log.cpp
+# Kernel runtime: ACPI tables, PCI (configuration access, enumeration, BARs, capabilities, MSI/MSI-X, driver
+# matching into the device registry) and the physical page allocator. log.cpp is listed again because acpi.cpp and
+# pci.cpp log (UNIT_SRCS is de-duplicated with sort).
+UNIT_SRCS += src/kernel/acpi.cpp src/drivers/bus/pci/pci.cpp src/drivers/bus/pci/registry.cpp src/drivers/devices.cpp \
+             src/kernel/page_alloc.cpp src/kernel/log.cpp
 UNIT_TESTS += tests/unit/acpi_test.cpp tests/unit/pci_test.cpp tests/unit/page_alloc_test.cpp
