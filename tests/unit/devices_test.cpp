@@ -1,11 +1,15 @@
 // The bus-neutral device registry (src/drivers/devices.*): records by bus and address, products, the boot log's
-// wording. PCI matching against a fake configuration space is in pci_test.cpp, VMBus offers feeding the registry in
+// wording; and the e1000 driver's PCI ID table (e1000_ids.hpp) against the driver's own model table. PCI matching
+// against a fake configuration space is in pci_test.cpp, VMBus offers feeding the registry in
 // hv_platform_test.cpp.
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 
 #include "drivers/devices.hpp"
+#include "drivers/nic/e1000/e1000.hpp"
+#include "drivers/nic/e1000/e1000_ids.hpp"
 #include "net/nic.hpp"
 
 using namespace skerry;
@@ -142,6 +146,25 @@ TEST(Devices, TheKernelRegistryStartsEmpty) {
     // Host tests bind nothing into it; the kernel fills it at boot.
     EXPECT_EQ(devices::registry().count(), 0u);
     EXPECT_EQ(devices::registry().capacity(), devices::kMaxDevices);
+}
+
+// The e1000 driver registers for exactly the devices its model table supports, under the same names.
+TEST(Devices, E1000IdTableAgreesWithTheDriversModels) {
+    std::set<uint16_t> listed;
+    for (const pci::Match& m : e1000::kPciIds) {
+        EXPECT_EQ(m.vendor, 0x8086);
+        EXPECT_EQ(m.class_mask, 0u);
+        EXPECT_TRUE(pci::valid(m));
+        const e1000::ModelInfo* model = e1000::find_model(m.vendor, m.device);
+        ASSERT_NE(model, nullptr) << std::hex << m.device;
+        EXPECT_STREQ(model->name, m.model) << std::hex << m.device;
+        EXPECT_TRUE(listed.insert(m.device).second) << "listed twice: " << std::hex << m.device;
+    }
+    for (uint32_t id = 0; id <= 0xFFFF; ++id) {
+        if (e1000::find_model(0x8086, static_cast<uint16_t>(id)) != nullptr) {
+            EXPECT_TRUE(listed.count(static_cast<uint16_t>(id))) << "not registered: 8086:" << std::hex << id;
+        }
+    }
 }
 
 }  // namespace
