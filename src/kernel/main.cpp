@@ -8,6 +8,8 @@
 #include "drivers/console/console.hpp"
 #include "drivers/bus/vmbus/platform.hpp"
 #include "drivers/bus/pci/pci.hpp"
+#include "drivers/bus/pci/registry.hpp"
+#include "drivers/devices.hpp"
 #include "hw/hw.hpp"
 #include "kernel/acpi.hpp"
 #include "kernel/apic.hpp"
@@ -26,6 +28,7 @@
 #include "kernel/random.hpp"
 #include "kernel/rtc.hpp"
 #include "kernel/time.hpp"
+#include "net/stack.hpp"
 
 extern "C" {
 extern uintptr_t __stack_chk_guard;
@@ -286,6 +289,21 @@ void poweroff_timer_fn(void*) {
 }
 loop::Timer poweroff_timer;
 
+// ---- devices: the buses' devices went to their registered drivers (pci::Registry::bind, hyperv::kernel_init); the
+// NICs they made go to the network stack, which the appliance starts (or not: hello leaves them idle).
+void hand_over_nics() {
+    const devices::Registry& reg = devices::registry();
+    size_t nics = 0;
+    for (size_t i = 0; i < reg.count(); ++i) {
+        if (net::NicDriver* nic = reg.at(i)->product.as_nic()) {
+            net::add_nic(*nic);  // beyond net::kMaxInterfaces: logged and left idle
+            nics++;
+        }
+    }
+    log::info("devices: %zu found, %zu taken by a driver, %zu NIC(s) for the network stack", reg.count(),
+              reg.count(devices::Outcome::Bound), nics);
+}
+
 void run_global_constructors() {
     for (void (**f)() = __init_array_start; f < __init_array_end; ++f) (*f)();
 }
@@ -393,11 +411,13 @@ extern "C" __attribute__((no_stack_protector)) [[noreturn]] void kernel_entry(ui
                           acpi_info.mcfg[i].end_bus};
     }
     pci::init(ecam, n_ecam);
-    size_t devices = pci::enumerate();
-    log::info("pci: %zu devices (configuration access: %s)", devices, pci::ecam() ? "ECAM" : "port 0xcf8");
-    pci::log_devices();
-    // Hyper-V's synthetic devices (VMBus) are found before the appliance probes its NICs. Only under Hyper-V.
+    const size_t functions = pci::enumerate();
+    log::info("pci: %zu devices (configuration access: %s)", functions, pci::ecam() ? "ECAM" : "port 0xcf8");
+    pci::registry().bind(devices::registry());  // the registered PCI drivers take their devices
+    pci::log_devices(devices::registry());
+    // Hyper-V's synthetic devices (VMBus) are found and given to their drivers here too. Only under Hyper-V.
     hyperv::kernel_init();
+    hand_over_nics();
 
     if (opt_fault.as_enum()) deliberate_fault(static_cast<int>(opt_fault.as_enum()));
     if (opt_poweroff_after.as_int()) {

@@ -146,7 +146,4 @@ public:
     virtual NicCounters counters() const = 0;
 };
 
-// Every NIC found on the buses, probed by every driver (src/drivers/nics.cpp). Returns how many.
-size_t probe_nics(NicDriver** out, size_t max);
-
 }  // namespace skerry::net

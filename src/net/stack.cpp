@@ -56,6 +56,8 @@ struct Iface {
     uint64_t drops_reported = 0;  // driver + glue drops in the last report
 };
 
+NicDriver* added[kMaxInterfaces];  // add_nic(), for start()
+size_t n_added;
 Iface* ifaces[kMaxInterfaces];
 size_t n_ifaces;
 bool started_, start_result, ready_;
@@ -387,21 +389,18 @@ bool start() {
         }
     }
 
-    NicDriver* drivers[kMaxInterfaces] = {};
-    const size_t found = probe_nics(drivers, kMaxInterfaces);
-    if (found == 0) {
+    if (n_added == 0) {
         log::warn("net: no network interface found; the network stays down");
         start_result = false;
         return false;
     }
-    for (size_t i = 0; i < found && n_ifaces < kMaxInterfaces; ++i) {
-        if (!drivers[i]) continue;
+    for (size_t i = 0; i < n_added && n_ifaces < kMaxInterfaces; ++i) {
         Iface* f = create<Iface>();
         if (!f) {
             log::error("net: out of memory for interface %zu", i);
             break;
         }
-        if (!f->glue.attach(*drivers[i])) continue;  // logged; the netif stays down
+        if (!f->glue.attach(*added[i])) continue;  // logged; the netif stays down
         ifaces[n_ifaces++] = f;
         netif* n = f->glue.lwip_netif();
         netif_set_hostname(n, hostname);
@@ -447,6 +446,23 @@ bool start() {
 }
 
 bool started() { return started_; }
+
+bool add_nic(NicDriver& nic) {
+    if (started_) {
+        log::warn("net: %s was added after the stack started; not used", nic.name());
+        return false;
+    }
+    for (size_t i = 0; i < n_added; ++i)
+        if (added[i] == &nic) return false;
+    if (n_added == kMaxInterfaces) {
+        log::warn("net: more than %zu NICs; %s not used", kMaxInterfaces, nic.name());
+        return false;
+    }
+    added[n_added++] = &nic;
+    return true;
+}
+
+size_t nics_added() { return n_added; }
 
 bool on_ready(ReadyFn fn, void* ctx) {
     if (!fn) return false;

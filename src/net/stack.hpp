@@ -1,7 +1,10 @@
 // The network stack as appliances see it: start it, learn when it is ready, say how to reach it.
 //
-// net::start() initialises lwIP (src/net/lwip_port.hpp), attaches every NIC that net::probe_nics finds
-// (one lwIP netif each, named e0, e1, ...; src/net/netif_glue.hpp) and configures addresses:
+// The NICs come from outside: the kernel's boot code finds them on the buses (drivers/devices.hpp) and hands each
+// to the stack with net::add_nic(); host tests add their own. The stack knows no bus and no driver.
+//
+// net::start() initialises lwIP (src/net/lwip_port.hpp), attaches every NIC added (one lwIP netif each, in the order
+// added, named e0, e1, ...; src/net/netif_glue.hpp) and configures addresses:
 //   IPv4   DHCP on every NIC by default. The first NIC takes a static address instead with ip=<addr>/<prefix>
 //          (and gw=<addr>); a malformed ip= is reported and DHCP is used. While DHCP waits, a line says so
 //          ("net e0: DHCP: waiting for an answer (attempt 2)..."); lwIP keeps retrying with its backoff,
@@ -20,10 +23,17 @@
 namespace skerry::net {
 
 class NetifGlue;
+class NicDriver;
 
 inline constexpr size_t kMaxInterfaces = 8;
 
-// Brings the network up (once; later calls return the first result). False when there is no usable NIC.
+// Gives the stack a NIC (initialised, not started: start() starts it). Before start() only; false (and not kept)
+// after it, or beyond kMaxInterfaces NICs, or for a NIC added already. The NIC must outlive the stack.
+bool add_nic(NicDriver& nic);
+size_t nics_added();
+
+// Brings the network up on the NICs added (once; later calls return the first result). False when there is no
+// usable NIC.
 bool start();
 bool started();
 

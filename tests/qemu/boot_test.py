@@ -40,8 +40,13 @@ def check_common_boot(g, protocol, mem_mib, cmdline_marker=None):
     if not (mem_mib * 0.6 <= usable <= mem_mib):
         raise Failure(f"usable memory {usable} MiB is implausible for -m {mem_mib}M")
     expect(g, r"hypervisor: \S+", what="hypervisor line")
-    expect(g, r"pci 00:00\.0 8086:", what="PCI host bridge in the device list")
-    expect(g, r"pci 00:0\d\.0 8086:100e .*(Ethernet|network)", what="the e1000 NIC in the device list")
+    # One line per device with the driver that took it (the PCI bus matched it to a registered ID table), or none.
+    expect(g, r"pci 00:00\.0 8086:\S+ class 06\.00 Host bridge: no driver\n",
+           what="the PCI host bridge in the device list, taken by no driver")
+    expect(g, r"pci 00:0\d\.0 8086:100e class 02\.00 Ethernet controller: e1000 \(82540EM\)\n",
+           what="the e1000 NIC in the device list, taken by the e1000 driver")
+    expect(g, r"devices: \d+ found, [1-9]\d* taken by a driver, [1-9]\d* NIC\(s\) for the network stack",
+           what="the device registry's summary with the NIC handed to the network stack")
     if cmdline_marker:
         expect(g, rf"cmdline: .*{re.escape(cmdline_marker)}", what="command line echoed")
 
@@ -59,6 +64,8 @@ def test_multiboot1(kernel):
                    "-device", "e1000"], "multiboot1", workdir)
         try:
             check_common_boot(g, "Multiboot1", 128, "marker=mb1")
+            expect(g, r"pci 00:01\.0 8086:7000 class 06\.01 ISA bridge: no driver\n",
+                   what="i440fx's ISA bridge, taken by no driver")
             expect(g, r"timer: event loop woke after \d+ ms", what="a timer firing from the idle loop")
             expect(g, r"irq: 00:0\d\.0 8086:100e interrupt delivered via INTx, I/O APIC GSI \d+",
                    what="a device interrupt through the I/O APIC")
@@ -84,6 +91,8 @@ def test_pvh(kernel):
             check_common_boot(g, "PVH", 256, "marker=pvh")
             expect(g, r"acpi: RSDP", what="ACPI RSDP from the PVH start info")
             expect(g, r"pci: \d+ devices \(configuration access: ECAM\)", what="ECAM from the MCFG table on q35")
+            expect(g, r"pci 00:0\d\.0 8086:10d3 class 02\.00 Ethernet controller: e1000 \(82574L\)\n",
+                   what="q35's e1000e, taken by the e1000 driver")
             expect(g, r"irq: 00:0\d\.0 8086:10d3 interrupt delivered via MSI", what="an MSI from q35's e1000e")
             expect(g, r"cpu: state saving XSAVE \(\d+ bytes\), RDRAND available", what="XSAVE/AVX state and RDRAND")
             expect(g, r"hello: libc: .*getentropy ok \(RDRAND\)", what="getentropy from RDRAND")

@@ -11,6 +11,7 @@
 #include "drivers/bus/vmbus/platform.hpp"
 #include "drivers/bus/vmbus/reftime.hpp"
 #include "drivers/bus/vmbus/registry.hpp"
+#include "drivers/devices.hpp"
 #include "hv_fake.hpp"
 #include "hv_host_sim.hpp"
 #include "kernel/dma.hpp"
@@ -455,6 +456,81 @@ TEST_F(RegistryTest, FactoryFailureIsCountedAndNotRetried) {
     EXPECT_EQ(factory_log.relids.size(), 1u);
     net::NicDriver* nics[4];
     EXPECT_EQ(reg.nics(nics, 4), 0u);
+}
+
+// Every primary offer goes into the bus-neutral device registry with its outcome, where the kernel finds the NICs.
+TEST_F(RegistryTest, OffersAndTheirDriversAreRecordedInTheDeviceRegistry) {
+    vmbus::Registry reg;
+    vmbus::DeviceDriver drv{vmbus::kNetvscClass, "testvsc", make_test_nic};
+    ASSERT_TRUE(reg.add(drv));
+    Platform p;
+    ASSERT_TRUE(p.start(hv::detect(), cfg, 0));
+    const uint32_t nic_relid = p.connection().find_offer(vmbus::kNetvscClass)->offer.child_relid;
+    const uint32_t ide_relid = p.connection().find_offer(kIdeClass)->offer.child_relid;
+    devices::Record storage[8];
+    devices::Registry out{storage, 8};
+    EXPECT_EQ(reg.create_devices(p.connection(), host, vmbus::kernel_dma(), &out), 1u);
+    ASSERT_EQ(out.count(), 2u);
+    const devices::Record* nic = out.find(devices::Bus::Vmbus, nic_relid);
+    ASSERT_NE(nic, nullptr);
+    EXPECT_EQ(nic->outcome, devices::Outcome::Bound);
+    EXPECT_STREQ(nic->driver, "testvsc");
+    ASSERT_EQ(factory_log.made.size(), 1u);
+    EXPECT_EQ(nic->product.as_nic(), factory_log.made[0]);
+    const devices::Record* ide = out.find(devices::Bus::Vmbus, ide_relid);
+    ASSERT_NE(ide, nullptr);
+    EXPECT_EQ(ide->outcome, devices::Outcome::NoDriver);
+    EXPECT_EQ(ide->driver, nullptr);
+    EXPECT_TRUE(ide->product.empty());
+    net::NicDriver* nics[4];
+    ASSERT_EQ(out.nics(nics, 4), 1u);
+    EXPECT_EQ(nics[0], factory_log.made[0]);
+    char verdict[32];
+    devices::format_outcome(*nic, verdict, sizeof verdict);
+    EXPECT_STREQ(verdict, "testvsc");
+    // Idempotent here too.
+    EXPECT_EQ(reg.create_devices(p.connection(), host, vmbus::kernel_dma(), &out), 0u);
+    EXPECT_EQ(out.count(), 2u);
+}
+
+TEST_F(RegistryTest, AFailedFactoryIsRecordedAsFailed) {
+    factory_log.fail = true;
+    vmbus::Registry reg;
+    vmbus::DeviceDriver drv{vmbus::kNetvscClass, "testvsc", make_test_nic};
+    ASSERT_TRUE(reg.add(drv));
+    Platform p;
+    ASSERT_TRUE(p.start(hv::detect(), cfg, 0));
+    devices::Record storage[8];
+    devices::Registry out{storage, 8};
+    EXPECT_EQ(reg.create_devices(p.connection(), host, vmbus::kernel_dma(), &out), 0u);
+    const devices::Record* nic =
+        out.find(devices::Bus::Vmbus, p.connection().find_offer(vmbus::kNetvscClass)->offer.child_relid);
+    ASSERT_NE(nic, nullptr);
+    EXPECT_EQ(nic->outcome, devices::Outcome::Failed);
+    EXPECT_STREQ(nic->driver, "testvsc");
+    EXPECT_TRUE(nic->product.empty());
+    net::NicDriver* nics[4];
+    EXPECT_EQ(out.nics(nics, 4), 0u);
+}
+
+TEST_F(RegistryTest, AnOfferTheDeviceRegistryHasNoRoomForIsLeftAlone) {
+    vmbus::Registry reg;
+    vmbus::DeviceDriver drv{vmbus::kNetvscClass, "testvsc", make_test_nic};
+    ASSERT_TRUE(reg.add(drv));
+    Platform p;
+    ASSERT_TRUE(p.start(hv::detect(), cfg, 0));
+    devices::Record one[1];
+    devices::Registry small{one, 1};  // the IDE offer (first) takes the only record
+    EXPECT_EQ(reg.create_devices(p.connection(), host, vmbus::kernel_dma(), &small), 0u);
+    EXPECT_TRUE(factory_log.relids.empty());  // no NIC made that nobody could find
+    EXPECT_EQ(reg.stats().table_full, 1u);
+    EXPECT_EQ(small.count(), 1u);
+    EXPECT_EQ(small.at(0)->outcome, devices::Outcome::NoDriver);
+    // With room, a later call makes it.
+    devices::Record storage[8];
+    devices::Registry out{storage, 8};
+    EXPECT_EQ(reg.create_devices(p.connection(), host, vmbus::kernel_dma(), &out), 1u);
+    EXPECT_EQ(out.count(devices::Outcome::Bound), 1u);
 }
 
 TEST_F(RegistryTest, NothingBeforeTheOffersAreIn) {

@@ -5,7 +5,7 @@ UNIT_SRCS += src/drivers/bus/vmbus/hv.cpp src/drivers/bus/vmbus/hv_host.cpp src/
              src/drivers/bus/vmbus/vmbus_msg.cpp src/drivers/bus/vmbus/vmbus.cpp src/drivers/bus/vmbus/channel.cpp \
              src/drivers/nic/netvsc/nvsp.cpp src/drivers/nic/netvsc/netvsc.cpp src/drivers/bus/vmbus/platform.cpp \
              src/drivers/bus/vmbus/registry.cpp src/drivers/bus/vmbus/reftime.cpp src/kernel/clock_plan.cpp \
-             src/kernel/dma_host.cpp src/kernel/log.cpp
+             src/kernel/dma_host.cpp src/kernel/log.cpp src/drivers/devices.cpp
 UNIT_TESTS += tests/unit/hv_hypercall_test.cpp tests/unit/hv_synic_test.cpp tests/unit/hv_ring_test.cpp \
               tests/unit/hv_vmbus_msg_test.cpp tests/unit/hv_host_sim.cpp tests/unit/hv_vmbus_test.cpp \
               tests/unit/hv_nvsp_test.cpp tests/unit/hv_platform_test.cpp tests/unit/hv_reftime_test.cpp \

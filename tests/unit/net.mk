@@ -1,8 +1,9 @@
 # The network stack (lwIP port, netif glue, address configuration, socket layer) and the echo appliance,
 # on the host: the same sources and lwipopts.h as the kernel, against liblwip-host.a (lwIP built for the
 # host with ASan by scripts/deps_lwip.sh). Tests that need two stacks fork: lwIP is one global stack per
-# process. tests/unit/net_host.cpp stands in for the kernel's event loop, clock, random numbers, panic,
-# command line and NIC probe; tests/unit/net_fake_nic.cpp is a NicDriver whose wire is a socketpair.
+# process. tests/unit/net_host.cpp stands in for the kernel's clock, random numbers, panic and command line
+# (the event loop is the kernel's own, src/kernel/event_loop.cpp), and hands the stack its NIC (net::add_nic)
+# as the kernel's boot code does; tests/unit/net_fake_nic.cpp is a NicDriver whose wire is a socketpair.
 NET_UNIT_SRCS := src/net/ack_coalescer.cpp src/net/address.cpp src/net/checksum.cpp src/net/lwip_port.cpp \
                  src/net/netif_glue.cpp src/net/stack.cpp src/net/socket.cpp appliances/echo/echo.cpp
 NET_UNIT_TESTS := tests/unit/net_host.cpp tests/unit/net_ack_coalescer_test.cpp tests/unit/net_checksum_test.cpp \

@@ -22,6 +22,7 @@
 #include "kernel/time.hpp"
 #include "kernel/timer_queue.hpp"
 #include "net/nic.hpp"
+#include "net/stack.hpp"
 
 namespace {
 
@@ -115,18 +116,6 @@ namespace skerry::kernel {
 cmdline::CommandLine& command_line() { return command_line_object; }
 }  // namespace skerry::kernel
 
-namespace skerry::net {
-size_t probe_nics(NicDriver** out, size_t max) {
-    if (the_driver && max != 0) {
-        out[0] = the_driver;
-        return 1;
-    }
-    if (!the_nic || max == 0) return 0;
-    out[0] = the_nic;
-    return 1;
-}
-}  // namespace skerry::net
-
 // ---- the harness
 namespace net_test {
 
@@ -141,6 +130,10 @@ void init_node(int wire_fd, const NodeConfig& config) {
     command_line_object.load(config.cmdline, cmdline_sink, nullptr);
     the_driver = config.driver;
     if (!the_driver) the_nic = new FakeNic(wire_fd, config.mac_last, config.offloads, config.tx_ring);
+    // What the kernel's boot code does with the NICs its buses found: hand them to the stack before it starts.
+    if (!skerry::net::add_nic(the_driver ? *the_driver : *static_cast<skerry::net::NicDriver*>(the_nic))) {
+        fail(__FILE__, __LINE__, "net::add_nic");
+    }
 }
 
 FakeNic& nic() { return *the_nic; }

@@ -2,7 +2,8 @@
 //
 // The kernel pieces the stack uses are provided here for the host: the event loop (timers on the same
 // TimerQueue, pollers, raised work; idle waits are poll(2) on the wire's file descriptors), the monotonic
-// clock, random numbers, panic, kernel::command_line() and net::probe_nics() (a FakeNic on a socketpair).
+// clock, random numbers, panic and kernel::command_line(); init_node() hands the stack its NIC with net::add_nic(),
+// as the kernel's boot code does (a FakeNic on a socketpair, or NodeConfig::driver).
 //
 // lwIP is one global stack per process, so each stack runs in a forked child: run_pair() forks two children
 // joined by a SOCK_SEQPACKET socketpair (the "wire": one Ethernet frame per message), waits for both with a
@@ -26,10 +27,11 @@ struct NodeConfig {
     uint8_t mac_last = 1;          // MAC 02:00:00:00:00:<mac_last>
     uint32_t offloads = 0;         // skerry::net::Offload bits the fake NIC advertises (and performs)
     size_t tx_ring = 64;           // frames the fake NIC holds before transmit() returns false
-    skerry::net::NicDriver* driver = nullptr;  // probe this NIC instead of a FakeNic (the wire is the caller's)
+    skerry::net::NicDriver* driver = nullptr;  // the stack's NIC instead of a FakeNic (the wire is the caller's)
 };
 
-// In a child: the fake NIC on `wire_fd`, the command line, the log capture. Call before net::start().
+// In a child: the fake NIC on `wire_fd` (given to the stack), the command line, the log capture. Call before
+// net::start().
 void init_node(int wire_fd, const NodeConfig& config);
 FakeNic& nic();
 

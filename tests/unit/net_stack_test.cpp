@@ -514,6 +514,27 @@ TEST(NetStack, MulticastFilterLinkAndDhcpFallback) {
     EXPECT_EQ(rc, 0);
 }
 
+// The stack attaches the NICs it was given with add_nic() (init_node gives it the fake one, as the kernel's boot
+// code gives it the ones its buses found), each once, and only before it starts.
+TEST(NetStack, NicsAreHandedOverBeforeStart) {
+    const int rc = net_test::run_single([](int fd) {
+        NodeConfig c;
+        c.name = "solo";
+        c.cmdline = "ip=10.0.0.1/24";
+        net_test::init_node(fd, c);
+        NT_CHECK(nics_added() == 1);
+        NT_CHECK(!add_nic(nic()));  // the same NIC again
+        NT_CHECK(nics_added() == 1);
+        NT_CHECK(start());
+        NT_CHECK(interface_count() == 1);
+        NT_CHECK(!add_nic(nic()));
+        NT_CHECK(net_test::log_contains("net: fake NIC was added after the stack started; not used"));
+        NT_CHECK(interface_count() == 1);
+        return 0;
+    }, 15000);
+    EXPECT_EQ(rc, 0);
+}
+
 // The glue hands a pbuf chain to the driver without copying, unless it has more pieces than a TxFrame holds.
 TEST(NetStack, GlueZeroCopyAndLinearisedTransmit) {
     const int rc = net_test::run_single([](int fd) {

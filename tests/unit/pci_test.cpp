@@ -1,18 +1,23 @@
 // PCI: configuration access (ports 0xCF8/0xCFC and ECAM), enumeration, BAR sizing, capability walks,
-// MSI and MSI-X programming, the log line. A fake machine models configuration space with per-byte
+// MSI and MSI-X programming, the log lines, and driver matching (registry.hpp: ID tables, factories, the device
+// registry's records). A fake machine models configuration space with per-byte
 // write masks (so BARs answer the all-ones probe with their size) and one MMIO BAR holding an MSI-X table.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "drivers/bus/pci/pci.hpp"
+#include "drivers/bus/pci/registry.hpp"
+#include "drivers/devices.hpp"
 #include "hw/hw.hpp"
 #include "kernel/log.hpp"
+#include "net/nic.hpp"
 
 using namespace skerry;
 using pci::Bar;
@@ -554,7 +559,9 @@ TEST_F(PciTest, LogLines) {
         std::string text;
     } sink;
     ASSERT_TRUE(log::add_sink(&sink));
-    pci::log_devices();
+    devices::Record storage[4];
+    devices::Registry none{storage, 4};  // nothing recorded: every function says "no driver"
+    pci::log_devices(none);
     EXPECT_NE(sink.text.find("pci 00:00.0 8086:"), std::string::npos) << sink.text;
     // grep 'pci 00:02.0 8086:100e .*Ethernet'
     const size_t at = sink.text.find("pci 00:02.0 8086:100e ");
@@ -573,6 +580,295 @@ TEST(PciNames, ClassNames) {
     EXPECT_STREQ(pci::class_name(0x03, 0x00), "VGA compatible controller");
     EXPECT_STREQ(pci::class_name(0x0C, 0x05), "SMBus");
     EXPECT_STREQ(pci::class_name(0x42, 0x00), "Unknown class");
+}
+
+// ------------------------------------------------------------------------------------------------ driver matching
+// A NIC a test factory makes; only its identity matters here.
+class StubNic final : public net::NicDriver {
+public:
+    explicit StubNic(uint16_t device) : device_(device) {}
+    const char* name() const override { return "stub nic"; }
+    const uint8_t* mac() const override { return mac_; }
+    uint16_t mtu() const override { return 1500; }
+    bool link_up() const override { return false; }
+    uint32_t link_speed_mbps() const override { return 0; }
+    uint32_t offloads() const override { return 0; }
+    bool start(net::NicClient&) override { return false; }
+    net::TxStatus transmit(const net::TxFrame&) override { return net::TxStatus::Full; }
+    void rx_release(void*) override {}
+    bool add_multicast(const uint8_t*) override { return false; }
+    bool remove_multicast(const uint8_t*) override { return false; }
+    net::NicCounters counters() const override { return {}; }
+    uint16_t device() const { return device_; }
+
+private:
+    uint16_t device_;
+    uint8_t mac_[6] = {};
+};
+
+struct ProbeLog {
+    std::vector<std::string> calls;  // "<driver> <bb:dd.f> <entry's model>", in call order
+    std::vector<std::unique_ptr<StubNic>> made;
+};
+ProbeLog probe_log;
+
+devices::Product make_stub(const char* driver, bool fail, const pci::Device& d, const pci::Match& m) {
+    char call[64];
+    snprintf(call, sizeof call, "%s %02x:%02x.%x %s", driver, d.bus, d.dev, d.fn, m.model ? m.model : "-");
+    probe_log.calls.push_back(call);
+    if (fail) return devices::Product::nic(nullptr);
+    probe_log.made.push_back(std::make_unique<StubNic>(d.device));
+    return devices::Product::nic(probe_log.made.back().get());
+}
+devices::Product probe_intel(const pci::Device& d, const pci::Match& m) { return make_stub("intel-nic", false, d, m); }
+devices::Product probe_any(const pci::Device& d, const pci::Match& m) { return make_stub("any-nic", false, d, m); }
+devices::Product probe_other(const pci::Device& d, const pci::Match& m) { return make_stub("other", false, d, m); }
+devices::Product probe_broken(const pci::Device& d, const pci::Match& m) { return make_stub("ahci", true, d, m); }
+
+constexpr pci::Match kIntelIds[] = {pci::match_id(0x8086, 0x10D3, "82574L"), pci::match_id(0x8086, 0x100E, "82540EM")};
+constexpr pci::Match kAnyNicIds[] = {pci::match_class(0x02, 0x00, "Ethernet")};
+constexpr pci::Match kAhciIds[] = {pci::match_class_if(0x01, 0x06, 0x01, "AHCI")};
+
+class PciMatchTest : public PciTest {
+protected:
+    void SetUp() override {
+        PciTest::SetUp();
+        probe_log = ProbeLog{};
+        pci::init(nullptr, 0);
+        ASSERT_EQ(pci::enumerate(), kExpectedDevices);
+    }
+    void TearDown() override {
+        probe_log = ProbeLog{};
+        PciTest::TearDown();
+    }
+    const devices::Record* rec(const devices::Registry& r, uint8_t bus, uint8_t dev, uint8_t fn) {
+        return r.find(devices::Bus::Pci, devices::pci_address(0, bus, dev, fn));
+    }
+    // Registered in this order: the catch-all NIC driver first, so the e1000's own driver wins by its device id,
+    // not by its place in the list.
+    pci::DeviceDriver any{"any-nic", kAnyNicIds, 1, probe_any};
+    pci::DeviceDriver intel{"intel-nic", kIntelIds, 2, probe_intel};
+    pci::DeviceDriver ahci{"ahci", kAhciIds, 1, probe_broken};
+    devices::Record storage[32];
+    devices::Registry out{storage, 32};
+};
+
+TEST_F(PciMatchTest, DevicesGoToTheirDriversAndTheRestSayNoDriver) {
+    pci::Registry reg;
+    ASSERT_TRUE(reg.add(any));
+    ASSERT_TRUE(reg.add(intel));
+    ASSERT_TRUE(reg.add(ahci));
+    EXPECT_EQ(reg.bind(out), 2u);
+
+    // Every function is recorded, in bus order.
+    ASSERT_EQ(out.count(), kExpectedDevices);
+    EXPECT_EQ(out.at(0)->address, devices::pci_address(0, 0, 0, 0));
+    EXPECT_EQ(out.at(kExpectedDevices - 1)->address, devices::pci_address(0, 255, 31, 7));
+
+    // Vendor/device match, ahead of the class match registered before it.
+    const devices::Record* e = rec(out, 0, 2, 0);
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->bus, devices::Bus::Pci);
+    EXPECT_EQ(e->outcome, devices::Outcome::Bound);
+    EXPECT_STREQ(e->driver, "intel-nic");
+    EXPECT_STREQ(e->detail, "82540EM");
+    ASSERT_EQ(e->product.kind(), devices::Kind::Nic);
+    EXPECT_EQ(static_cast<StubNic*>(e->product.as_nic())->device(), 0x100E);
+    // Class match: virtio-net is an Ethernet controller nobody names.
+    const devices::Record* v = rec(out, 1, 0, 0);
+    ASSERT_NE(v, nullptr);
+    EXPECT_EQ(v->outcome, devices::Outcome::Bound);
+    EXPECT_STREQ(v->driver, "any-nic");
+    EXPECT_STREQ(v->detail, "Ethernet");
+    // Class + prog-if match whose factory fails: recorded as failed, nothing made.
+    const devices::Record* sata = rec(out, 0, 1, 2);
+    ASSERT_NE(sata, nullptr);
+    EXPECT_EQ(sata->outcome, devices::Outcome::Failed);
+    EXPECT_STREQ(sata->driver, "ahci");
+    EXPECT_TRUE(sata->product.empty());
+    EXPECT_EQ(sata->product.as_nic(), nullptr);
+    // No match.
+    const devices::Record* hb = rec(out, 0, 0, 0);
+    ASSERT_NE(hb, nullptr);
+    EXPECT_EQ(hb->outcome, devices::Outcome::NoDriver);
+    EXPECT_EQ(hb->driver, nullptr);
+    EXPECT_TRUE(hb->product.empty());
+
+    // Each factory was called once, with the entry that matched, in bus order.
+    EXPECT_EQ(probe_log.calls,
+              (std::vector<std::string>{"ahci 00:01.2 AHCI", "intel-nic 00:02.0 82540EM", "any-nic 01:00.0 Ethernet"}));
+    EXPECT_EQ(reg.stats().functions_seen, kExpectedDevices);
+    EXPECT_EQ(reg.stats().unclaimed, kExpectedDevices - 3);
+    EXPECT_EQ(reg.stats().factory_failures, 1u);
+    EXPECT_EQ(reg.stats().table_full, 0u);
+    EXPECT_EQ(out.count(devices::Outcome::Bound), 2u);
+    EXPECT_EQ(out.count(devices::Outcome::NoDriver), kExpectedDevices - 3);
+    EXPECT_EQ(out.count(devices::Kind::Nic), 2u);
+
+    // The NICs, in the order their devices were found.
+    net::NicDriver* nics[4] = {};
+    ASSERT_EQ(out.nics(nics, 4), 2u);
+    EXPECT_EQ(static_cast<StubNic*>(nics[0])->device(), 0x100E);
+    EXPECT_EQ(static_cast<StubNic*>(nics[1])->device(), 0x1041);
+    EXPECT_EQ(out.nics(nics, 1), 1u);
+
+    // Idempotent: nothing new, no factory called again (the failed one is not retried).
+    EXPECT_EQ(reg.bind(out), 0u);
+    EXPECT_EQ(probe_log.calls.size(), 3u);
+    EXPECT_EQ(reg.stats().functions_seen, kExpectedDevices);
+    EXPECT_EQ(out.count(), kExpectedDevices);
+}
+
+TEST_F(PciMatchTest, MoreDevicesThanTheTableHolds) {
+    pci::Registry reg;
+    ASSERT_TRUE(reg.add(intel));
+    devices::Record small_storage[4];
+    devices::Registry small{small_storage, 4};
+    struct Capture : log::Sink {
+        void write(const char* s, size_t n) override { text.append(s, n); }
+        std::string text;
+    } sink;
+    ASSERT_TRUE(log::add_sink(&sink));
+    EXPECT_EQ(reg.bind(small), 0u);
+    log::remove_sink(&sink);
+    // The first four functions are recorded; the e1000 (the fifth) is left alone: its driver is never called, so
+    // no NIC exists that nobody could find.
+    EXPECT_EQ(small.count(), 4u);
+    EXPECT_EQ(rec(small, 0, 2, 0), nullptr);
+    EXPECT_TRUE(probe_log.calls.empty());
+    EXPECT_EQ(reg.stats().table_full, kExpectedDevices - 4);
+    EXPECT_EQ(small.dropped(), kExpectedDevices - 4);
+    net::NicDriver* nics[2];
+    EXPECT_EQ(small.nics(nics, 2), 0u);
+    EXPECT_NE(sink.text.find("pci: 00:02.0 8086:100e: no room in the device registry (4 devices); its driver is not "
+                             "called"),
+              std::string::npos)
+        << sink.text;
+}
+
+TEST_F(PciMatchTest, MostSpecificEntryWinsAndTiesGoToTheFirstRegistered) {
+    constexpr pci::Match kVirtio[] = {pci::match_vendor_class(0x1AF4, 0x02, 0x00, "virtio")};
+    pci::DeviceDriver other{"other", kAnyNicIds, 1, probe_other};    // the same entry as `any`
+    pci::DeviceDriver virtio{"virtio", kVirtio, 1, probe_other};     // vendor + class beats class alone
+    pci::Registry reg;
+    ASSERT_TRUE(reg.add(any));
+    ASSERT_TRUE(reg.add(other));
+    const pci::Match* entry = nullptr;
+    const pci::DeviceDriver* d = reg.match(dev(0x1AF4, 0x1041), &entry);
+    ASSERT_NE(d, nullptr);
+    EXPECT_STREQ(d->name, "any-nic");
+    EXPECT_EQ(entry, &kAnyNicIds[0]);
+    ASSERT_TRUE(reg.add(virtio));
+    d = reg.match(dev(0x1AF4, 0x1041), &entry);
+    ASSERT_NE(d, nullptr);
+    EXPECT_STREQ(d->name, "virtio");
+    EXPECT_STREQ(entry->model, "virtio");
+    ASSERT_TRUE(reg.add(intel));
+    EXPECT_STREQ(reg.match(dev(0x8086, 0x100E))->name, "intel-nic");
+    EXPECT_EQ(reg.match(dev(0x8086, 0x29C0), &entry), nullptr);
+    EXPECT_EQ(entry, nullptr);
+}
+
+TEST(PciMatch, EntriesMatchWhatTheyName) {
+    pci::Device d{};
+    d.vendor = 0x8086;
+    d.device = 0x2922;
+    d.class_code = 0x01;
+    d.subclass = 0x06;
+    d.prog_if = 0x01;
+    EXPECT_TRUE(pci::matches(pci::match_id(0x8086, 0x2922), d));
+    EXPECT_FALSE(pci::matches(pci::match_id(0x8086, 0x2923), d));
+    EXPECT_FALSE(pci::matches(pci::match_id(0x8087, 0x2922), d));
+    EXPECT_TRUE(pci::matches(pci::match_class(0x01, 0x06), d));        // any programming interface
+    EXPECT_TRUE(pci::matches(pci::match_class_if(0x01, 0x06, 0x01), d));
+    EXPECT_FALSE(pci::matches(pci::match_class_if(0x01, 0x06, 0x00), d));  // IDE-mode, not AHCI
+    EXPECT_FALSE(pci::matches(pci::match_class(0x01, 0x01), d));
+    EXPECT_TRUE(pci::matches(pci::match_vendor_class(0x8086, 0x01, 0x06), d));
+    EXPECT_FALSE(pci::matches(pci::match_vendor_class(0x1AF4, 0x01, 0x06), d));
+    // A vendor and device with a class: all three must hold.
+    EXPECT_FALSE(pci::matches(pci::Match{0x8086, 0x2922, 0x020000, 0xFFFF00, nullptr}, d));
+
+    EXPECT_GT(pci::specificity(pci::match_id(0x8086, 0x2922)), pci::specificity(pci::match_vendor_class(0x8086, 1, 6)));
+    EXPECT_GT(pci::specificity(pci::match_vendor_class(0x8086, 1, 6)),
+              pci::specificity(pci::match_class_if(1, 6, 1)));
+    EXPECT_GT(pci::specificity(pci::match_class_if(1, 6, 1)), pci::specificity(pci::match_class(1, 6)));
+
+    EXPECT_TRUE(pci::valid(pci::match_id(0x8086, 0x2922)));
+    EXPECT_TRUE(pci::valid(pci::match_class(1, 6)));
+    EXPECT_TRUE(pci::valid(pci::Match{0x8086, pci::kAnyId, 0, 0, nullptr}));   // every device of one vendor
+    EXPECT_FALSE(pci::valid(pci::Match{}));                                      // every function
+    EXPECT_FALSE(pci::valid(pci::Match{pci::kAnyId, 0x2922, 0, 0, nullptr}));  // a device id without its vendor
+}
+
+TEST(PciMatch, RegistryRejectsBadDrivers) {
+    constexpr pci::Match kBad[] = {pci::match_id(0x8086, 0x100E), pci::Match{}};
+    pci::Registry reg;
+    pci::DeviceDriver no_probe{"a", kIntelIds, 2, nullptr};
+    pci::DeviceDriver no_name{nullptr, kIntelIds, 2, probe_intel};
+    pci::DeviceDriver no_ids{"b", kIntelIds, 0, probe_intel};
+    pci::DeviceDriver bad_entry{"c", kBad, 2, probe_intel};
+    pci::DeviceDriver good{"d", kIntelIds, 2, probe_intel};
+    EXPECT_FALSE(reg.add(no_probe));
+    EXPECT_FALSE(reg.add(no_name));
+    EXPECT_FALSE(reg.add(no_ids));
+    EXPECT_FALSE(reg.add(bad_entry));
+    EXPECT_TRUE(reg.add(good));
+    EXPECT_FALSE(reg.add(good));
+    EXPECT_EQ(reg.driver_count(), 1u);
+}
+
+TEST_F(PciMatchTest, TheLogSaysWhichDriverTookEachDevice) {
+    pci::Registry reg;
+    ASSERT_TRUE(reg.add(any));
+    ASSERT_TRUE(reg.add(intel));
+    ASSERT_TRUE(reg.add(ahci));
+    reg.bind(out);
+    char line[256];
+    const size_t n = pci::format_summary(dev(0x8086, 0x100E), line, sizeof line);
+    EXPECT_EQ(n, std::strlen(line));
+    EXPECT_STREQ(line, "pci 00:02.0 8086:100e class 02.00 Ethernet controller");
+
+    struct Capture : log::Sink {
+        void write(const char* s, size_t n) override { text.append(s, n); }
+        std::string text;
+    } sink;
+    ASSERT_TRUE(log::add_sink(&sink));
+    pci::log_devices(out);
+    EXPECT_EQ(std::count(sink.text.begin(), sink.text.end(), '\n'), static_cast<long>(kExpectedDevices)) << sink.text;
+    for (const char* want : {
+             "I pci 00:02.0 8086:100e class 02.00 Ethernet controller: intel-nic (82540EM)\n",
+             "I pci 01:00.0 1af4:1041 class 02.00 Ethernet controller: any-nic (Ethernet)\n",
+             "I pci 00:01.2 8086:2922 class 01.06 SATA controller: ahci failed\n",
+             "I pci 00:00.0 8086:29c0 class 06.00 Host bridge: no driver\n",
+             "I pci 00:01.0 8086:2918 class 06.01 ISA bridge: no driver\n",
+         }) {
+        EXPECT_NE(sink.text.find(want), std::string::npos) << want << sink.text;
+    }
+    // At debug level each device also gets its resources line.
+    sink.text.clear();
+    log::set_level(log::Level::Debug);
+    pci::log_devices(out);
+    EXPECT_EQ(std::count(sink.text.begin(), sink.text.end(), '\n'), static_cast<long>(2 * kExpectedDevices));
+    EXPECT_NE(sink.text.find("D pci 00:02.0 8086:100e Ethernet controller (rev 03) BAR0 mem32 0xfeb80000/128K"),
+              std::string::npos)
+        << sink.text;
+    log::remove_sink(&sink);
+}
+
+// A static registration, as a driver's *_kernel.cpp has it, lands in the kernel's PCI registry.
+constexpr pci::Match kStaticIds[] = {pci::match_id(0x5CE7, 0x0001, "static model")};
+pci::Registration static_registration{"static test driver", kStaticIds, probe_other};
+
+TEST(PciMatch, StaticRegistrationReachesTheKernelRegistry) {
+    pci::Device d{};
+    d.vendor = 0x5CE7;
+    d.device = 0x0001;
+    const pci::Match* entry = nullptr;
+    const pci::DeviceDriver* drv = pci::registry().match(d, &entry);
+    ASSERT_NE(drv, nullptr);
+    EXPECT_STREQ(drv->name, "static test driver");
+    EXPECT_EQ(drv->probe, &probe_other);
+    EXPECT_EQ(entry, &kStaticIds[0]);
 }
 
 }  // namespace

@@ -445,14 +445,6 @@ size_t format_device(const Device& d, char* buf, size_t size) {
     return l.len;
 }
 
-void log_devices() {
-    char line[log::kLineMax - log::kPrefixLen];
-    for (size_t i = 0; i < device_count; ++i) {
-        format_device(devices[i], line, sizeof line);
-        log::info("%s", line);
-    }
-}
-
 // ------------------------------------------------------------------------------------------------ MSI(-X)
 bool enable_msi(const Device& d, uint8_t vector) {
     const uint8_t off = d.msi_cap ? d.msi_cap : d.find_capability(kCapMsi);

@@ -94,11 +94,10 @@ const Device* find(uint16_t vendor, uint16_t device_id, size_t start = 0);  // f
 
 // Human-readable class name for the boot log ("Ethernet controller", "Host bridge", ...).
 const char* class_name(uint8_t class_code, uint8_t subclass);
-// One device's log line: "pci 00:02.0 8086:100e Ethernet controller (rev 03) BAR0 mem32 0xfeb80000/128K ..."
-// (a non-zero segment is shown as "pci 0001:00:02.0"). Returns the length (truncated to size - 1).
+// One device's resources line: "pci 00:02.0 8086:100e Ethernet controller (rev 03) BAR0 mem32 0xfeb80000/128K ..."
+// (a non-zero segment is shown as "pci 0001:00:02.0"). Returns the length (truncated to size - 1). The boot log's
+// device list, with the driver each device went to, is pci::log_devices (drivers/bus/pci/registry.hpp).
 size_t format_device(const Device& d, char* buf, size_t size);
-// Logs one line per device.
-void log_devices();
 
 // Program the MSI capability to deliver `vector` (fixed, edge) to this CPU with one message and enable
 // it (MSI-X is turned off). False if the device has no MSI. Bus mastering must be on (Device::enable).

@@ -1,10 +1,14 @@
 // Kernel glue for the Hyper-V platform (see platform.hpp): the hypercall page, the VMBus SINT's interrupt vector,
-// the event-loop work and timer that drive Platform::service(), the bounded wait for offers before the appliance
-// probes its NICs, the boot log of what the host offers, the device registry, and UNLOAD at power-off.
+// the event-loop work and timer that drive Platform::service(), the bounded wait for offers before the kernel hands
+// the NICs to the network stack, the VMBus device registry (its outcomes recorded in the kernel's device registry,
+// drivers/devices.hpp), the boot log of what the host offers and which driver took it, and UNLOAD at power-off.
 // Nothing here runs unless CPUID names Hyper-V: other hypervisors boot exactly as before.
+#include <stdio.h>
+
 #include "drivers/bus/vmbus/platform.hpp"
 #include "drivers/bus/vmbus/reftime.hpp"
 #include "drivers/bus/vmbus/registry.hpp"
+#include "drivers/devices.hpp"
 #include "hw/hw.hpp"
 #include "kernel/arch/interrupts.hpp"
 #include "kernel/cmdline.hpp"
@@ -60,7 +64,9 @@ void log_drops() {
     drops_logged = st.dropped;
 }
 
-void log_offer(const vmbus::ChannelOffer& o) {
+// One line per offer: "vmbus: relid 14: netvsc (f8615163-...): netvsc". With `reg`, the verdict is its record of
+// the offer: the driver that took it, "no driver", "<driver> failed"; without, the line has no verdict.
+void log_offer(const vmbus::ChannelOffer& o, const devices::Registry* reg) {
     char guid[37];
     vmbus::format_guid(o.offer.interface_type, guid);
     if (o.offer.sub_channel_index != 0) {
@@ -68,7 +74,18 @@ void log_offer(const vmbus::ChannelOffer& o) {
                    o.offer.sub_channel_index);
         return;
     }
-    log::info("vmbus: relid %u: %s (%s)", o.offer.child_relid, vmbus::offer_class_name(o.offer), guid);
+    if (reg == nullptr) {
+        log::info("vmbus: relid %u: %s (%s)", o.offer.child_relid, vmbus::offer_class_name(o.offer), guid);
+        return;
+    }
+    char verdict[64];
+    const devices::Record* r = reg->find(devices::Bus::Vmbus, o.offer.child_relid);
+    if (r != nullptr) {
+        devices::format_outcome(*r, verdict, sizeof verdict);
+    } else {
+        snprintf(verdict, sizeof verdict, "%s", o.rescinded ? "rescinded" : "no driver");
+    }
+    log::info("vmbus: relid %u: %s (%s): %s", o.offer.child_relid, vmbus::offer_class_name(o.offer), guid, verdict);
 }
 
 void service_now() {
@@ -85,7 +102,7 @@ void service_now() {
     if (platform.phase() == Phase::Ready && boot_done) {
         for (; offers_logged < c.offer_count(); ++offers_logged) {
             log::info("vmbus: a channel was offered after boot (not used):");
-            log_offer(*c.offer(offers_logged));
+            log_offer(*c.offer(offers_logged), nullptr);
         }
     }
 }
@@ -251,17 +268,13 @@ void kernel_init() {
     log::info("vmbus: connected, protocol %u.%u, %zu channel offer(s) in %llu ms%s", v >> 16, v & 0xFFFF,
               conn.offer_count(), static_cast<unsigned long long>(platform.connected_after_ns() / kMs),
               platform.version_timeouts() ? " (after version timeouts)" : "");
-    for (size_t i = 0; i < conn.offer_count(); ++i) log_offer(*conn.offer(i));
-    offers_logged = conn.offer_count();
+    offers_logged = conn.offer_count();  // these are listed below, once their drivers had them
     boot_done = true;
     power::add_shutdown_hook(unload_at_shutdown);
 
     vmbus::Registry& reg = vmbus::registry();
-    const size_t made = reg.create_devices(conn, page_port, vmbus::kernel_dma());
-    for (size_t i = 0; i < reg.device_count(); ++i) {
-        const vmbus::Registry::Device* d = reg.device(i);
-        log::info("vmbus: %s driver on relid %u", d->driver->name, d->relid);
-    }
+    const size_t made = reg.create_devices(conn, page_port, vmbus::kernel_dma(), &devices::registry());
+    for (size_t i = 0; i < offers_logged; ++i) log_offer(*conn.offer(i), &devices::registry());
     if (made == 0) {
         log::info("vmbus: no driver for any offered channel (%zu driver(s) registered)", reg.driver_count());
     }

@@ -72,7 +72,8 @@ bool Registry::attempted(uint32_t relid) const {
     return false;
 }
 
-size_t Registry::create_devices(Connection& conn, hv::HypercallPort& port, DmaProvider& dma) {
+size_t Registry::create_devices(Connection& conn, hv::HypercallPort& port, DmaProvider& dma,
+                                devices::Registry* record) {
     if (conn.state() != State::Ready) return 0;
     size_t made = 0;
     // A factory may talk to the host (GPADLs, open) and so change the offer table; walk it by relid snapshot.
@@ -90,13 +91,23 @@ size_t Registry::create_devices(Connection& conn, hv::HypercallPort& port, DmaPr
         if (o == nullptr || o->rescinded) continue;
         stats_.offers_seen++;
         const DeviceDriver* d = find(o->offer.interface_type);
+        devices::Record* rec = record != nullptr ? record->record(devices::Bus::Vmbus, relid) : nullptr;
+        if (record != nullptr && rec == nullptr && d != nullptr) {
+            // A device nobody could find afterwards is worse than none: leave it to a later call.
+            stats_.table_full++;
+            log::warn("vmbus: no room in the device registry (%zu devices); %s on relid %u left alone",
+                      record->capacity(), d->name, relid);
+            continue;
+        }
         if (d == nullptr) {
             stats_.unclaimed++;
             if (attempted_count_ < Connection::kMaxOffers) attempted_[attempted_count_++] = relid;
-            continue;
+            continue;  // the record (if any) says NoDriver
         }
+        if (rec != nullptr) rec->driver = d->name;
         if (device_count_ == kMaxDevices) {
             stats_.table_full++;
+            if (rec != nullptr) rec->outcome = devices::Outcome::NoRoom;
             log::warn("vmbus: no room for another device (%zu in use); %s on relid %u left alone", kMaxDevices,
                       d->name, relid);
             continue;
@@ -105,10 +116,15 @@ size_t Registry::create_devices(Connection& conn, hv::HypercallPort& port, DmaPr
         net::NicDriver* nic = d->make_nic(conn, port, relid, dma);
         if (nic == nullptr) {
             stats_.factory_failures++;
+            if (rec != nullptr) rec->outcome = devices::Outcome::Failed;
             log::warn("vmbus: %s on relid %u did not come up", d->name, relid);
             continue;
         }
         devices_[device_count_++] = Device{d, relid, nic};
+        if (rec != nullptr) {
+            rec->outcome = devices::Outcome::Bound;
+            rec->product = devices::Product::nic(nic);
+        }
         made++;
     }
     return made;

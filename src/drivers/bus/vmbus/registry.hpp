@@ -1,7 +1,8 @@
 // The VMBus device registry: drivers declare the device class (offer interface-type GUID) they serve with one
 // static registration line; once the host's offers are in, create_devices() matches every primary, non-rescinded
-// offer against the registered drivers and calls their factories. NIC devices are then handed out by
-// net::probe_nics (src/drivers/nics.cpp) like any PCI NIC.
+// offer against the registered drivers and calls their factories. Each offer and its outcome also goes into the
+// bus-neutral device registry (drivers/devices.hpp), from which the kernel's boot code hands the NICs to the network
+// stack like any PCI NIC.
 //
 // Registration happens in global constructors (the kernel runs them first thing in kernel_entry), so the registry
 // is constant-initialised and allocation-free: drivers live in an intrusive list, devices in a fixed table.
@@ -14,6 +15,7 @@
 #include "drivers/bus/vmbus/hv.hpp"
 #include "drivers/bus/vmbus/vmbus.hpp"
 #include "drivers/bus/vmbus/vmbus_msg.hpp"
+#include "drivers/devices.hpp"
 #include "kernel/dma.hpp"
 
 namespace skerry::net {
@@ -54,7 +56,7 @@ struct DeviceStats {
     uint64_t offers_seen = 0;      // primary, non-rescinded offers looked at
     uint64_t unclaimed = 0;        // no driver registered for the class
     uint64_t factory_failures = 0; // a driver returned nullptr
-    uint64_t table_full = 0;       // more devices than kMaxDevices
+    uint64_t table_full = 0;       // more devices than kMaxDevices (or than the device registry holds)
 };
 
 class Registry {
@@ -70,8 +72,11 @@ public:
 
     // Offer every primary (sub-channel index 0), non-rescinded offer of `conn` that no device was made for yet
     // to the driver of its class. Idempotent: a second call only handles offers that arrived since. Returns the
-    // number of devices created by this call.
-    size_t create_devices(Connection& conn, hv::HypercallPort& port, DmaProvider& dma);
+    // number of devices created by this call. With `record`, every offer looked at is recorded there too (by relid):
+    // Bound with the NIC, Failed, NoRoom or NoDriver; an offer with a driver that `record` has no room for is left
+    // alone (counted in table_full) like one beyond kMaxDevices.
+    size_t create_devices(Connection& conn, hv::HypercallPort& port, DmaProvider& dma,
+                          devices::Registry* record = nullptr);
 
     struct Device {
         const DeviceDriver* driver = nullptr;
@@ -80,7 +85,7 @@ public:
     };
     size_t device_count() const { return device_count_; }
     const Device* device(size_t i) const { return i < device_count_ ? &devices_[i] : nullptr; }
-    // The NIC devices, in offer order, for net::probe_nics.
+    // The NIC devices, in offer order.
     size_t nics(net::NicDriver** out, size_t max) const;
     const DeviceStats& stats() const { return stats_; }
 

@@ -359,7 +359,4 @@ private:
     uint32_t resets_ = 0;
 };
 
-// Every supported NIC on the PCI bus, initialized (not started). Returns how many (at most max).
-size_t probe(net::NicDriver** out, size_t max);
-
 }  // namespace skerry::e1000
