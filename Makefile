@@ -188,10 +188,13 @@ clean:
 	rm -rf build third_party
 
 # ---------------------------------------------------------------------------------------------------
-# Habits: one C/C++ style.
+# Habits: one C/C++ style and a compilation database.
 #   make format                 rewrite every tracked .cpp/.hpp/.h/.c under src/ appliances/ tests/ in the
 #                               style of .clang-format
 #   make format-check           list the files that differ from it (fails; the first step of `make test`)
+#   make compile_commands.json  compile_commands.json at the top of the tree for editors and clang-tidy
+#                               (`make compile_commands` too): every kernel, host unit-test, link-check and
+#                               fuzz compile with its exact flags, from a dry run of make (nothing is built)
 CLANG_FORMAT ?= clang-format
 # lwIP's and mbedTLS's configuration headers keep their hand-aligned tables; they are also part of the
 # dependency cache key (mk/deps.mk), so reformatting them would rebuild lwIP and mbedTLS for everyone.
@@ -200,7 +203,7 @@ FORMAT_FILES = $(filter-out $(FORMAT_EXCLUDE),$(wildcard $(shell git ls-files --
                  || find src appliances tests -type f) ))
 FORMAT_SRCS = $(filter %.cpp %.hpp %.h %.c,$(FORMAT_FILES))
 
-.PHONY: format format-check
+.PHONY: format format-check compile_commands compile_commands.json
 format:
 	$(Q)command -v $(CLANG_FORMAT) >/dev/null || { echo "format: $(CLANG_FORMAT) not found (make setup installs it)" >&2; exit 1; }
 	@echo "  FORMAT  $(words $(FORMAT_SRCS)) files"
@@ -215,3 +218,8 @@ format-check:
 	  printf '  %s\n' $$bad >&2; \
 	  echo "format-check: $$(printf '%s\n' $$bad | wc -l) file(s) differ from .clang-format: run 'make format' (then review and commit)" >&2; \
 	  exit 1
+
+compile_commands: compile_commands.json
+compile_commands.json:
+	$(Q)$(PYTHON) scripts/compile_commands.py -o $@ -- $(MAKE) -Bn -j1 --no-print-directory V=1 \
+	    kernels $(UNIT_BIN) $(DEPS_LINK_CHECK) $(HTTP_FUZZ_BIN) $(HV_FUZZ_BIN)
