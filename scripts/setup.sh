@@ -11,6 +11,8 @@ PACKAGES=(
   newlib-source libgtest-dev googletest
   # fuzz targets (libFuzzer)
   clang libclang-rt-14-dev
+  # the C/C++ style (make format, make format-check; .clang-format is written for clang-format 14)
+  clang-format
   # the screen console's font
   console-setup-linux
   # QEMU, firmware, boot loaders and image tools

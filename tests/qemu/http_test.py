@@ -416,9 +416,9 @@ def main():
         def boot(_):
             expect(g, r"http: ready on 10\.0\.2\.15 port 80: try `curl http://10\.0\.2\.15/`",
                    timeout=READY_TIMEOUT, what="the http ready line")
-        r.run("http-ready", boot)
+        r.run("http-ready", boot, always=True)
         r.run("https-ready", lambda _: expect(g, r"https: ready on 10\.0\.2\.15 port 443", timeout=10,
-                                              what="the https ready line"))
+                                              what="the https ready line"), always=True)
         if r.failed:
             return r.summary()
         tests = [

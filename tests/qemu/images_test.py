@@ -434,7 +434,7 @@ def main():
                   (f"image-{a}-disk-formats", check_disk_formats(imgs[a])),
                   (f"image-{a}-ova", check_ova(imgs[a])),
                   (f"image-{a}-hyperv-pxe-files", check_hyperv_and_pxe(imgs[a]))]
-    tests = [(n, f) for n, f in tests if not args.only or args.only in n]
+    tests = [(n, f) for n, f in tests if (not args.only or args.only in n) and r.selected(n)]
     t0 = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         for f in [pool.submit(r.run, n, fn) for n, fn in tests]:

@@ -323,7 +323,7 @@ def main():
     r = Runner(args.logs)
     a = Appliance(args.kernel)
     try:
-        r.run("boot", a.boot)
+        r.run("boot", a.boot, always=True)
         r.run("iperf3-tcp-R-P-l-O-J-bidir-udp-busy-vanish", a.case(case_iperf3))
         r.run("iperf3-omit-R-udp-bidir-retransmits", a.case(case_iperf3_omit_retransmits))
         r.run("iperf3-streams-in-accept-order", a.case(case_iperf3_stream_order))

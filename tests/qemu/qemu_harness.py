@@ -1,6 +1,8 @@
 """Helpers for QEMU integration tests: boot a guest, poll its serial log with a deadline, collect results.
 
-Every test prints one PASS/FAIL line; the runner ends with the plain 'N passed, N failed' line."""
+Every test prints one PASS/FAIL line; the runner ends with the plain 'N passed, N failed' line.
+QEMU_K=<text> in the environment (`make test-qemu QEMU_K=net-static`) runs only the tests whose name contains
+<text>, like each script's -k; steps the other tests need (a shared guest's boot) run regardless."""
 import os
 import re
 import shutil
@@ -77,10 +79,22 @@ class Runner:
     def __init__(self, keep_logs_dir=None):
         self.passed = 0
         self.failed = 0
+        self.skipped = 0
+        self.only = os.environ.get("QEMU_K") or None
         self.workdir = keep_logs_dir or tempfile.mkdtemp(prefix="skerry-qemu-")
         os.makedirs(self.workdir, exist_ok=True)
 
-    def run(self, name, fn):
+    def selected(self, name):
+        """False (and counted) for a test QEMU_K leaves out."""
+        if self.only and self.only not in name:
+            self.skipped += 1
+            return False
+        return True
+
+    def run(self, name, fn, always=False):
+        """Run one test; always=True for a step the others depend on (never left out by QEMU_K)."""
+        if not always and not self.selected(name):
+            return
         t0 = time.monotonic()
         try:
             fn(self.workdir)
@@ -94,6 +108,8 @@ class Runner:
             print(f"FAIL {name}: harness error {type(e).__name__}: {e}", flush=True)
 
     def summary(self):
+        if self.only:
+            print(f"qemu: QEMU_K={self.only!r}: {self.skipped} other test(s) not run", flush=True)
         print(f"qemu: {self.passed} passed, {self.failed} failed", flush=True)
         print(f"(serial logs in {self.workdir})")
         return 0 if self.failed == 0 else 1
