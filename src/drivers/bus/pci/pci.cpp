@@ -7,11 +7,8 @@
 
 #include "hw/hw.hpp"
 #include "kernel/line_buffer.hpp"
+#include "drivers/bus/pci/pci_platform.hpp"
 #include "kernel/log.hpp"
-#if !defined(SKERRY_HOST_TEST)
-#include "kernel/apic.hpp"
-#include "kernel/arch/paging.hpp"
-#endif
 
 namespace skerry::pci {
 namespace {
@@ -26,26 +23,11 @@ Device devices[kMaxDevices];
 size_t device_count;
 size_t devices_dropped;
 
-// ---- MSI message for this CPU: fixed delivery, edge, physical destination = our local APIC.
-#if defined(SKERRY_HOST_TEST)
-uint64_t msi_address() { return 0xFEE00000ull; }  // APIC id 0
-uint32_t msi_data(uint8_t vector) { return vector; }
-#else
-uint64_t msi_address() { return apic::msi_address(); }
-uint32_t msi_data(uint8_t vector) { return apic::msi_data(vector); }
-#endif
-
-// Makes [phys, phys + len) accessible as MMIO (the kernel maps everything below its mapped top).
-bool map_device_memory(uint64_t phys, uint64_t len) {
-#if defined(SKERRY_HOST_TEST)
-    (void)phys;
-    (void)len;
-    return true;
-#else
-    if (phys + len <= paging::mapped_top()) return true;
-    return paging::map_mmio(phys, len);
-#endif
-}
+// The MSI message for this CPU and MMIO mapping come from pci_platform.hpp (the kernel's APIC and page tables;
+// fixed values and no mapping in host tests).
+using platform::map_device_memory;
+using platform::msi_address;
+using platform::msi_data;
 
 // ---- configuration access
 // The ECAM address of a register, 0 when no region covers the bus.
