@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 
+#include "stub_nic.hpp"
 #include "drivers/devices.hpp"
 #include "drivers/nic/e1000/e1000.hpp"
 #include "drivers/nic/e1000/e1000_ids.hpp"
@@ -16,24 +17,7 @@ using namespace skerry;
 
 namespace {
 
-class NullNic final : public net::NicDriver {
-public:
-    const char* name() const override { return "null"; }
-    const uint8_t* mac() const override { return mac_; }
-    uint16_t mtu() const override { return 1500; }
-    bool link_up() const override { return false; }
-    uint32_t link_speed_mbps() const override { return 0; }
-    uint32_t offloads() const override { return 0; }
-    bool start(net::NicClient&) override { return false; }
-    net::TxStatus transmit(const net::TxFrame&) override { return net::TxStatus::Full; }
-    void rx_release(void*) override {}
-    bool add_multicast(const uint8_t*) override { return false; }
-    bool remove_multicast(const uint8_t*) override { return false; }
-    net::NicCounters counters() const override { return {}; }
-
-private:
-    uint8_t mac_[6] = {};
-};
+using NullNic = skerry_test::StubNic;
 
 std::string location(const devices::Record& r) {
     char buf[32];

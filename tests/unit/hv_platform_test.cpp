@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "stub_nic.hpp"
 #include "drivers/bus/vmbus/platform.hpp"
 #include "drivers/bus/vmbus/reftime.hpp"
 #include "drivers/bus/vmbus/registry.hpp"
@@ -346,26 +347,10 @@ TEST_F(PlatformTest, ChannelSignalsReachTheirHandlers) {
 }
 
 // ------------------------------------------------------------------------------------------------ registry
-class TestNic final : public net::NicDriver {
-public:
-    explicit TestNic(uint32_t relid) : relid_(relid) {}
-    const char* name() const override { return "test nic"; }
-    const uint8_t* mac() const override { return mac_; }
-    uint16_t mtu() const override { return 1500; }
-    bool link_up() const override { return true; }
-    uint32_t link_speed_mbps() const override { return 0; }
-    uint32_t offloads() const override { return 0; }
-    bool start(net::NicClient&) override { return true; }
-    net::TxStatus transmit(const net::TxFrame&) override { return net::TxStatus::Full; }
-    void rx_release(void*) override {}
-    bool add_multicast(const uint8_t*) override { return true; }
-    bool remove_multicast(const uint8_t*) override { return true; }
-    net::NicCounters counters() const override { return {}; }
-    uint32_t relid() const { return relid_; }
-
-private:
-    uint32_t relid_;
-    uint8_t mac_[6] = {};
+// A NIC the test factories make; only its relid matters.
+struct TestNic : skerry_test::StubNic {
+    explicit TestNic(uint32_t relid) : StubNic(relid, "test nic", true) {}
+    uint32_t relid() const { return id(); }
 };
 
 struct FactoryLog {

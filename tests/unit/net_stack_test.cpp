@@ -9,6 +9,7 @@
 #include <array>
 #include <vector>
 
+#include "stub_nic.hpp"
 #include "appliances/echo/echo.hpp"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
@@ -797,26 +798,6 @@ TEST(NetStack, HalfCloseAddressesAndCounters) {
 
 namespace {
 
-// A driver that does not start: attach() fails and leaves nothing behind (no netif in lwIP's list, no poller
-// left calling into the glue), and the same glue then attaches to a driver that works.
-class RefusingNic final : public NicDriver {
-public:
-    const char* name() const override { return "refusing NIC"; }
-    const uint8_t* mac() const override { return mac_; }
-    uint16_t mtu() const override { return 1500; }
-    bool link_up() const override { return true; }
-    uint32_t link_speed_mbps() const override { return 0; }
-    uint32_t offloads() const override { return 0; }
-    bool start(NicClient&) override { return false; }
-    TxStatus transmit(const TxFrame&) override { return TxStatus::Full; }
-    void rx_release(void*) override {}
-    bool add_multicast(const uint8_t*) override { return true; }
-    bool remove_multicast(const uint8_t*) override { return true; }
-    NicCounters counters() const override { return NicCounters{}; }
-
-private:
-    uint8_t mac_[6] = {0x02, 0, 0, 0, 0, 9};
-};
 
 size_t netif_count() {
     size_t n = 0;
@@ -827,11 +808,13 @@ size_t netif_count() {
 
 }  // namespace
 
+// A driver that does not start: attach() fails and leaves nothing behind (no netif in lwIP's list, no poller
+// left calling into the glue), and the same glue then attaches to a driver that works.
 TEST(NetStack, AttachThatFailsLeavesNothingBehind) {
     const int rc = net_test::run_single([](int fd) {
         node(fd, "A", kCmdA, 1);
         const size_t before = netif_count();
-        RefusingNic bad;
+        skerry_test::StubNic bad(0, "refusing NIC");
         auto* glue = new NetifGlue;
         NT_CHECK(!glue->attach(bad));
         NT_CHECK(netif_count() == before);

@@ -12,6 +12,7 @@
 #include <tuple>
 #include <vector>
 
+#include "stub_nic.hpp"
 #include "drivers/bus/pci/pci.hpp"
 #include "drivers/bus/pci/registry.hpp"
 #include "drivers/devices.hpp"
@@ -584,27 +585,7 @@ TEST(PciNames, ClassNames) {
 
 // ------------------------------------------------------------------------------------------------ driver matching
 // A NIC a test factory makes; only its identity matters here.
-class StubNic final : public net::NicDriver {
-public:
-    explicit StubNic(uint16_t device) : device_(device) {}
-    const char* name() const override { return "stub nic"; }
-    const uint8_t* mac() const override { return mac_; }
-    uint16_t mtu() const override { return 1500; }
-    bool link_up() const override { return false; }
-    uint32_t link_speed_mbps() const override { return 0; }
-    uint32_t offloads() const override { return 0; }
-    bool start(net::NicClient&) override { return false; }
-    net::TxStatus transmit(const net::TxFrame&) override { return net::TxStatus::Full; }
-    void rx_release(void*) override {}
-    bool add_multicast(const uint8_t*) override { return false; }
-    bool remove_multicast(const uint8_t*) override { return false; }
-    net::NicCounters counters() const override { return {}; }
-    uint16_t device() const { return device_; }
-
-private:
-    uint16_t device_;
-    uint8_t mac_[6] = {};
-};
+using skerry_test::StubNic;
 
 struct ProbeLog {
     std::vector<std::string> calls;  // "<driver> <bb:dd.f> <entry's model>", in call order
@@ -673,7 +654,7 @@ TEST_F(PciMatchTest, DevicesGoToTheirDriversAndTheRestSayNoDriver) {
     EXPECT_STREQ(e->driver, "intel-nic");
     EXPECT_STREQ(e->detail, "82540EM");
     ASSERT_EQ(e->product.kind(), devices::Kind::Nic);
-    EXPECT_EQ(static_cast<StubNic*>(e->product.as_nic())->device(), 0x100E);
+    EXPECT_EQ(static_cast<StubNic*>(e->product.as_nic())->id(), 0x100E);
     // Class match: virtio-net is an Ethernet controller nobody names.
     const devices::Record* v = rec(out, 1, 0, 0);
     ASSERT_NE(v, nullptr);
@@ -708,8 +689,8 @@ TEST_F(PciMatchTest, DevicesGoToTheirDriversAndTheRestSayNoDriver) {
     // The NICs, in the order their devices were found.
     net::NicDriver* nics[4] = {};
     ASSERT_EQ(out.nics(nics, 4), 2u);
-    EXPECT_EQ(static_cast<StubNic*>(nics[0])->device(), 0x100E);
-    EXPECT_EQ(static_cast<StubNic*>(nics[1])->device(), 0x1041);
+    EXPECT_EQ(static_cast<StubNic*>(nics[0])->id(), 0x100E);
+    EXPECT_EQ(static_cast<StubNic*>(nics[1])->id(), 0x1041);
     EXPECT_EQ(out.nics(nics, 1), 1u);
 
     // Idempotent: nothing new, no factory called again (the failed one is not retried).
