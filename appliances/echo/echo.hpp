@@ -12,13 +12,13 @@
 namespace echo {
 
 struct Totals {
-    uint64_t connections;      // accepted
-    uint64_t open;             // still open
-    uint64_t tcp_bytes;        // echoed over TCP
-    uint64_t resets;           // connections that ended in an error
-    uint64_t datagrams;        // echoed over UDP
+    uint64_t connections;  // accepted
+    uint64_t open;         // still open
+    uint64_t tcp_bytes;    // echoed over TCP
+    uint64_t resets;       // connections that ended in an error
+    uint64_t datagrams;    // echoed over UDP
     uint64_t udp_bytes;
-    uint64_t udp_dropped;      // could not be sent back (no memory, no route)
+    uint64_t udp_dropped;  // could not be sent back (no memory, no route)
 };
 
 // Listens on TCP and UDP `port` (IPv4 and IPv6). False (logged) if either cannot be opened.

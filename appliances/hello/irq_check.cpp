@@ -18,10 +18,10 @@ namespace {
 using namespace skerry;
 
 // Registers shared by the 8254x (e1000) and 82574 (e1000e) families.
-constexpr uint32_t kIcr = 0xC0;  // interrupt cause read (read clears)
-constexpr uint32_t kIcs = 0xC8;  // interrupt cause set
-constexpr uint32_t kIms = 0xD0;  // interrupt mask set
-constexpr uint32_t kImc = 0xD8;  // interrupt mask clear
+constexpr uint32_t kIcr = 0xC0;           // interrupt cause read (read clears)
+constexpr uint32_t kIcs = 0xC8;           // interrupt cause set
+constexpr uint32_t kIms = 0xD0;           // interrupt mask set
+constexpr uint32_t kImc = 0xD8;           // interrupt mask clear
 constexpr uint32_t kCauseTxqe = 1u << 1;  // "transmit queue empty": harmless to fake
 
 const uint16_t kIntelNics[] = {0x100e, 0x100f, 0x1004, 0x10d3};
@@ -45,12 +45,13 @@ void report(void*) {
     const uint64_t us = (check.handled_ns - check.raised_ns) / 1000;
     if (check.irq.kind == pci::IrqKind::Intx) {
         log::info("irq: %02x:%02x.%x %04x:%04x interrupt delivered via INTx, I/O APIC GSI %u (%s, active %s), "
-                  "vector 0x%02x, %llu us, cause 0x%x", d.bus, d.dev, d.fn, d.vendor, d.device, check.irq.gsi,
-                  check.irq.level ? "level" : "edge", check.irq.active_low ? "low" : "high", check.irq.vector,
-                  static_cast<unsigned long long>(us), check.cause);
+                  "vector 0x%02x, %llu us, cause 0x%x",
+                  d.bus, d.dev, d.fn, d.vendor, d.device, check.irq.gsi, check.irq.level ? "level" : "edge",
+                  check.irq.active_low ? "low" : "high", check.irq.vector, static_cast<unsigned long long>(us),
+                  check.cause);
     } else {
-        log::info("irq: %02x:%02x.%x %04x:%04x interrupt delivered via %s, vector 0x%02x, %llu us, cause 0x%x",
-                  d.bus, d.dev, d.fn, d.vendor, d.device, pci::irq_kind_name(check.irq.kind), check.irq.vector,
+        log::info("irq: %02x:%02x.%x %04x:%04x interrupt delivered via %s, vector 0x%02x, %llu us, cause 0x%x", d.bus,
+                  d.dev, d.fn, d.vendor, d.device, pci::irq_kind_name(check.irq.kind), check.irq.vector,
                   static_cast<unsigned long long>(us), check.cause);
     }
     pci::detach_irq(d, check.irq);
@@ -58,7 +59,7 @@ void report(void*) {
 
 void on_interrupt(interrupts::Frame&, void*) {
     const uint32_t cause = hw::mmio_read32(check.regs + kIcr);  // acknowledges (and deasserts INTx)
-    if (!cause) return;  // a shared line: not ours
+    if (!cause) return;                                         // a shared line: not ours
     hw::mmio_write32(check.regs + kImc, ~0u);
     ++check.interrupts;
     check.cause = cause;
@@ -70,8 +71,8 @@ void on_timeout(void*) {
     if (check.done) return;
     check.done = true;
     hw::mmio_write32(check.regs + kImc, ~0u);
-    log::warn("irq: no interrupt from %02x:%02x.%x within 500 ms via %s (ICR now 0x%x)", check.dev->bus,
-              check.dev->dev, check.dev->fn, pci::irq_kind_name(check.irq.kind), hw::mmio_read32(check.regs + kIcr));
+    log::warn("irq: no interrupt from %02x:%02x.%x within 500 ms via %s (ICR now 0x%x)", check.dev->bus, check.dev->dev,
+              check.dev->fn, pci::irq_kind_name(check.irq.kind), hw::mmio_read32(check.regs + kIcr));
     pci::detach_irq(*check.dev, check.irq);
 }
 

@@ -13,8 +13,8 @@ struct File {
     uint32_t size;
     uint32_t period;
     const char* content_type;
-    const char* etag;           // with quotes
-    const char* headers;        // Content-Type .. Cache-Control, each ending in "\r\n"
+    const char* etag;     // with quotes
+    const char* headers;  // Content-Type .. Cache-Control, each ending in "\r\n"
     uint32_t headers_len;
 
     // Up to `max` contiguous bytes of the body from `offset`; returns how many (0 at the end).

@@ -22,8 +22,8 @@ cmdline::Option opt_keepalive = cmdline::Option::integer("http.keepalive", 15, 1
 cmdline::Option opt_log_rate = cmdline::Option::integer("http.log_rate", 20, 0, 100000,
                                                         "http: access log lines per second at most");
 cmdline::Option opt_https_port = cmdline::Option::integer("https.port", 443, 0, 65535, "https: TCP port (0: off)");
-cmdline::Option* const kHttpOptions[] = {&opt_port, &opt_max, &opt_timeout, &opt_keepalive, &opt_log_rate,
-                                         &opt_https_port};
+cmdline::Option* const kHttpOptions[] = {&opt_port,      &opt_max,      &opt_timeout,
+                                         &opt_keepalive, &opt_log_rate, &opt_https_port};
 
 void ready(void*) { http::print_how_to_reach(); }
 }  // namespace

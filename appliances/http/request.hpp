@@ -33,7 +33,7 @@ struct Limits {
     size_t max_request_line = 2048;
     size_t max_header_bytes = 8192;  // request line and headers, with the final empty line
     size_t max_headers = 64;
-    uint64_t max_body = 64 * 1024;   // a body on GET/HEAD we are willing to read and drop
+    uint64_t max_body = 64 * 1024;  // a body on GET/HEAD we are willing to read and drop
 };
 
 inline constexpr size_t kMaxPath = 1024;
@@ -41,14 +41,14 @@ inline constexpr size_t kMaxEtag = 256;
 
 struct Request {
     Method method = Method::Unknown;
-    char method_text[16] = {};    // as sent (truncated), for the access log
+    char method_text[16] = {};     // as sent (truncated), for the access log
     char path[kMaxPath + 1] = {};  // decoded, normalised, always starts with '/'
-    uint8_t version_minor = 1;    // HTTP/1.x
-    bool keep_alive = true;       // after this request (version default, Connection header)
+    uint8_t version_minor = 1;     // HTTP/1.x
+    bool keep_alive = true;        // after this request (version default, Connection header)
     bool has_if_none_match = false;
     char if_none_match[kMaxEtag + 1] = {};
-    size_t header_bytes = 0;      // request line + headers + empty line
-    uint64_t body_bytes = 0;      // Content-Length to skip
+    size_t header_bytes = 0;  // request line + headers + empty line
+    uint64_t body_bytes = 0;  // Content-Length to skip
 };
 
 enum class Parse : uint8_t { Incomplete, Ok, Error };

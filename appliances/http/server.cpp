@@ -25,10 +25,10 @@ using net::Stream;
 constexpr int kBacklog = 128;
 constexpr uint64_t kMs = 1000000ull;
 constexpr uint64_t kTickNs = 250 * kMs;
-constexpr uint64_t kStallNs = 60000 * kMs;   // output that does not move for this long: abort
-constexpr uint64_t kDrainNs = 5000 * kMs;    // after our FIN, wait this long for the peer's
+constexpr uint64_t kStallNs = 60000 * kMs;  // output that does not move for this long: abort
+constexpr uint64_t kDrainNs = 5000 * kMs;   // after our FIN, wait this long for the peer's
 constexpr size_t kStatusMax = 16 * 1024;
-constexpr size_t kMaxRejecting = 64;         // 503 answers still draining
+constexpr size_t kMaxRejecting = 64;  // 503 answers still draining
 
 const Limits kLimits{};
 constexpr size_t kInCap = 8192 + 256;  // > kLimits.max_header_bytes: a full buffer is always judged
@@ -38,15 +38,15 @@ enum class Phase : uint8_t { Reading, Draining };
 struct Conn {
     Stream* s;
     Phase phase;
-    bool close_after;       // close once the response is written
+    bool close_after;  // close once the response is written
     uint64_t accepted_ns;
     uint64_t request_start_ns;  // first byte of the pending request (0: none)
     uint64_t last_activity_ns;  // last byte in or out
     uint64_t drain_start_ns;
-    uint64_t skip_body;     // request body bytes still to drop
+    uint64_t skip_body;  // request body bytes still to drop
     uint32_t requests;
-    tls::Session* tls;      // HTTPS: the TLS session (nullptr: plain HTTP)
-    bool tls_closed;        // the TLS layer ended (peer's close_notify, end of stream, or an error)
+    tls::Session* tls;  // HTTPS: the TLS session (nullptr: plain HTTP)
+    bool tls_closed;    // the TLS layer ended (peer's close_notify, end of stream, or an error)
     // Output: the header block, then a body (a file, or memory).
     size_t hdr_len, hdr_off;
     const File* file;
@@ -68,7 +68,7 @@ Conn** conns;  // every open connection, for the tick (opts.max_connections slot
 size_t rejecting;
 
 // ---- access log, rate limited
-uint64_t log_window;     // now_ns / 1 s of the current window
+uint64_t log_window;  // now_ns / 1 s of the current window
 uint32_t log_in_window;
 uint64_t log_suppressed;  // since the last "not logged" line
 
@@ -105,9 +105,7 @@ const char* http_date() {
     return buf;
 }
 
-bool output_pending(const Conn& c) {
-    return c.hdr_off < c.hdr_len || c.body_off < c.body_len;
-}
+bool output_pending(const Conn& c) { return c.hdr_off < c.hdr_len || c.body_off < c.body_len; }
 
 void release_body(Conn& c) {
     if (c.mem_owned) free(const_cast<char*>(c.mem));
@@ -148,8 +146,7 @@ void begin_response(Conn& c, const char* version, int status, const char* extra,
     if (cls >= 1 && cls <= 5) ++totals_.status[cls];
 }
 
-void respond_error(Conn& c, int status, bool head, bool keep_alive, bool http10, const char* method,
-                   const char* path) {
+void respond_error(Conn& c, int status, bool head, bool keep_alive, bool http10, const char* method, const char* path) {
     static char body[96];
     const int bn = snprintf(body, sizeof body, "%d %s\n", status, reason_phrase(status));
     char extra[192];
@@ -194,8 +191,8 @@ void respond(Conn& c, const Request& r) {
             return;
         }
         char extra[128];
-        snprintf(extra, sizeof extra, "Content-Type: application/json\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n",
-                 n);
+        snprintf(extra, sizeof extra,
+                 "Content-Type: application/json\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n", n);
         begin_response(c, version, 200, extra, r.keep_alive, http10);
         if (head) {
             free(m);
@@ -344,7 +341,7 @@ void pump(Conn* c) {
         }
         if (output_pending(*c) && !flush(*c)) {
             if (c->tls && c->tls_closed) continue;  // handled above
-            return;  // `writable` resumes
+            return;                                 // `writable` resumes
         }
         if (c->close_after) {
             start_drain(*c);

@@ -11,22 +11,22 @@ namespace http {
 
 struct Options {
     uint16_t port = 80;
-    uint16_t https_port = 443;            // 0: no HTTPS
-    uint32_t max_connections = 256;       // beyond: 503 and close
-    uint32_t request_timeout_ms = 10000;  // a request (headers) must be complete within this: else 408
+    uint16_t https_port = 443;              // 0: no HTTPS
+    uint32_t max_connections = 256;         // beyond: 503 and close
+    uint32_t request_timeout_ms = 10000;    // a request (headers) must be complete within this: else 408
     uint32_t keepalive_timeout_ms = 15000;  // an idle kept-alive connection is closed after this
-    uint32_t log_per_second = 20;         // access log lines per second; the rest are counted
+    uint32_t log_per_second = 20;           // access log lines per second; the rest are counted
 };
 
 struct Totals {
     uint64_t connections;  // accepted
     uint64_t open;
-    uint64_t requests;     // parsed (including the refused ones)
-    uint64_t status[6];    // responses by class: [2] = 2xx ... [5] = 5xx
+    uint64_t requests;   // parsed (including the refused ones)
+    uint64_t status[6];  // responses by class: [2] = 2xx ... [5] = 5xx
     uint64_t bytes_sent;
-    uint64_t rejected;     // 503: over the connection limit
-    uint64_t timeouts;     // 408
-    uint64_t not_logged;   // access log lines suppressed by the rate limit
+    uint64_t rejected;    // 503: over the connection limit
+    uint64_t timeouts;    // 408
+    uint64_t not_logged;  // access log lines suppressed by the rate limit
 };
 
 bool start(const Options& o);

@@ -101,15 +101,16 @@ bool init() {
     mbedtls_ssl_config_init(&conf);
     const uint64_t t0 = time::now_ns();
     static const char kPers[] = "skerry-https";
-    int rc = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy,
-                                   reinterpret_cast<const unsigned char*>(kPers), sizeof kPers - 1);
+    int rc = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, reinterpret_cast<const unsigned char*>(kPers),
+                                   sizeof kPers - 1);
     if (rc != 0) return log_error("seeding the generator", rc), false;
     const unsigned char* start = nullptr;  // the DER of our certificate, for the fingerprint
     size_t der_len = 0;
     const char* origin = "self-signed certificate (ECDSA P-256, CN=skerry) made";
     if (kTlsCertPem[0] != '\0') {
         origin = "certificate from TLS_CERT= loaded";
-        rc = mbedtls_x509_crt_parse(&cert, reinterpret_cast<const unsigned char*>(kTlsCertPem), strlen(kTlsCertPem) + 1);
+        rc = mbedtls_x509_crt_parse(&cert, reinterpret_cast<const unsigned char*>(kTlsCertPem),
+                                    strlen(kTlsCertPem) + 1);
         if (rc != 0) return log_error("TLS_CERT", rc), false;
         rc = mbedtls_pk_parse_key(&key, reinterpret_cast<const unsigned char*>(kTlsKeyPem), strlen(kTlsKeyPem) + 1,
                                   nullptr, 0);

@@ -28,8 +28,8 @@ void close(Session* t);  // frees; sends close_notify if it can
 
 // 1: established, 0: would block, kClosed: failed (logged at debug level).
 long handshake(Session* t);
-long read(Session* t, void* buf, size_t len);          // > 0 bytes, kWouldBlock, kClosed
-long write(Session* t, const void* buf, size_t len);   // > 0 bytes, kWouldBlock, kClosed
-bool has_pending_input(Session* t);                    // decrypted bytes or a record waiting
+long read(Session* t, void* buf, size_t len);         // > 0 bytes, kWouldBlock, kClosed
+long write(Session* t, const void* buf, size_t len);  // > 0 bytes, kWouldBlock, kClosed
+bool has_pending_input(Session* t);                   // decrypted bytes or a record waiting
 
 }  // namespace http::tls

@@ -167,8 +167,8 @@ struct UdpTx {
     net::Datagram* d = nullptr;
     net::Address to;
     size_t len = 1470;
-    uint64_t rate = 0;         // bits/s
-    uint64_t limit = 0;        // bytes; 0: until end_ns
+    uint64_t rate = 0;   // bits/s
+    uint64_t limit = 0;  // bytes; 0: until end_ns
     uint64_t start_ns = 0, end_ns = 0;
     uint64_t bytes = 0;
     int64_t next_id = 1;
@@ -254,8 +254,8 @@ void udp_tx_in(net::Datagram&, const net::Address& from, const void* data, size_
     const uint64_t bytes = (uint64_t{be32(h + 4)} << 32) | be32(h + 8);
     char peer[net::kAddressTextMax];
     from.format(peer, sizeof peer, false);
-    log::info("iperf: UDP report from %s: %llu bytes received in %u.%03u s, %d/%d datagrams lost, jitter %u us",
-              peer, static_cast<unsigned long long>(bytes), be32(h + 12), be32(h + 16) / 1000,
+    log::info("iperf: UDP report from %s: %llu bytes received in %u.%03u s, %d/%d datagrams lost, jitter %u us", peer,
+              static_cast<unsigned long long>(bytes), be32(h + 12), be32(h + 16) / 1000,
               static_cast<int32_t>(be32(h + 20)), static_cast<int32_t>(be32(h + 28)),
               be32(h + 32) * 1000000u + be32(h + 36));
     udp_tx_done(t, nullptr);
@@ -337,7 +337,8 @@ loop::Timer idle_timer;
 
 void rx_unlink(Rx* r) {
     loop::cancel(r->send_timer);
-    if (r->prev) r->prev->next = r->next; else rx_list = r->next;
+    if (r->prev) r->prev->next = r->next;
+    else rx_list = r->next;
     if (r->next) r->next->prev = r->prev;
     delete r;
 }
@@ -439,8 +440,8 @@ void tx_pump(Stream& s, void* ctx) {
 void tx_connected(Stream& s, void* ctx) {
     Tx* t = static_cast<Tx*>(ctx);
     t->connected = true;
-    if (t->amount < 0) loop::arm_in(t->timer, static_cast<uint64_t>(-static_cast<int64_t>(t->amount)) * 10'000'000ull,
-                                    tx_timeout, t);
+    if (t->amount < 0)
+        loop::arm_in(t->timer, static_cast<uint64_t>(-static_cast<int64_t>(t->amount)) * 10'000'000ull, tx_timeout, t);
     tx_pump(s, ctx);
 }
 
@@ -481,7 +482,6 @@ void start_reverse(const net::Address& to, int32_t amount, int attempt) {
     if (attempt == 0) log::info("iperf: connecting back to %s (-r/-d test)", peer);
 }
 
-
 void rx_end(Stream& s, Error why) {
     char peer[net::kAddressTextMax];
     s.remote().format(peer, sizeof peer, false);
@@ -489,9 +489,8 @@ void rx_end(Stream& s, Error why) {
     if (why == Error::None) {
         log_summary("iperf", "TCP receive from", peer, s.bytes_received(), ns, 1);
     } else {
-        log::info("iperf: stream from %s ended (%s) after %llu bytes received, %llu sent", peer,
-                  net::error_text(why), static_cast<unsigned long long>(s.bytes_received()),
-                  static_cast<unsigned long long>(s.bytes_sent()));
+        log::info("iperf: stream from %s ended (%s) after %llu bytes received, %llu sent", peer, net::error_text(why),
+                  static_cast<unsigned long long>(s.bytes_received()), static_cast<unsigned long long>(s.bytes_sent()));
     }
 }
 
@@ -514,8 +513,8 @@ void rx_send_end(Rx* r) {
     Stream& s = *r->s;
     char peer[net::kAddressTextMax];
     s.remote().format(peer, sizeof peer, false);
-    log_summary("iperf", r->full_duplex ? "TCP send (full duplex) to" : "TCP send (reverse) to", peer,
-                s.bytes_sent(), time::now_ns() - r->send_start_ns, 1);
+    log_summary("iperf", r->full_duplex ? "TCP send (full duplex) to" : "TCP send (reverse) to", peer, s.bytes_sent(),
+                time::now_ns() - r->send_start_ns, 1);
     s.shutdown_write();  // the client's reader ends at this FIN
     if (r->rx_done) rx_finish(r);
 }
@@ -549,8 +548,8 @@ void rx_start_sending(Rx* r, bool full_duplex) {
     if (!plan.limit_bytes) loop::arm_in(r->send_timer, plan.duration_ns, rx_send_timeout, r);
     char peer[net::kAddressTextMax];
     r->s->remote().format(peer, sizeof peer, false);
-    log::info("iperf: %s test from %s: the server sends on the client's connection", full_duplex ? "full-duplex" :
-              "reverse (-R)", peer);
+    log::info("iperf: %s test from %s: the server sends on the client's connection",
+              full_duplex ? "full-duplex" : "reverse (-R)", peer);
 }
 
 // The header is complete (or there is none): act on its request.

@@ -35,7 +35,7 @@ enum class Back : uint8_t { None, TradeOff, Dual, Reverse, FullDuplex };
 
 struct Request {
     Back back = Back::None;
-    uint16_t port = 0;     // TradeOff/Dual: the client's listener port
+    uint16_t port = 0;  // TradeOff/Dual: the client's listener port
     int32_t amount = 0;
     uint32_t buf_len = 0;  // 0: the client's default
     uint64_t rate = 0;     // bits/s from client_hdrext; 0: not given

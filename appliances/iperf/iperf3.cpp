@@ -46,9 +46,9 @@ alignas(64) uint8_t zeros[64 * 1024];
 struct Data {
     Stream* tcp = nullptr;
     bool udp = false;
-    net::Address peer;        // UDP
+    net::Address peer;  // UDP
     bool sends = false;
-    uint64_t bytes = 0;       // payload counted during the test
+    uint64_t bytes = 0;  // payload counted during the test
     // UDP receive statistics (iperf3's: highest counter seen, losses, RFC 1889 jitter in seconds)
     uint64_t packet_count = 0;  // received (highest counter), or sent
     int64_t errors = 0;
@@ -79,7 +79,7 @@ struct Test {
     Pending pending[kMaxPending];
     uint64_t accepted = 0;
     bool running = false, ended = false;
-    uint64_t begin_ns = 0;             // TEST_RUNNING
+    uint64_t begin_ns = 0;              // TEST_RUNNING
     uint64_t start_ns = 0, end_ns = 0;  // what the results count: from the end of the omit period
     uint64_t start_idle_ns = 0;         // the event loop's halted time at start_ns
     uint64_t last_progress = 0, last_activity_ns = 0;
@@ -91,7 +91,7 @@ net::Datagram* udp;
 Test* test;
 loop::Timer watchdog;
 loop::Timer omit_timer;  // -O: bytes of the first seconds are not counted (TCP)
-loop::Timer pacer;  // UDP sending (-u -R, -u --bidir): every kPaceNs, send what the rate allows by now
+loop::Timer pacer;       // UDP sending (-u -R, -u --bidir): every kPaceNs, send what the rate allows by now
 constexpr uint64_t kPaceNs = 1'000'000ull;
 constexpr int kMaxBurst = 256;
 alignas(64) uint8_t udp_packet[65536];
@@ -175,7 +175,8 @@ void summarise() {
         if (!p.udp) {
             int64_t rt = 0;
             for (int i = 0; i < test->n; ++i) rt += test->data[i].sends ? test->data[i].retransmits : 0;
-            log::info("iperf3: %lld TCP retransmission%s while sending", static_cast<long long>(rt), rt == 1 ? "" : "s");
+            log::info("iperf3: %lld TCP retransmission%s while sending", static_cast<long long>(rt),
+                      rt == 1 ? "" : "s");
         }
     }
     if (p.udp && rx) {
@@ -199,7 +200,8 @@ void close_stream(Stream*& s, bool graceful) {
     s = nullptr;
     t->set_handlers(net::StreamHandlers{}, nullptr);
     drain(*t);
-    if (graceful) t->close(); else t->abort();
+    if (graceful) t->close();
+    else t->abort();
 }
 
 // Ends the test: every stream closed (graceful after a complete test), the server free for the next client.
@@ -443,8 +445,11 @@ void ctrl_in(Stream& s, void*) {
             char peer[net::kAddressTextMax];
             test->peer.format(peer, sizeof peer, false);
             log::info("iperf3: test from %s: %s, %d stream%s, %s, %.0f s", peer, pr.udp ? "UDP" : "TCP", pr.parallel,
-                      pr.parallel == 1 ? "" : "s", pr.bidir ? "both directions" : pr.reverse ? "server sends" :
-                      "client sends", pr.time);
+                      pr.parallel == 1 ? "" : "s",
+                      pr.bidir     ? "both directions"
+                      : pr.reverse ? "server sends"
+                                   : "client sends",
+                      pr.time);
             break;
         }
         case v3::Event::TestEnd:

@@ -72,8 +72,8 @@ void Control::put_state(int8_t s) {
 }
 
 void Control::put_json(const char* s, size_t n) {
-    const uint8_t hdr[4] = {static_cast<uint8_t>(n >> 24), static_cast<uint8_t>(n >> 16),
-                            static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n)};
+    const uint8_t hdr[4] = {static_cast<uint8_t>(n >> 24), static_cast<uint8_t>(n >> 16), static_cast<uint8_t>(n >> 8),
+                            static_cast<uint8_t>(n)};
     put(hdr, 4);
     put(s, n);
 }
@@ -202,8 +202,7 @@ size_t Control::feed(const void* data, size_t len, Event* event) {
             *event = fail("unexpected state byte from the client");
             return used;
         }
-        case In::Failed:
-            return len;  // ignore everything
+        case In::Failed: return len;  // ignore everything
         }
     }
     return used;

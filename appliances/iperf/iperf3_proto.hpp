@@ -41,7 +41,7 @@ struct Params {
     double time = 10;
     int omit = 0;
     uint64_t len = 128 * 1024;
-    uint64_t bandwidth = 0;    // bits/s (UDP default 1 Mbit/s)
+    uint64_t bandwidth = 0;  // bits/s (UDP default 1 Mbit/s)
     bool udp_counters_64bit = false;
     bool get_server_output = false;
     // Streams the client opens: parallel, twice that with --bidir.
@@ -55,8 +55,8 @@ struct StreamResult {
     uint64_t bytes = 0;
     double seconds = 0;
     int64_t packets = 0;
-    int64_t errors = 0;  // lost packets (UDP)
-    double jitter = 0;   // seconds (UDP)
+    int64_t errors = 0;        // lost packets (UDP)
+    double jitter = 0;         // seconds (UDP)
     int64_t retransmits = -1;  // TCP segments the server retransmitted on this stream; -1: not counted
 };
 

@@ -19,48 +19,48 @@ bool IdentityPhysReader::read(uint64_t phys, void* dst, size_t len) const {
 
 const char* protocol_name(Protocol p) {
     switch (p) {
-        case Protocol::Multiboot1: return "Multiboot1";
-        case Protocol::Multiboot2: return "Multiboot2";
-        case Protocol::Pvh: return "PVH";
-        case Protocol::None: break;
+    case Protocol::Multiboot1: return "Multiboot1";
+    case Protocol::Multiboot2: return "Multiboot2";
+    case Protocol::Pvh: return "PVH";
+    case Protocol::None: break;
     }
     return "none";
 }
 
 const char* mem_type_name(MemType t) {
     switch (t) {
-        case MemType::Usable: return "usable";
-        case MemType::Reserved: return "reserved";
-        case MemType::AcpiReclaimable: return "ACPI reclaimable";
-        case MemType::AcpiNvs: return "ACPI NVS";
-        case MemType::Bad: return "bad";
+    case MemType::Usable: return "usable";
+    case MemType::Reserved: return "reserved";
+    case MemType::AcpiReclaimable: return "ACPI reclaimable";
+    case MemType::AcpiNvs: return "ACPI NVS";
+    case MemType::Bad: return "bad";
     }
     return "?";
 }
 
 MemType mem_type_from_e820(uint32_t type) {
     switch (type) {
-        case 1: return MemType::Usable;
-        case 3: return MemType::AcpiReclaimable;
-        case 4: return MemType::AcpiNvs;
-        case 5: return MemType::Bad;
-        default: return MemType::Reserved;
+    case 1: return MemType::Usable;
+    case 3: return MemType::AcpiReclaimable;
+    case 4: return MemType::AcpiNvs;
+    case 5: return MemType::Bad;
+    default: return MemType::Reserved;
     }
 }
 
 MemType mem_type_from_efi(uint32_t type, bool boot_services_active) {
     switch (type) {
-        case 1:  // EfiLoaderCode
-        case 2:  // EfiLoaderData
-        case 7:  // EfiConventionalMemory
-            return MemType::Usable;
-        case 3:  // EfiBootServicesCode
-        case 4:  // EfiBootServicesData
-            return boot_services_active ? MemType::Reserved : MemType::Usable;
-        case 8: return MemType::Bad;               // EfiUnusableMemory
-        case 9: return MemType::AcpiReclaimable;   // EfiACPIReclaimMemory
-        case 10: return MemType::AcpiNvs;          // EfiACPIMemoryNVS
-        default: return MemType::Reserved;         // runtime services, MMIO, PAL code, persistent, ...
+    case 1:  // EfiLoaderCode
+    case 2:  // EfiLoaderData
+    case 7:  // EfiConventionalMemory
+        return MemType::Usable;
+    case 3:  // EfiBootServicesCode
+    case 4:  // EfiBootServicesData
+        return boot_services_active ? MemType::Reserved : MemType::Usable;
+    case 8: return MemType::Bad;              // EfiUnusableMemory
+    case 9: return MemType::AcpiReclaimable;  // EfiACPIReclaimMemory
+    case 10: return MemType::AcpiNvs;         // EfiACPIMemoryNVS
+    default: return MemType::Reserved;        // runtime services, MMIO, PAL code, persistent, ...
     }
 }
 
@@ -92,11 +92,11 @@ uint64_t MemoryMap::total(MemType type) const {
 namespace {
 int priority(MemType t) {
     switch (t) {
-        case MemType::Usable: return 0;
-        case MemType::AcpiReclaimable: return 1;
-        case MemType::AcpiNvs: return 2;
-        case MemType::Reserved: return 3;
-        case MemType::Bad: return 4;
+    case MemType::Usable: return 0;
+    case MemType::AcpiReclaimable: return 1;
+    case MemType::AcpiNvs: return 2;
+    case MemType::Reserved: return 3;
+    case MemType::Bad: return 4;
     }
     return 3;
 }
@@ -164,44 +164,44 @@ size_t sanitize_memory_map(const MemoryMap& in, MemoryMap& out) {
 
 const char* warning_text(uint32_t w) {
     switch (w) {
-        case kWarnCmdlineTruncated: return "command line too long, truncated";
-        case kWarnLoaderNameTruncated: return "loader name too long, truncated";
-        case kWarnLoaderNameBad: return "loader name unreadable or unterminated, ignored";
-        case kWarnMemoryMapTruncated: return "memory map has too many entries, the rest were dropped";
-        case kWarnMemoryMapLegacy: return "no memory map: using mem_lower/mem_upper";
-        case kWarnNoMemoryMap: return "no memory information from the loader";
-        case kWarnMemoryMapOverlap: return "memory map has overlapping entries (the non-usable type wins)";
-        case kWarnMemoryMapOdd: return "memory map has empty, wrapping or odd entries";
-        case kWarnDuplicateTag: return "a Multiboot2 tag was given more than once (the last wins)";
-        case kWarnFramebufferOdd: return "framebuffer info short or of unknown type, ignored";
-        case kWarnRsdpBad: return "ACPI RSDP copy short, or bad signature/checksum";
-        case kWarnRsdpUnreadable: return "ACPI RSDP address given but unreadable";
-        case kWarnPvhNewerVersion: return "hvm_start_info version newer than 1, parsed as version 1";
-        case kWarnMemoryMapFromEfi: return "memory map taken from the EFI memory map";
-        case kWarnShortTag: return "a Multiboot2 tag was shorter than its fields, ignored";
-        case kWarnMb1FlagsOdd: return "Multiboot1 flags claim both a.out and ELF symbols";
-        default: return nullptr;
+    case kWarnCmdlineTruncated: return "command line too long, truncated";
+    case kWarnLoaderNameTruncated: return "loader name too long, truncated";
+    case kWarnLoaderNameBad: return "loader name unreadable or unterminated, ignored";
+    case kWarnMemoryMapTruncated: return "memory map has too many entries, the rest were dropped";
+    case kWarnMemoryMapLegacy: return "no memory map: using mem_lower/mem_upper";
+    case kWarnNoMemoryMap: return "no memory information from the loader";
+    case kWarnMemoryMapOverlap: return "memory map has overlapping entries (the non-usable type wins)";
+    case kWarnMemoryMapOdd: return "memory map has empty, wrapping or odd entries";
+    case kWarnDuplicateTag: return "a Multiboot2 tag was given more than once (the last wins)";
+    case kWarnFramebufferOdd: return "framebuffer info short or of unknown type, ignored";
+    case kWarnRsdpBad: return "ACPI RSDP copy short, or bad signature/checksum";
+    case kWarnRsdpUnreadable: return "ACPI RSDP address given but unreadable";
+    case kWarnPvhNewerVersion: return "hvm_start_info version newer than 1, parsed as version 1";
+    case kWarnMemoryMapFromEfi: return "memory map taken from the EFI memory map";
+    case kWarnShortTag: return "a Multiboot2 tag was shorter than its fields, ignored";
+    case kWarnMb1FlagsOdd: return "Multiboot1 flags claim both a.out and ELF symbols";
+    default: return nullptr;
     }
 }
 
 const char* parse_error_text(ParseError e) {
     switch (e) {
-        case ParseError::Ok: return "ok";
-        case ParseError::UnknownMagic: return "unknown boot protocol magic";
-        case ParseError::Unreadable: return "boot information structure unreadable";
-        case ParseError::Misaligned: return "boot information not 8-byte aligned";
-        case ParseError::BadMagic: return "bad hvm_start_info magic";
-        case ParseError::TotalSizeTooSmall: return "Multiboot2 total_size too small";
-        case ParseError::TotalSizeTooLarge: return "Multiboot2 total_size implausibly large";
-        case ParseError::TagTooSmall: return "tag smaller than its header or fixed fields";
-        case ParseError::TagOverrun: return "tag runs past total_size";
-        case ParseError::MissingEndTag: return "no end tag";
-        case ParseError::MmapEntryTooSmall: return "memory map entry size smaller than an entry";
-        case ParseError::MmapOverrun: return "memory map entry runs past the map";
-        case ParseError::MmapTooLarge: return "memory map implausibly large";
-        case ParseError::MmapUnreadable: return "memory map unreadable";
-        case ParseError::CmdlineUnreadable: return "command line unreadable";
-        case ParseError::CmdlineUnterminated: return "command line not NUL-terminated";
+    case ParseError::Ok: return "ok";
+    case ParseError::UnknownMagic: return "unknown boot protocol magic";
+    case ParseError::Unreadable: return "boot information structure unreadable";
+    case ParseError::Misaligned: return "boot information not 8-byte aligned";
+    case ParseError::BadMagic: return "bad hvm_start_info magic";
+    case ParseError::TotalSizeTooSmall: return "Multiboot2 total_size too small";
+    case ParseError::TotalSizeTooLarge: return "Multiboot2 total_size implausibly large";
+    case ParseError::TagTooSmall: return "tag smaller than its header or fixed fields";
+    case ParseError::TagOverrun: return "tag runs past total_size";
+    case ParseError::MissingEndTag: return "no end tag";
+    case ParseError::MmapEntryTooSmall: return "memory map entry size smaller than an entry";
+    case ParseError::MmapOverrun: return "memory map entry runs past the map";
+    case ParseError::MmapTooLarge: return "memory map implausibly large";
+    case ParseError::MmapUnreadable: return "memory map unreadable";
+    case ParseError::CmdlineUnreadable: return "command line unreadable";
+    case ParseError::CmdlineUnterminated: return "command line not NUL-terminated";
     }
     return "?";
 }
@@ -354,14 +354,14 @@ void finish(BootInfo& out) {
 
 ParseResult parse(uint32_t magic, uint64_t info_phys, const PhysReader& mem, BootInfo& out) {
     switch (magic) {
-        case kMultiboot1Magic: return parse_multiboot1(info_phys, mem, out);
-        case kMultiboot2Magic: return parse_multiboot2(info_phys, mem, out);
-        case kPvhMagic: return parse_pvh(info_phys, mem, out);
-        default:
-            out.reset();
-            out.magic = magic;
-            out.info_phys = info_phys;
-            return ParseResult{ParseError::UnknownMagic, 0, 0};
+    case kMultiboot1Magic: return parse_multiboot1(info_phys, mem, out);
+    case kMultiboot2Magic: return parse_multiboot2(info_phys, mem, out);
+    case kPvhMagic: return parse_pvh(info_phys, mem, out);
+    default:
+        out.reset();
+        out.magic = magic;
+        out.info_phys = info_phys;
+        return ParseResult{ParseError::UnknownMagic, 0, 0};
     }
 }
 

@@ -96,7 +96,7 @@ struct ColorField {
 struct Framebuffer {
     FramebufferType type;  // None: no framebuffer information
     uint64_t phys;
-    uint32_t pitch;  // bytes per line (EGA text: bytes per row of characters)
+    uint32_t pitch;          // bytes per line (EGA text: bytes per row of characters)
     uint32_t width, height;  // pixels (EGA text: characters)
     uint8_t bpp;
     ColorField red, green, blue;  // Rgb
@@ -105,15 +105,15 @@ struct Framebuffer {
 
 // ---------------------------------------------------------------------------------------------- ACPI
 struct Rsdp {
-    uint64_t phys;       // where the RSDP is, 0 = unknown (Multiboot2 only gives a copy; PVH may give 0)
-    uint8_t bytes[36];   // copy of the RSDP (v1: 20 bytes, v2+: 36 bytes), valid when copy_len != 0
-    uint8_t copy_len;    // 0 = no copy
-    uint8_t revision;    // from the copy
-    bool checksum_ok;    // the copy's checksum(s) verified
+    uint64_t phys;      // where the RSDP is, 0 = unknown (Multiboot2 only gives a copy; PVH may give 0)
+    uint8_t bytes[36];  // copy of the RSDP (v1: 20 bytes, v2+: 36 bytes), valid when copy_len != 0
+    uint8_t copy_len;   // 0 = no copy
+    uint8_t revision;   // from the copy
+    bool checksum_ok;   // the copy's checksum(s) verified
 };
 
 struct Efi {
-    uint64_t system_table;   // physical address, 0 = none (Multiboot2 tags 11/12)
+    uint64_t system_table;      // physical address, 0 = none (Multiboot2 tags 11/12)
     uint8_t system_table_bits;  // 32 or 64, 0 = none
     bool boot_services_active;  // Multiboot2 tag 18: ExitBootServices() was not called
     bool memory_map_from_efi;   // the memory map came from the EFI memory map (tag 17), not tag 6
@@ -122,22 +122,22 @@ struct Efi {
 // ------------------------------------------------------------------------------------------- warnings
 // Non-fatal oddities, one bit each in BootInfo::warnings, for the kernel to log (warning_text()).
 enum Warning : uint32_t {
-    kWarnCmdlineTruncated = 1u << 0,      // longer than kCmdlineSize - 1 bytes
+    kWarnCmdlineTruncated = 1u << 0,  // longer than kCmdlineSize - 1 bytes
     kWarnLoaderNameTruncated = 1u << 1,
-    kWarnLoaderNameBad = 1u << 2,         // unreadable or unterminated loader name, left empty
-    kWarnMemoryMapTruncated = 1u << 3,    // more than kMaxMemRegions entries
-    kWarnMemoryMapLegacy = 1u << 4,       // no memory map: built from mem_lower/mem_upper
-    kWarnNoMemoryMap = 1u << 5,           // no memory information at all
-    kWarnMemoryMapOverlap = 1u << 6,      // overlapping regions (resolved, non-usable wins)
-    kWarnMemoryMapOdd = 1u << 7,          // zero-length or wrapping entries, unknown entry version
-    kWarnDuplicateTag = 1u << 8,          // a Multiboot2 tag given twice; the last wins
-    kWarnFramebufferOdd = 1u << 9,        // unknown framebuffer type or short framebuffer info
-    kWarnRsdpBad = 1u << 10,              // RSDP copy too short, bad signature or bad checksum
-    kWarnRsdpUnreadable = 1u << 11,       // PVH rsdp_paddr could not be read (address kept)
-    kWarnPvhNewerVersion = 1u << 12,      // hvm_start_info version > 1, parsed as version 1
-    kWarnMemoryMapFromEfi = 1u << 13,     // no Multiboot2 memory map tag: the EFI memory map was used
-    kWarnShortTag = 1u << 14,             // a Multiboot2 tag shorter than its fixed fields, ignored
-    kWarnMb1FlagsOdd = 1u << 15,          // Multiboot1 flags with both a.out and ELF symbols (bits 4, 5)
+    kWarnLoaderNameBad = 1u << 2,       // unreadable or unterminated loader name, left empty
+    kWarnMemoryMapTruncated = 1u << 3,  // more than kMaxMemRegions entries
+    kWarnMemoryMapLegacy = 1u << 4,     // no memory map: built from mem_lower/mem_upper
+    kWarnNoMemoryMap = 1u << 5,         // no memory information at all
+    kWarnMemoryMapOverlap = 1u << 6,    // overlapping regions (resolved, non-usable wins)
+    kWarnMemoryMapOdd = 1u << 7,        // zero-length or wrapping entries, unknown entry version
+    kWarnDuplicateTag = 1u << 8,        // a Multiboot2 tag given twice; the last wins
+    kWarnFramebufferOdd = 1u << 9,      // unknown framebuffer type or short framebuffer info
+    kWarnRsdpBad = 1u << 10,            // RSDP copy too short, bad signature or bad checksum
+    kWarnRsdpUnreadable = 1u << 11,     // PVH rsdp_paddr could not be read (address kept)
+    kWarnPvhNewerVersion = 1u << 12,    // hvm_start_info version > 1, parsed as version 1
+    kWarnMemoryMapFromEfi = 1u << 13,   // no Multiboot2 memory map tag: the EFI memory map was used
+    kWarnShortTag = 1u << 14,           // a Multiboot2 tag shorter than its fixed fields, ignored
+    kWarnMb1FlagsOdd = 1u << 15,        // Multiboot1 flags with both a.out and ELF symbols (bits 4, 5)
 };
 inline constexpr int kWarningBits = 16;
 const char* warning_text(uint32_t warning_bit);  // one bit; nullptr for an unknown bit
@@ -181,21 +181,21 @@ struct BootInfo {
 // ------------------------------------------------------------------------------------------- parsing
 enum class ParseError : uint8_t {
     Ok = 0,
-    UnknownMagic,        // parse(): the entry magic is none of the three protocols
-    Unreadable,          // the info structure itself cannot be read
-    Misaligned,          // Multiboot2 info not 8-byte aligned
-    BadMagic,            // PVH: hvm_start_info.magic wrong
-    TotalSizeTooSmall,   // Multiboot2 total_size < 16
-    TotalSizeTooLarge,   // Multiboot2 total_size > kMaxMb2Size
-    TagTooSmall,         // a Multiboot2 tag with size < 8
-    TagOverrun,          // a tag (or its header) running past total_size
-    MissingEndTag,       // the tags end without the type-0 end tag
-    MmapEntryTooSmall,   // memory map entry size smaller than the entry structure (or 0)
-    MmapOverrun,         // a memory map entry running past the declared map length
-    MmapTooLarge,        // memory map length / entry count beyond sanity bounds
-    MmapUnreadable,      // the memory map cannot be read
-    CmdlineUnreadable,   // the command line pointer points at unreadable memory
-    CmdlineUnterminated, // no NUL within the tag, or within kMaxStringScan bytes
+    UnknownMagic,         // parse(): the entry magic is none of the three protocols
+    Unreadable,           // the info structure itself cannot be read
+    Misaligned,           // Multiboot2 info not 8-byte aligned
+    BadMagic,             // PVH: hvm_start_info.magic wrong
+    TotalSizeTooSmall,    // Multiboot2 total_size < 16
+    TotalSizeTooLarge,    // Multiboot2 total_size > kMaxMb2Size
+    TagTooSmall,          // a Multiboot2 tag with size < 8
+    TagOverrun,           // a tag (or its header) running past total_size
+    MissingEndTag,        // the tags end without the type-0 end tag
+    MmapEntryTooSmall,    // memory map entry size smaller than the entry structure (or 0)
+    MmapOverrun,          // a memory map entry running past the declared map length
+    MmapTooLarge,         // memory map length / entry count beyond sanity bounds
+    MmapUnreadable,       // the memory map cannot be read
+    CmdlineUnreadable,    // the command line pointer points at unreadable memory
+    CmdlineUnterminated,  // no NUL within the tag, or within kMaxStringScan bytes
 };
 const char* parse_error_text(ParseError e);
 
@@ -206,10 +206,10 @@ struct ParseResult {
     bool ok() const { return error == ParseError::Ok; }
 };
 
-inline constexpr uint32_t kMaxMb2Size = 1u << 20;              // bound on Multiboot2 total_size
-inline constexpr uint32_t kMaxMb1MmapLength = 1u << 20;        // bound on Multiboot1 mmap_length
-inline constexpr uint32_t kMaxPvhMemmapEntries = 1u << 16;     // bound on hvm_start_info.memmap_entries
-inline constexpr size_t kMaxStringScan = 64 * 1024;            // a C string pointer: NUL must come by then
+inline constexpr uint32_t kMaxMb2Size = 1u << 20;           // bound on Multiboot2 total_size
+inline constexpr uint32_t kMaxMb1MmapLength = 1u << 20;     // bound on Multiboot1 mmap_length
+inline constexpr uint32_t kMaxPvhMemmapEntries = 1u << 16;  // bound on hvm_start_info.memmap_entries
+inline constexpr size_t kMaxStringScan = 64 * 1024;         // a C string pointer: NUL must come by then
 
 // Each parser resets `out`, fills it and finally sets out.memory_map = sanitize(out.firmware_map).
 // On error `out` holds what was parsed before the problem (memory_map sanitized from it), so the kernel can
@@ -236,10 +236,10 @@ ParseError copy_cmdline(const PhysReader& mem, uint64_t phys, size_t scan_limit,
 void copy_loader_name(const PhysReader& mem, uint64_t phys, size_t scan_limit, BootInfo& out);
 // Adds a loader-reported region to out.firmware_map, flagging zero-length/wrapping entries and overflow.
 void add_region(BootInfo& out, uint64_t base, uint64_t length, MemType type, uint32_t raw_type);
-void add_legacy_regions(BootInfo& out);      // from mem_lower/mem_upper, when there is no memory map
+void add_legacy_regions(BootInfo& out);       // from mem_lower/mem_upper, when there is no memory map
 void set_cmdline_args_offset(BootInfo& out);  // the Multiboot1 image-path convention (see args_offset)
 void store_rsdp_copy(BootInfo& out, const uint8_t* bytes, size_t len);  // validates, keeps the best copy
-void finish(BootInfo& out);                   // sanitizes the map, sets the map-related warnings
+void finish(BootInfo& out);  // sanitizes the map, sets the map-related warnings
 using bytes::le16;
 using bytes::le32;
 using bytes::le64;

@@ -55,23 +55,21 @@ void parse_framebuffer(const uint8_t* info, BootInfo& out) {
     fb.bpp = info[kFbBpp];
     const uint8_t* c = info + kFbColor;
     switch (info[kFbType]) {
-        case 0:
-            fb.type = FramebufferType::Indexed;
-            fb.palette_colors = le16(c + 4);  // u32 palette address, u16 number of colours
-            break;
-        case 1:
-            fb.type = FramebufferType::Rgb;
-            fb.red = {c[0], c[1]};
-            fb.green = {c[2], c[3]};
-            fb.blue = {c[4], c[5]};
-            break;
-        case 2:
-            fb.type = FramebufferType::EgaText;
-            break;
-        default:
-            out.warnings |= kWarnFramebufferOdd;
-            fb = Framebuffer{};
-            break;
+    case 0:
+        fb.type = FramebufferType::Indexed;
+        fb.palette_colors = le16(c + 4);  // u32 palette address, u16 number of colours
+        break;
+    case 1:
+        fb.type = FramebufferType::Rgb;
+        fb.red = {c[0], c[1]};
+        fb.green = {c[2], c[3]};
+        fb.blue = {c[4], c[5]};
+        break;
+    case 2: fb.type = FramebufferType::EgaText; break;
+    default:
+        out.warnings |= kWarnFramebufferOdd;
+        fb = Framebuffer{};
+        break;
     }
 }
 

@@ -26,7 +26,7 @@ enum : uint32_t {
     kTagEfiBootServices = 18,
 };
 
-constexpr uint32_t kMmapEntryMin = 24;     // u64 base, u64 length, u32 type, u32 reserved
+constexpr uint32_t kMmapEntryMin = 24;      // u64 base, u64 length, u32 type, u32 reserved
 constexpr uint32_t kEfiDescriptorMin = 40;  // UEFI EFI_MEMORY_DESCRIPTOR
 
 ParseResult err(ParseError e, uint32_t tag, uint32_t offset) { return ParseResult{e, tag, offset}; }
@@ -35,10 +35,10 @@ ParseResult ok() { return ParseResult{ParseError::Ok, 0, 0}; }
 struct Walk {
     const PhysReader& mem;
     BootInfo& out;
-    uint64_t base;        // physical address of the info structure
+    uint64_t base;  // physical address of the info structure
     bool have_mmap = false;
     uint32_t efi_mmap_off = 0, efi_mmap_size = 0;  // the last tag 17, parsed after the walk
-    uint32_t seen = 0;    // tag types < 32 already seen
+    uint32_t seen = 0;                             // tag types < 32 already seen
 };
 
 // tag 6: u32 entry_size, u32 entry_version, then entries
@@ -105,23 +105,20 @@ void parse_framebuffer(Walk& w, uint32_t off, uint32_t size) {
     fb.height = le32(t + 24);
     fb.bpp = t[28];
     switch (t[29]) {
-        case 0:
-            if (avail < 34) break;
-            fb.type = FramebufferType::Indexed;
-            fb.palette_colors = le16(t + 32);
-            break;
-        case 1:
-            if (avail < 38) break;
-            fb.type = FramebufferType::Rgb;
-            fb.red = {t[32], t[33]};
-            fb.green = {t[34], t[35]};
-            fb.blue = {t[36], t[37]};
-            break;
-        case 2:
-            fb.type = FramebufferType::EgaText;
-            break;
-        default:
-            break;
+    case 0:
+        if (avail < 34) break;
+        fb.type = FramebufferType::Indexed;
+        fb.palette_colors = le16(t + 32);
+        break;
+    case 1:
+        if (avail < 38) break;
+        fb.type = FramebufferType::Rgb;
+        fb.red = {t[32], t[33]};
+        fb.green = {t[34], t[35]};
+        fb.blue = {t[36], t[37]};
+        break;
+    case 2: fb.type = FramebufferType::EgaText; break;
+    default: break;
     }
     if (fb.type == FramebufferType::None) {
         w.out.warnings |= kWarnFramebufferOdd;
@@ -135,66 +132,60 @@ ParseResult parse_tag(Walk& w, uint32_t type, uint32_t off, uint32_t size) {
     const uint64_t payload = w.base + off + 8;
     const uint32_t payload_len = size - 8;
     switch (type) {
-        case kTagCmdline: {
-            const ParseError e = detail::copy_cmdline(w.mem, payload, payload_len, out);
-            if (e != ParseError::Ok) return err(e, type, off);
-            out.args_offset = 0;  // GRUB passes only the arguments, without the image path
+    case kTagCmdline: {
+        const ParseError e = detail::copy_cmdline(w.mem, payload, payload_len, out);
+        if (e != ParseError::Ok) return err(e, type, off);
+        out.args_offset = 0;  // GRUB passes only the arguments, without the image path
+        return ok();
+    }
+    case kTagLoaderName: {
+        detail::copy_loader_name(w.mem, payload, payload_len, out);
+        return ok();
+    }
+    case kTagBasicMeminfo: {
+        uint8_t m[8];
+        if (payload_len < 8 || !w.mem.read(payload, m, 8)) {
+            out.warnings |= kWarnShortTag;
             return ok();
         }
-        case kTagLoaderName: {
-            detail::copy_loader_name(w.mem, payload, payload_len, out);
+        out.have_basic_meminfo = true;
+        out.mem_lower_kib = le32(m);
+        out.mem_upper_kib = le32(m + 4);
+        return ok();
+    }
+    case kTagMmap: return parse_mmap(w, off, size);
+    case kTagFramebuffer: parse_framebuffer(w, off, size); return ok();
+    case kTagEfi32:
+    case kTagEfi64: {
+        const uint32_t len = type == kTagEfi32 ? 4 : 8;
+        uint8_t p[8] = {};
+        if (payload_len < len || !w.mem.read(payload, p, len)) {
+            out.warnings |= kWarnShortTag;
             return ok();
         }
-        case kTagBasicMeminfo: {
-            uint8_t m[8];
-            if (payload_len < 8 || !w.mem.read(payload, m, 8)) {
-                out.warnings |= kWarnShortTag;
-                return ok();
-            }
-            out.have_basic_meminfo = true;
-            out.mem_lower_kib = le32(m);
-            out.mem_upper_kib = le32(m + 4);
+        if (type == kTagEfi32 && out.efi.system_table_bits == 64) return ok();  // prefer the 64-bit one
+        out.efi.system_table = type == kTagEfi32 ? le32(p) : le64(p);
+        out.efi.system_table_bits = static_cast<uint8_t>(len * 8);
+        return ok();
+    }
+    case kTagAcpiOld:
+    case kTagAcpiNew: {
+        uint8_t r[36];
+        const uint32_t len = payload_len < sizeof r ? payload_len : static_cast<uint32_t>(sizeof r);
+        if (!w.mem.read(payload, r, len)) {
+            out.warnings |= kWarnRsdpBad;
             return ok();
         }
-        case kTagMmap:
-            return parse_mmap(w, off, size);
-        case kTagFramebuffer:
-            parse_framebuffer(w, off, size);
-            return ok();
-        case kTagEfi32:
-        case kTagEfi64: {
-            const uint32_t len = type == kTagEfi32 ? 4 : 8;
-            uint8_t p[8] = {};
-            if (payload_len < len || !w.mem.read(payload, p, len)) {
-                out.warnings |= kWarnShortTag;
-                return ok();
-            }
-            if (type == kTagEfi32 && out.efi.system_table_bits == 64) return ok();  // prefer the 64-bit one
-            out.efi.system_table = type == kTagEfi32 ? le32(p) : le64(p);
-            out.efi.system_table_bits = static_cast<uint8_t>(len * 8);
-            return ok();
-        }
-        case kTagAcpiOld:
-        case kTagAcpiNew: {
-            uint8_t r[36];
-            const uint32_t len = payload_len < sizeof r ? payload_len : static_cast<uint32_t>(sizeof r);
-            if (!w.mem.read(payload, r, len)) {
-                out.warnings |= kWarnRsdpBad;
-                return ok();
-            }
-            detail::store_rsdp_copy(out, r, len);
-            return ok();
-        }
-        case kTagEfiMmap:
-            if (size < 16) return err(ParseError::TagTooSmall, type, off);
-            w.efi_mmap_off = off;
-            w.efi_mmap_size = size;
-            return ok();
-        case kTagEfiBootServices:
-            out.efi.boot_services_active = true;
-            return ok();
-        default:
-            return ok();  // modules, ELF sections, APM, VBE, network, image handles, load base: not needed
+        detail::store_rsdp_copy(out, r, len);
+        return ok();
+    }
+    case kTagEfiMmap:
+        if (size < 16) return err(ParseError::TagTooSmall, type, off);
+        w.efi_mmap_off = off;
+        w.efi_mmap_size = size;
+        return ok();
+    case kTagEfiBootServices: out.efi.boot_services_active = true; return ok();
+    default: return ok();  // modules, ELF sections, APM, VBE, network, image handles, load base: not needed
     }
 }
 

@@ -15,16 +15,16 @@ Registry& registry() { return kernel_registry; }
 
 const char* bus_name(Bus b) {
     switch (b) {
-        case Bus::Pci: return "pci";
-        case Bus::Vmbus: return "vmbus";
+    case Bus::Pci: return "pci";
+    case Bus::Vmbus: return "vmbus";
     }
     return "?";
 }
 
 const char* kind_name(Kind k) {
     switch (k) {
-        case Kind::None: return "none";
-        case Kind::Nic: return "NIC";
+    case Kind::None: return "none";
+    case Kind::Nic: return "NIC";
     }
     return "?";
 }
@@ -32,14 +32,14 @@ const char* kind_name(Kind k) {
 size_t format_location(const Record& r, char* buf, size_t size) {
     LineBuffer l(buf, size);
     switch (r.bus) {
-        case Bus::Pci: {
-            const unsigned segment = r.address >> 16, bus = (r.address >> 8) & 0xFF, dev = (r.address >> 3) & 31,
-                           fn = r.address & 7;
-            if (segment != 0) l.add("%04x:", segment);
-            l.add("%02x:%02x.%x", bus, dev, fn);
-            break;
-        }
-        case Bus::Vmbus: l.add("relid %u", static_cast<unsigned>(r.address)); break;
+    case Bus::Pci: {
+        const unsigned segment = r.address >> 16, bus = (r.address >> 8) & 0xFF, dev = (r.address >> 3) & 31,
+                       fn = r.address & 7;
+        if (segment != 0) l.add("%04x:", segment);
+        l.add("%02x:%02x.%x", bus, dev, fn);
+        break;
+    }
+    case Bus::Vmbus: l.add("relid %u", static_cast<unsigned>(r.address)); break;
     }
     return l.len;
 }
@@ -48,13 +48,13 @@ size_t format_outcome(const Record& r, char* buf, size_t size) {
     LineBuffer l(buf, size);
     const char* driver = r.driver != nullptr ? r.driver : "?";
     switch (r.outcome) {
-        case Outcome::NoDriver: l.add("no driver"); break;
-        case Outcome::Bound:
-            l.add("%s", driver);
-            if (r.detail != nullptr) l.add(" (%s)", r.detail);
-            break;
-        case Outcome::Failed: l.add("%s failed", driver); break;
-        case Outcome::NoRoom: l.add("%s: no room", driver); break;
+    case Outcome::NoDriver: l.add("no driver"); break;
+    case Outcome::Bound:
+        l.add("%s", driver);
+        if (r.detail != nullptr) l.add(" (%s)", r.detail);
+        break;
+    case Outcome::Failed: l.add("%s failed", driver); break;
+    case Outcome::NoRoom: l.add("%s: no room", driver); break;
     }
     return l.len;
 }

@@ -62,11 +62,11 @@ enum class Outcome : uint8_t {
 
 struct Record {
     Bus bus = Bus::Pci;
-    uint32_t address = 0;           // PCI: pci_address(); VMBus: the channel's relid
+    uint32_t address = 0;  // PCI: pci_address(); VMBus: the channel's relid
     Outcome outcome = Outcome::NoDriver;
-    const char* driver = nullptr;   // the driver that matched (Bound, Failed, NoRoom); nullptr for NoDriver
-    const char* detail = nullptr;   // what the driver's ID table calls the device ("82540EM"), or nullptr
-    Product product;                // what the driver made (Bound)
+    const char* driver = nullptr;  // the driver that matched (Bound, Failed, NoRoom); nullptr for NoDriver
+    const char* detail = nullptr;  // what the driver's ID table calls the device ("82540EM"), or nullptr
+    Product product;               // what the driver made (Bound)
 };
 
 // "00:03.0", "0001:00:03.0" (a non-zero PCI segment), "relid 14". Return the length (truncated to size - 1).

@@ -69,9 +69,21 @@ public:
 
 #else  // kernel build
 
-inline uint8_t inb(uint16_t p) { uint8_t v; __asm__ __volatile__("inb %1, %0" : "=a"(v) : "Nd"(p)); return v; }
-inline uint16_t inw(uint16_t p) { uint16_t v; __asm__ __volatile__("inw %1, %0" : "=a"(v) : "Nd"(p)); return v; }
-inline uint32_t inl(uint16_t p) { uint32_t v; __asm__ __volatile__("inl %1, %0" : "=a"(v) : "Nd"(p)); return v; }
+inline uint8_t inb(uint16_t p) {
+    uint8_t v;
+    __asm__ __volatile__("inb %1, %0" : "=a"(v) : "Nd"(p));
+    return v;
+}
+inline uint16_t inw(uint16_t p) {
+    uint16_t v;
+    __asm__ __volatile__("inw %1, %0" : "=a"(v) : "Nd"(p));
+    return v;
+}
+inline uint32_t inl(uint16_t p) {
+    uint32_t v;
+    __asm__ __volatile__("inl %1, %0" : "=a"(v) : "Nd"(p));
+    return v;
+}
 inline void outb(uint16_t p, uint8_t v) { __asm__ __volatile__("outb %0, %1" : : "a"(v), "Nd"(p)); }
 inline void outw(uint16_t p, uint16_t v) { __asm__ __volatile__("outw %0, %1" : : "a"(v), "Nd"(p)); }
 inline void outl(uint16_t p, uint32_t v) { __asm__ __volatile__("outl %0, %1" : : "a"(v), "Nd"(p)); }

@@ -24,11 +24,10 @@ constexpr uint64_t kDefaultLapic = 0xFEE00000;
 
 // FADT offsets and flags.
 constexpr size_t kFadtFacs = 36, kFadtDsdt = 40, kFadtSci = 46, kFadtSmiCmd = 48, kFadtAcpiEnable = 52,
-                 kFadtAcpiDisable = 53, kFadtPm1aEvt = 56, kFadtPm1bEvt = 60, kFadtPm1aCnt = 64,
-                 kFadtPm1bCnt = 68, kFadtPmTmr = 76, kFadtPmTmrLen = 91, kFadtBootArch = 109, kFadtFlags = 112,
-                 kFadtResetReg = 116, kFadtResetValue = 128, kFadtXFacs = 132, kFadtXDsdt = 140,
-                 kFadtXPm1aEvt = 148, kFadtXPm1bEvt = 160, kFadtXPm1aCnt = 172, kFadtXPm1bCnt = 184,
-                 kFadtXPmTmr = 208;
+                 kFadtAcpiDisable = 53, kFadtPm1aEvt = 56, kFadtPm1bEvt = 60, kFadtPm1aCnt = 64, kFadtPm1bCnt = 68,
+                 kFadtPmTmr = 76, kFadtPmTmrLen = 91, kFadtBootArch = 109, kFadtFlags = 112, kFadtResetReg = 116,
+                 kFadtResetValue = 128, kFadtXFacs = 132, kFadtXDsdt = 140, kFadtXPm1aEvt = 148, kFadtXPm1bEvt = 160,
+                 kFadtXPm1aCnt = 172, kFadtXPm1bCnt = 184, kFadtXPmTmr = 208;
 constexpr uint32_t kFadtTmrValExt = 1u << 8;
 constexpr uint32_t kFadtResetRegSup = 1u << 10;
 constexpr uint32_t kFadtHwReduced = 1u << 20;
@@ -136,48 +135,47 @@ void parse_madt(AcpiInfo& out, const uint8_t* t, uint32_t len) {
             continue;
         }
         switch (type) {
-            case 0:  // processor local APIC
-                ++out.cpu_entries;
-                if (le32(e + 4) & 1) ++out.cpu_count;
+        case 0:  // processor local APIC
+            ++out.cpu_entries;
+            if (le32(e + 4) & 1) ++out.cpu_count;
+            break;
+        case 9:  // processor local x2APIC
+            ++out.cpu_entries;
+            if (le32(e + 8) & 1) ++out.cpu_count;
+            break;
+        case 1:  // I/O APIC
+            if (out.ioapic_count < kMaxIoApics) {
+                out.ioapics[out.ioapic_count++] = {e[2], le32(e + 4), le32(e + 8)};
+            } else {
+                full_ioapics = true;
+            }
+            break;
+        case 2:  // interrupt source override
+            if (out.override_count < kMaxOverrides) {
+                out.overrides[out.override_count++] = {e[2], e[3], le32(e + 4), le16(e + 8)};
+            } else {
+                full_overrides = true;
+            }
+            break;
+        case 3:   // NMI source
+        case 4:   // local APIC NMI
+        case 10:  // local x2APIC NMI
+            if (out.nmi_count >= kMaxNmis) {
+                full_nmis = true;
                 break;
-            case 9:  // processor local x2APIC
-                ++out.cpu_entries;
-                if (le32(e + 8) & 1) ++out.cpu_count;
-                break;
-            case 1:  // I/O APIC
-                if (out.ioapic_count < kMaxIoApics) {
-                    out.ioapics[out.ioapic_count++] = {e[2], le32(e + 4), le32(e + 8)};
-                } else {
-                    full_ioapics = true;
-                }
-                break;
-            case 2:  // interrupt source override
-                if (out.override_count < kMaxOverrides) {
-                    out.overrides[out.override_count++] = {e[2], e[3], le32(e + 4), le16(e + 8)};
-                } else {
-                    full_overrides = true;
-                }
-                break;
-            case 3:  // NMI source
-            case 4:  // local APIC NMI
-            case 10:  // local x2APIC NMI
-                if (out.nmi_count >= kMaxNmis) {
-                    full_nmis = true;
-                    break;
-                }
-                if (type == 3) {
-                    out.nmis[out.nmi_count++] = {false, 0, 0, le32(e + 4), le16(e + 2)};
-                } else if (type == 4) {
-                    out.nmis[out.nmi_count++] = {true, e[2] == 0xFF ? 0xFFFFFFFFu : e[2], e[5], 0, le16(e + 3)};
-                } else {
-                    out.nmis[out.nmi_count++] = {true, le32(e + 4), e[8], 0, le16(e + 2)};
-                }
-                break;
-            case 5:  // local APIC address override
-                if (le64(e + 4)) out.lapic_address = le64(e + 4);
-                break;
-            default:
-                break;
+            }
+            if (type == 3) {
+                out.nmis[out.nmi_count++] = {false, 0, 0, le32(e + 4), le16(e + 2)};
+            } else if (type == 4) {
+                out.nmis[out.nmi_count++] = {true, e[2] == 0xFF ? 0xFFFFFFFFu : e[2], e[5], 0, le16(e + 3)};
+            } else {
+                out.nmis[out.nmi_count++] = {true, le32(e + 4), e[8], 0, le16(e + 2)};
+            }
+            break;
+        case 5:  // local APIC address override
+            if (le64(e + 4)) out.lapic_address = le64(e + 4);
+            break;
+        default: break;
         }
         off += elen;
     }
@@ -444,14 +442,14 @@ bool read_aml_integer(const uint8_t* aml, size_t* pos, size_t end, uint64_t* val
     const uint8_t op = aml[p];
     size_t n = 0;
     switch (op) {
-        case 0x00: *value = 0; break;            // ZeroOp
-        case 0x01: *value = 1; break;            // OneOp
-        case 0xFF: *value = ~0ull; break;        // OnesOp
-        case 0x0A: n = 1; break;                 // BytePrefix
-        case 0x0B: n = 2; break;                 // WordPrefix
-        case 0x0C: n = 4; break;                 // DWordPrefix
-        case 0x0E: n = 8; break;                 // QWordPrefix
-        default: return false;
+    case 0x00: *value = 0; break;      // ZeroOp
+    case 0x01: *value = 1; break;      // OneOp
+    case 0xFF: *value = ~0ull; break;  // OnesOp
+    case 0x0A: n = 1; break;           // BytePrefix
+    case 0x0B: n = 2; break;           // WordPrefix
+    case 0x0C: n = 4; break;           // DWordPrefix
+    case 0x0E: n = 8; break;           // QWordPrefix
+    default: return false;
     }
     if (n) {
         if (end - p - 1 < n) return false;
@@ -636,8 +634,7 @@ void log_summary(const AcpiInfo& info) {
         log::debug("%s", l3);
     }
     for (size_t i = 0; i < info.warning_count && i < kMaxWarnings; ++i) log::warn("acpi: %s", info.warnings[i]);
-    if (info.warning_count > kMaxWarnings)
-        log::warn("acpi: %zu more warnings", info.warning_count - kMaxWarnings);
+    if (info.warning_count > kMaxWarnings) log::warn("acpi: %zu more warnings", info.warning_count - kMaxWarnings);
 }
 
 }  // namespace skerry::acpi

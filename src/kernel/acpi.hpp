@@ -12,7 +12,7 @@
 
 namespace skerry::acpi {
 
-inline constexpr size_t kMaxTables = 48;     // tables listed in AcpiInfo::tables (more are still parsed)
+inline constexpr size_t kMaxTables = 48;        // tables listed in AcpiInfo::tables (more are still parsed)
 inline constexpr size_t kMaxRootEntries = 256;  // RSDT/XSDT entries looked at
 inline constexpr size_t kMaxIoApics = 16;
 inline constexpr size_t kMaxOverrides = 24;
@@ -43,15 +43,15 @@ struct IrqOverride {
     uint8_t bus;         // 0 = ISA
     uint8_t source_irq;  // bus-relative IRQ
     uint32_t gsi;
-    uint16_t flags;      // MPS INTI flags
+    uint16_t flags;  // MPS INTI flags
 };
 
 struct Nmi {
-    bool local;             // true: local APIC NMI (MADT type 4/0xA) on an LINT pin; false: NMI source (type 3)
+    bool local;              // true: local APIC NMI (MADT type 4/0xA) on an LINT pin; false: NMI source (type 3)
     uint32_t processor_uid;  // local: ACPI processor UID (0xFF / 0xFFFFFFFF = all processors)
-    uint8_t lint;           // local: LINT0 / LINT1
-    uint32_t gsi;           // NMI source: the GSI
-    uint16_t flags;         // MPS INTI flags
+    uint8_t lint;            // local: LINT0 / LINT1
+    uint32_t gsi;            // NMI source: the GSI
+    uint16_t flags;          // MPS INTI flags
 };
 
 struct McfgRegion {
@@ -72,7 +72,7 @@ struct AcpiInfo {
     bool valid;  // parse() succeeded: RSDP and a root table (RSDT or XSDT) were good
 
     // ---- RSDP and the root table
-    uint64_t rsdp_phys;  // 0 when parsed from a copy whose address is unknown
+    uint64_t rsdp_phys;     // 0 when parsed from a copy whose address is unknown
     uint8_t rsdp_revision;  // 0 = ACPI 1.0 (RSDT only), 2 = ACPI 2.0+ (XSDT)
     char oem_id[7];         // from the RSDP, NUL-terminated (may contain trailing spaces)
     bool xsdt;              // the XSDT was used (else the RSDT)
@@ -103,17 +103,17 @@ struct AcpiInfo {
     uint8_t fadt_revision;
     uint32_t fadt_length;
     uint32_t fadt_flags;
-    bool hardware_reduced;  // HW_REDUCED_ACPI: no PIT/PIC/PM timer/SCI-based fixed hardware
-    uint16_t boot_arch;     // IAPC_BOOT_ARCH (kBootArch* bits); 0 also when the FADT is too old to have it
-    bool have_boot_arch;    // FADT revision >= 2 and long enough
-    uint32_t pm_timer_port;  // I/O port, 0 = none
-    bool pm_timer_32bit;     // TMR_VAL_EXT
-    uint32_t pm1a_event, pm1b_event;      // I/O ports, 0 = none
+    bool hardware_reduced;            // HW_REDUCED_ACPI: no PIT/PIC/PM timer/SCI-based fixed hardware
+    uint16_t boot_arch;               // IAPC_BOOT_ARCH (kBootArch* bits); 0 also when the FADT is too old to have it
+    bool have_boot_arch;              // FADT revision >= 2 and long enough
+    uint32_t pm_timer_port;           // I/O port, 0 = none
+    bool pm_timer_32bit;              // TMR_VAL_EXT
+    uint32_t pm1a_event, pm1b_event;  // I/O ports, 0 = none
     uint32_t pm1a_control, pm1b_control;  // I/O ports, 0 = none
     uint16_t sci_irq;
     uint32_t smi_command;  // I/O port, 0 = ACPI mode is fixed (nothing to enable)
     uint8_t acpi_enable, acpi_disable;
-    bool have_reset_reg;  // RESET_REG_SUP and a usable reset register
+    bool have_reset_reg;      // RESET_REG_SUP and a usable reset register
     uint8_t reset_reg_space;  // GAS address space: 0 memory, 1 I/O, 2 PCI configuration
     uint64_t reset_reg_address;
     uint8_t reset_value;

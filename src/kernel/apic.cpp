@@ -54,14 +54,22 @@ void io_write(const IoApic& io, uint32_t reg, uint32_t v) {
 void mask_pic() {
     // Remap the 8259s to vectors 0x20-0x2F (so a stray legacy interrupt is not mistaken for an
     // exception) and mask every line. Harmless where no PIC exists.
-    hw::outb(0x20, 0x11); hw::io_wait();
-    hw::outb(0xA0, 0x11); hw::io_wait();
-    hw::outb(0x21, 0x20); hw::io_wait();
-    hw::outb(0xA1, 0x28); hw::io_wait();
-    hw::outb(0x21, 0x04); hw::io_wait();
-    hw::outb(0xA1, 0x02); hw::io_wait();
-    hw::outb(0x21, 0x01); hw::io_wait();
-    hw::outb(0xA1, 0x01); hw::io_wait();
+    hw::outb(0x20, 0x11);
+    hw::io_wait();
+    hw::outb(0xA0, 0x11);
+    hw::io_wait();
+    hw::outb(0x21, 0x20);
+    hw::io_wait();
+    hw::outb(0xA1, 0x28);
+    hw::io_wait();
+    hw::outb(0x21, 0x04);
+    hw::io_wait();
+    hw::outb(0xA1, 0x02);
+    hw::io_wait();
+    hw::outb(0x21, 0x01);
+    hw::io_wait();
+    hw::outb(0xA1, 0x01);
+    hw::io_wait();
     hw::outb(0x21, 0xFF);
     hw::outb(0xA1, 0xFF);
 }
@@ -98,7 +106,7 @@ bool init(uint64_t lapic_address, const IoApicDesc* descs, size_t count, bool le
     if (deadline_mode) {
         write(kLvtTimer, kTimerVector | (2u << 17));
     } else {
-        write(kTimerDivide, 0xB);  // divide by 1
+        write(kTimerDivide, 0xB);        // divide by 1
         write(kLvtTimer, kTimerVector);  // one-shot
     }
 

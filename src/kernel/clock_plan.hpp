@@ -24,19 +24,19 @@ enum class CalibrationTimer : uint8_t { None, PmTimer, Hpet, Pit };
 const char* timer_name(CalibrationTimer t);
 
 struct ClockFacts {
-    bool reference_valid = false;    // a reference clock read succeeded (Hyper-V: page sequence != 0)
-    uint64_t reference_tsc_hz = 0;   // the TSC frequency the reference clock implies (page scale), 0 = unknown
-    uint64_t stated_hz = 0;          // CPUID / hypervisor leaf / Hyper-V MSR, 0 = not stated
+    bool reference_valid = false;   // a reference clock read succeeded (Hyper-V: page sequence != 0)
+    uint64_t reference_tsc_hz = 0;  // the TSC frequency the reference clock implies (page scale), 0 = unknown
+    uint64_t stated_hz = 0;         // CPUID / hypervisor leaf / Hyper-V MSR, 0 = not stated
     bool pm_timer = false;
     bool hpet = false;
-    bool pit = false;                // a legacy PIT is expected (not ACPI hardware-reduced)
-    bool hyperv = false;             // running under Hyper-V
+    bool pit = false;     // a legacy PIT is expected (not ACPI hardware-reduced)
+    bool hyperv = false;  // running under Hyper-V
 };
 
 struct ClockPlan {
     ClockKind kind = ClockKind::TscGuessed;
-    uint64_t tsc_hz = 0;                 // Reference / TscStated: the frequency to use
-    bool hz_from_reference = false;      // Reference: tsc_hz came from the page's scale, not a statement
+    uint64_t tsc_hz = 0;             // Reference / TscStated: the frequency to use
+    bool hz_from_reference = false;  // Reference: tsc_hz came from the page's scale, not a statement
     // TscMeasured: the timers to measure against, in this order (None ends the list).
     CalibrationTimer measure[3] = {CalibrationTimer::None, CalibrationTimer::None, CalibrationTimer::None};
 };

@@ -21,7 +21,9 @@ public:
         }
         return u64(v);
     }
-    Out& ipv4(uint32_t v) { return u64(v >> 24).chr('.').u64((v >> 16) & 255).chr('.').u64((v >> 8) & 255).chr('.').u64(v & 255); }
+    Out& ipv4(uint32_t v) {
+        return u64(v >> 24).chr('.').u64((v >> 16) & 255).chr('.').u64((v >> 8) & 255).chr('.').u64(v & 255);
+    }
     // 'key=value' cut to a readable length.
     Out& token(const char* key, const char* value) {
         constexpr size_t kMax = 80;
@@ -120,11 +122,11 @@ bool parse_size(const char* s, uint64_t* out) {
     if (!parse_u64_prefix(s, &v)) return false;
     int shift = 0;
     switch (lower(*s)) {
-        case 'k': shift = 10; break;
-        case 'm': shift = 20; break;
-        case 'g': shift = 30; break;
-        case 't': shift = 40; break;
-        default: break;
+    case 'k': shift = 10; break;
+    case 'm': shift = 20; break;
+    case 'g': shift = 30; break;
+    case 't': shift = 40; break;
+    default: break;
     }
     if (shift) {
         s++;
@@ -223,64 +225,64 @@ Mac Option::as_mac() const {
 bool Option::set_from_text(const char* text) {
     Value v = cur_;
     switch (type_) {
-        case Type::Bool: {
-            bool b = true;
-            if (text && !parse_bool(text, &b)) return false;
-            v.u = b ? 1 : 0;
-            break;
-        }
-        case Type::Int: {
-            int64_t i;
-            if (!text || !parse_int(text, &i) || i < min_i_ || i > max_i_) return false;
-            v.i = i;
-            break;
-        }
-        case Type::Size: {
-            uint64_t u;
-            if (!text || !parse_size(text, &u) || u < min_u_ || u > max_u_) return false;
-            v.u = u;
-            break;
-        }
-        case Type::String: {
-            if (!text || storage_ == nullptr || storage_size_ == 0) return false;
-            const size_t len = strlen(text);
-            if (len + 1 > storage_size_) return false;
-            memcpy(storage_, text, len + 1);
-            v.s = storage_;
-            break;
-        }
-        case Type::Enum: {
-            if (!text) return false;
-            size_t idx = count_;
-            for (size_t i = 0; i < count_; i++) {
-                if (names_[i] && iequal(text, names_[i])) {
-                    idx = i;
-                    break;
-                }
+    case Type::Bool: {
+        bool b = true;
+        if (text && !parse_bool(text, &b)) return false;
+        v.u = b ? 1 : 0;
+        break;
+    }
+    case Type::Int: {
+        int64_t i;
+        if (!text || !parse_int(text, &i) || i < min_i_ || i > max_i_) return false;
+        v.i = i;
+        break;
+    }
+    case Type::Size: {
+        uint64_t u;
+        if (!text || !parse_size(text, &u) || u < min_u_ || u > max_u_) return false;
+        v.u = u;
+        break;
+    }
+    case Type::String: {
+        if (!text || storage_ == nullptr || storage_size_ == 0) return false;
+        const size_t len = strlen(text);
+        if (len + 1 > storage_size_) return false;
+        memcpy(storage_, text, len + 1);
+        v.s = storage_;
+        break;
+    }
+    case Type::Enum: {
+        if (!text) return false;
+        size_t idx = count_;
+        for (size_t i = 0; i < count_; i++) {
+            if (names_[i] && iequal(text, names_[i])) {
+                idx = i;
+                break;
             }
-            if (idx == count_) return false;
-            v.u = idx;
-            break;
         }
-        case Type::Ipv4: {
-            Ipv4 a;
-            if (!text || !parse_ipv4(text, &a)) return false;
-            v.u = a.to_u32();
-            break;
-        }
-        case Type::Cidr: {
-            Cidr c;
-            if (!text || !parse_cidr(text, &c)) return false;
-            v.u = c.addr.to_u32();
-            v.prefix = c.prefix;
-            break;
-        }
-        case Type::Mac: {
-            Mac m;
-            if (!text || !parse_mac(text, &m)) return false;
-            memcpy(v.mac, m.octets, 6);
-            break;
-        }
+        if (idx == count_) return false;
+        v.u = idx;
+        break;
+    }
+    case Type::Ipv4: {
+        Ipv4 a;
+        if (!text || !parse_ipv4(text, &a)) return false;
+        v.u = a.to_u32();
+        break;
+    }
+    case Type::Cidr: {
+        Cidr c;
+        if (!text || !parse_cidr(text, &c)) return false;
+        v.u = c.addr.to_u32();
+        v.prefix = c.prefix;
+        break;
+    }
+    case Type::Mac: {
+        Mac m;
+        if (!text || !parse_mac(text, &m)) return false;
+        memcpy(v.mac, m.octets, 6);
+        break;
+    }
     }
     cur_ = v;
     set_ = true;
@@ -291,19 +293,19 @@ size_t Option::format_value(char* buf, size_t size, bool default_value) const {
     const Value& v = default_value ? def_ : cur_;
     Out o(buf, size);
     switch (type_) {
-        case Type::Bool: o.str(v.u ? "on" : "off"); break;
-        case Type::Int: o.i64(v.i); break;
-        case Type::Size: o.size_value(v.u); break;
-        case Type::String: o.chr('\'').str(v.s).chr('\''); break;
-        case Type::Enum: o.str(v.u < count_ && names_[v.u] ? names_[v.u] : "?"); break;
-        case Type::Ipv4: o.ipv4(static_cast<uint32_t>(v.u)); break;
-        case Type::Cidr: o.ipv4(static_cast<uint32_t>(v.u)).chr('/').u64(v.prefix); break;
-        case Type::Mac:
-            for (int i = 0; i < 6; i++) {
-                if (i) o.chr(':');
-                o.hex2(v.mac[i]);
-            }
-            break;
+    case Type::Bool: o.str(v.u ? "on" : "off"); break;
+    case Type::Int: o.i64(v.i); break;
+    case Type::Size: o.size_value(v.u); break;
+    case Type::String: o.chr('\'').str(v.s).chr('\''); break;
+    case Type::Enum: o.str(v.u < count_ && names_[v.u] ? names_[v.u] : "?"); break;
+    case Type::Ipv4: o.ipv4(static_cast<uint32_t>(v.u)); break;
+    case Type::Cidr: o.ipv4(static_cast<uint32_t>(v.u)).chr('/').u64(v.prefix); break;
+    case Type::Mac:
+        for (int i = 0; i < 6; i++) {
+            if (i) o.chr(':');
+            o.hex2(v.mac[i]);
+        }
+        break;
     }
     return o.len();
 }
@@ -311,20 +313,22 @@ size_t Option::format_value(char* buf, size_t size, bool default_value) const {
 size_t Option::format_expected(char* buf, size_t size) const {
     Out o(buf, size);
     switch (type_) {
-        case Type::Bool: o.str("on/off, yes/no, true/false or 1/0"); break;
-        case Type::Int: o.str("an integer ").i64(min_i_).str("..").i64(max_i_); break;
-        case Type::Size: o.str("a size ").size_value(min_u_).str("..").size_value(max_u_).str(" (K/M/G/T suffixes)"); break;
-        case Type::String: o.str("a string of at most ").u64(storage_size_ ? storage_size_ - 1 : 0).str(" characters"); break;
-        case Type::Enum:
-            o.str("one of ");
-            for (size_t i = 0; i < count_; i++) {
-                if (i) o.chr('|');
-                o.str(names_[i]);
-            }
-            break;
-        case Type::Ipv4: o.str("an IPv4 address a.b.c.d"); break;
-        case Type::Cidr: o.str("an IPv4 address/prefix a.b.c.d/n"); break;
-        case Type::Mac: o.str("a MAC address xx:xx:xx:xx:xx:xx"); break;
+    case Type::Bool: o.str("on/off, yes/no, true/false or 1/0"); break;
+    case Type::Int: o.str("an integer ").i64(min_i_).str("..").i64(max_i_); break;
+    case Type::Size: o.str("a size ").size_value(min_u_).str("..").size_value(max_u_).str(" (K/M/G/T suffixes)"); break;
+    case Type::String:
+        o.str("a string of at most ").u64(storage_size_ ? storage_size_ - 1 : 0).str(" characters");
+        break;
+    case Type::Enum:
+        o.str("one of ");
+        for (size_t i = 0; i < count_; i++) {
+            if (i) o.chr('|');
+            o.str(names_[i]);
+        }
+        break;
+    case Type::Ipv4: o.str("an IPv4 address a.b.c.d"); break;
+    case Type::Cidr: o.str("an IPv4 address/prefix a.b.c.d/n"); break;
+    case Type::Mac: o.str("a MAC address xx:xx:xx:xx:xx:xx"); break;
     }
     return o.len();
 }
@@ -425,7 +429,11 @@ void CommandLine::load(const char* text, Sink sink, void* ctx) {
             continue;
         }
         if (count_ == kMaxTokens) {
-            o.str("cmdline: more than ").u64(kMaxTokens).str(" options; ignoring ").token(key, value).str(" and the rest");
+            o.str("cmdline: more than ")
+                .u64(kMaxTokens)
+                .str(" options; ignoring ")
+                .token(key, value)
+                .str(" and the rest");
             emit(line);
             problems_++;
             break;
@@ -453,7 +461,12 @@ size_t CommandLine::apply(std::span<Option* const> options) {
         const Token& t = tokens_[last];
         if (n > 1) {
             Out o(line, sizeof line);
-            o.str("cmdline: '").str(opt->name()).str("' given ").u64(n).str(" times; using the last one ").token(t.key, t.value);
+            o.str("cmdline: '")
+                .str(opt->name())
+                .str("' given ")
+                .u64(n)
+                .str(" times; using the last one ")
+                .token(t.key, t.value);
             emit(line);
         }
         if (!opt->set_from_text(t.value)) {

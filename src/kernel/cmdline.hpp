@@ -63,12 +63,12 @@ struct Mac {
 };
 
 // Value parsers (exposed for reuse and tests). All reject empty input and trailing garbage.
-bool parse_bool(const char* s, bool* out);        // 1/0, on/off, yes/no, true/false (any case)
-bool parse_int(const char* s, int64_t* out);      // [+-] decimal or 0x hex, overflow checked
-bool parse_size(const char* s, uint64_t* out);    // decimal or 0x hex, optional K/M/G/T (+ "B" or "iB"), x1024
-bool parse_ipv4(const char* s, Ipv4* out);        // a.b.c.d, decimal 0..255, no leading zeros
-bool parse_cidr(const char* s, Cidr* out);        // a.b.c.d/n, n 0..32
-bool parse_mac(const char* s, Mac* out);          // xx:xx:xx:xx:xx:xx (or '-'), hex, any case
+bool parse_bool(const char* s, bool* out);      // 1/0, on/off, yes/no, true/false (any case)
+bool parse_int(const char* s, int64_t* out);    // [+-] decimal or 0x hex, overflow checked
+bool parse_size(const char* s, uint64_t* out);  // decimal or 0x hex, optional K/M/G/T (+ "B" or "iB"), x1024
+bool parse_ipv4(const char* s, Ipv4* out);      // a.b.c.d, decimal 0..255, no leading zeros
+bool parse_cidr(const char* s, Cidr* out);      // a.b.c.d/n, n 0..32
+bool parse_mac(const char* s, Mac* out);        // xx:xx:xx:xx:xx:xx (or '-'), hex, any case
 
 class Option {
 public:
@@ -209,7 +209,7 @@ public:
     const char* value(size_t i) const { return i < count_ ? tokens_[i].value : nullptr; }  // nullptr: bare key
     bool claimed(size_t i) const { return i < count_ && tokens_[i].claimed; }
     const char* rest() const { return rest_ ? rest_ : ""; }  // after a bare "--"
-    size_t problems() const { return problems_; }           // all problems reported so far
+    size_t problems() const { return problems_; }            // all problems reported so far
 
 private:
     struct Token {

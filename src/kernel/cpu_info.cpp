@@ -22,18 +22,17 @@ struct Bit {
     uint8_t bit;
     Feature f;
 };
-constexpr Bit kLeaf1Edx[] = {{4, Feature::Tsc},   {5, Feature::Msr},   {9, Feature::Apic}, {16, Feature::Pat},
+constexpr Bit kLeaf1Edx[] = {{4, Feature::Tsc},   {5, Feature::Msr},  {9, Feature::Apic}, {16, Feature::Pat},
                              {24, Feature::Fxsr}, {25, Feature::Sse}, {26, Feature::Sse2}};
-constexpr Bit kLeaf1Ecx[] = {{0, Feature::Sse3},         {1, Feature::Pclmulqdq}, {9, Feature::Ssse3},
-                             {13, Feature::Cx16},        {17, Feature::Pcid},     {19, Feature::Sse41},
-                             {20, Feature::Sse42},       {21, Feature::X2apic},   {22, Feature::Movbe},
-                             {23, Feature::Popcnt},      {24, Feature::TscDeadline}, {25, Feature::AesNi},
-                             {26, Feature::Xsave},       {27, Feature::Osxsave},  {28, Feature::Avx},
-                             {29, Feature::F16c},        {30, Feature::Rdrand},   {31, Feature::HypervisorPresent}};
-constexpr Bit kLeaf7Ebx[] = {{0, Feature::Fsgsbase}, {3, Feature::Bmi1},    {5, Feature::Avx2},
-                             {7, Feature::Smep},     {8, Feature::Bmi2},    {10, Feature::Invpcid},
-                             {18, Feature::Rdseed},  {19, Feature::Adx},    {20, Feature::Smap},
-                             {29, Feature::Sha}};
+constexpr Bit kLeaf1Ecx[] = {{0, Feature::Sse3},    {1, Feature::Pclmulqdq},    {9, Feature::Ssse3},
+                             {13, Feature::Cx16},   {17, Feature::Pcid},        {19, Feature::Sse41},
+                             {20, Feature::Sse42},  {21, Feature::X2apic},      {22, Feature::Movbe},
+                             {23, Feature::Popcnt}, {24, Feature::TscDeadline}, {25, Feature::AesNi},
+                             {26, Feature::Xsave},  {27, Feature::Osxsave},     {28, Feature::Avx},
+                             {29, Feature::F16c},   {30, Feature::Rdrand},      {31, Feature::HypervisorPresent}};
+constexpr Bit kLeaf7Ebx[] = {{0, Feature::Fsgsbase}, {3, Feature::Bmi1},     {5, Feature::Avx2},    {7, Feature::Smep},
+                             {8, Feature::Bmi2},     {10, Feature::Invpcid}, {18, Feature::Rdseed}, {19, Feature::Adx},
+                             {20, Feature::Smap},    {29, Feature::Sha}};
 constexpr Bit kLeaf7Ecx[] = {{2, Feature::Umip}};
 constexpr Bit kExt1Edx[] = {{20, Feature::Nx}, {26, Feature::Pages1G}, {27, Feature::Rdtscp}, {29, Feature::LongMode}};
 constexpr Bit kExt7Edx[] = {{8, Feature::InvariantTsc}};
@@ -67,16 +66,16 @@ bool is_hypervisor_timing_capable(Hypervisor h) { return h == Hypervisor::Kvm ||
 
 const char* hypervisor_name(Hypervisor h) {
     switch (h) {
-        case Hypervisor::None: return "bare metal";
-        case Hypervisor::Unknown: return "unknown";
-        case Hypervisor::Kvm: return "KVM";
-        case Hypervisor::HyperV: return "Hyper-V";
-        case Hypervisor::VMware: return "VMware";
-        case Hypervisor::Xen: return "Xen";
-        case Hypervisor::QemuTcg: return "QEMU-TCG";
-        case Hypervisor::VirtualBox: return "VirtualBox";
-        case Hypervisor::Bhyve: return "bhyve";
-        case Hypervisor::Acrn: return "ACRN";
+    case Hypervisor::None: return "bare metal";
+    case Hypervisor::Unknown: return "unknown";
+    case Hypervisor::Kvm: return "KVM";
+    case Hypervisor::HyperV: return "Hyper-V";
+    case Hypervisor::VMware: return "VMware";
+    case Hypervisor::Xen: return "Xen";
+    case Hypervisor::QemuTcg: return "QEMU-TCG";
+    case Hypervisor::VirtualBox: return "VirtualBox";
+    case Hypervisor::Bhyve: return "bhyve";
+    case Hypervisor::Acrn: return "ACRN";
     }
     return "?";
 }
@@ -89,11 +88,11 @@ Hypervisor hypervisor_from_signature(const char sig[12]) {
 
 const char* feature_name(Feature f) {
     static const char* const kNames[] = {
-        "tsc",   "msr",   "apic",     "pat",     "fxsr",  "sse",   "sse2",   "sse3",  "pclmulqdq", "ssse3",
-        "cx16",  "pcid",  "sse4_1",   "sse4_2",  "x2apic", "movbe", "popcnt", "tsc_deadline", "aes",
-        "xsave", "osxsave", "avx",    "f16c",    "rdrand", "hypervisor", "fsgsbase", "bmi1", "avx2", "smep",
-        "bmi2",  "invpcid", "rdseed", "adx",     "smap",  "sha",   "umip",   "nx",    "1g_pages", "rdtscp",
-        "lm",    "invariant_tsc",
+        "tsc",   "msr",      "apic",    "pat",     "fxsr",          "sse",    "sse2",       "sse3",     "pclmulqdq",
+        "ssse3", "cx16",     "pcid",    "sse4_1",  "sse4_2",        "x2apic", "movbe",      "popcnt",   "tsc_deadline",
+        "aes",   "xsave",    "osxsave", "avx",     "f16c",          "rdrand", "hypervisor", "fsgsbase", "bmi1",
+        "avx2",  "smep",     "bmi2",    "invpcid", "rdseed",        "adx",    "smap",       "sha",      "umip",
+        "nx",    "1g_pages", "rdtscp",  "lm",      "invariant_tsc",
     };
     static_assert(sizeof kNames / sizeof kNames[0] == static_cast<size_t>(Feature::Count));
     const auto i = static_cast<size_t>(f);
@@ -194,11 +193,11 @@ size_t format_features(const CpuInfo& info, char* buf, size_t size) {
 
 const char* tsc_source_name(TscSource s) {
     switch (s) {
-        case TscSource::Unknown: return "unknown";
-        case TscSource::HyperVMsr: return "Hyper-V frequency MSR";
-        case TscSource::HypervisorLeaf: return "hypervisor CPUID leaf 0x40000010";
-        case TscSource::Cpuid15: return "CPUID leaf 0x15";
-        case TscSource::Cpuid16: return "CPUID leaf 0x16";
+    case TscSource::Unknown: return "unknown";
+    case TscSource::HyperVMsr: return "Hyper-V frequency MSR";
+    case TscSource::HypervisorLeaf: return "hypervisor CPUID leaf 0x40000010";
+    case TscSource::Cpuid15: return "CPUID leaf 0x15";
+    case TscSource::Cpuid16: return "CPUID leaf 0x16";
     }
     return "?";
 }
@@ -219,9 +218,7 @@ uint64_t tsc_hz_from_leaf16(const hw::CpuidResult& r) { return static_cast<uint6
 
 uint64_t tsc_hz_from_timing_leaf(const hw::CpuidResult& r) { return static_cast<uint64_t>(r.eax) * 1000; }
 
-bool hyperv_frequency_msrs_allowed(const hw::CpuidResult& r) {
-    return ((r.eax >> 11) & 1) && ((r.edx >> 8) & 1);
-}
+bool hyperv_frequency_msrs_allowed(const hw::CpuidResult& r) { return ((r.eax >> 11) & 1) && ((r.edx >> 8) & 1); }
 
 TscFrequency tsc_frequency_from_cpuid(const CpuInfo& info, const CpuidSource& cpu) {
     // The hypervisor's own statement first: a guest's leaf 0x15/0x16 may describe the host hardware.

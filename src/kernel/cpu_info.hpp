@@ -36,31 +36,65 @@ Hypervisor hypervisor_from_signature(const char sig[12]);
 
 // ---------------------------------------------------------------------------------------------- features
 enum class Feature : uint8_t {
-    Tsc, Msr, Apic, Pat, Fxsr, Sse, Sse2,                                     // CPUID.1:EDX
-    Sse3, Pclmulqdq, Ssse3, Cx16, Pcid, Sse41, Sse42, X2apic, Movbe, Popcnt,  // CPUID.1:ECX
-    TscDeadline, AesNi, Xsave, Osxsave, Avx, F16c, Rdrand, HypervisorPresent,
-    Fsgsbase, Bmi1, Avx2, Smep, Bmi2, Invpcid, Rdseed, Adx, Smap, Sha,        // CPUID.7.0:EBX
-    Umip,                                                                     // CPUID.7.0:ECX
-    Nx, Pages1G, Rdtscp, LongMode,                                            // CPUID.0x80000001:EDX
-    InvariantTsc,                                                             // CPUID.0x80000007:EDX
+    Tsc,
+    Msr,
+    Apic,
+    Pat,
+    Fxsr,
+    Sse,
+    Sse2,  // CPUID.1:EDX
+    Sse3,
+    Pclmulqdq,
+    Ssse3,
+    Cx16,
+    Pcid,
+    Sse41,
+    Sse42,
+    X2apic,
+    Movbe,
+    Popcnt,  // CPUID.1:ECX
+    TscDeadline,
+    AesNi,
+    Xsave,
+    Osxsave,
+    Avx,
+    F16c,
+    Rdrand,
+    HypervisorPresent,
+    Fsgsbase,
+    Bmi1,
+    Avx2,
+    Smep,
+    Bmi2,
+    Invpcid,
+    Rdseed,
+    Adx,
+    Smap,
+    Sha,   // CPUID.7.0:EBX
+    Umip,  // CPUID.7.0:ECX
+    Nx,
+    Pages1G,
+    Rdtscp,
+    LongMode,      // CPUID.0x80000001:EDX
+    InvariantTsc,  // CPUID.0x80000007:EDX
     Count
 };
 const char* feature_name(Feature f);  // lower-case short name, e.g. "sse4_2", "1g_pages"
 
 struct CpuInfo {
-    char vendor[13];  // "GenuineIntel", "AuthenticAMD", ...
-    char brand[49];   // processor brand string (leading blanks removed), "" if not available
+    char vendor[13];                        // "GenuineIntel", "AuthenticAMD", ...
+    char brand[49];                         // processor brand string (leading blanks removed), "" if not available
     uint32_t max_basic_leaf, max_ext_leaf;  // max_ext_leaf 0 if there are no extended leaves
     uint32_t family, model, stepping;       // display family/model (extended fields folded in)
     uint64_t features;                      // bit per Feature
     bool has(Feature f) const { return (features >> static_cast<unsigned>(f)) & 1; }
 
-    Hypervisor hypervisor;           // None: CPUID.1:ECX[31] clear (bare metal)
-    char hypervisor_signature[13];   // leaf 0x40000000 signature, non-printable bytes shown as '?', "" if none
-    uint32_t hypervisor_max_leaf;    // leaf 0x40000000 EAX (KVM's 0 read as 0x40000001)
+    Hypervisor hypervisor;          // None: CPUID.1:ECX[31] clear (bare metal)
+    char hypervisor_signature[13];  // leaf 0x40000000 signature, non-printable bytes shown as '?', "" if none
+    uint32_t hypervisor_max_leaf;   // leaf 0x40000000 EAX (KVM's 0 read as 0x40000001)
     // A second interface further up (0x40000100, ...), e.g. KVM or Xen behind Hyper-V enlightenments.
     Hypervisor hypervisor_alt;
-    uint32_t hypervisor_alt_base;    // its leaf base, 0 if none
+    uint32_t hypervisor_alt_base;  // its leaf base, 0 if none
 };
 
 CpuInfo identify(const CpuidSource& cpu);
@@ -86,8 +120,8 @@ struct TscFrequency {
 inline constexpr uint32_t kHvMsrTscFrequency = 0x40000022;  // HV_X64_MSR_TSC_FREQUENCY
 
 // Pure decoders of single leaves; 0 = not stated.
-uint64_t tsc_hz_from_leaf15(const hw::CpuidResult& leaf15);  // EAX = denominator, EBX = numerator, ECX = crystal Hz
-uint64_t tsc_hz_from_leaf16(const hw::CpuidResult& leaf16);  // EAX[15:0] = base MHz
+uint64_t tsc_hz_from_leaf15(const hw::CpuidResult& leaf15);     // EAX = denominator, EBX = numerator, ECX = crystal Hz
+uint64_t tsc_hz_from_leaf16(const hw::CpuidResult& leaf16);     // EAX[15:0] = base MHz
 uint64_t tsc_hz_from_timing_leaf(const hw::CpuidResult& leaf);  // EAX = TSC kHz
 // Hyper-V: the TSC frequency MSR may be read when CPUID 0x40000003 EAX bit 11 (AccessFrequencyMsrs, the
 // partition privilege) and EDX bit 8 (frequency MSRs available) are both set.

@@ -72,9 +72,7 @@ bool arm_in(Timer& t, uint64_t delay_ns, Callback fn, void* context) {
 
 void cancel(Timer& t) { timers.cancel(t); }
 
-bool add_poller(Poller fn, void* context) {
-    return add_hook(pollers, n_pollers, kMaxPollers, "poller", fn, context);
-}
+bool add_poller(Poller fn, void* context) { return add_hook(pollers, n_pollers, kMaxPollers, "poller", fn, context); }
 void remove_poller(Poller fn, void* context) { remove_hook(pollers, n_pollers, fn, context); }
 
 bool add_iteration_end(Poller fn, void* context) {

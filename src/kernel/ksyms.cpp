@@ -30,7 +30,8 @@ const char* lookup(uint64_t addr, uint64_t* offset) {
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (entries[mid].address <= addr) lo = mid + 1; else hi = mid;
+        if (entries[mid].address <= addr) lo = mid + 1;
+        else hi = mid;
     }
     if (lo == 0) return nullptr;
     const Entry& e = entries[lo - 1];

@@ -69,10 +69,10 @@ Level level_of_line(const char* s, size_t n) {
         if (s[i] == ']') {
             if (s[i + 1] != ' ' || s[i + 3] != ' ') return Level::Info;
             switch (s[i + 2]) {
-                case 'E': return Level::Error;
-                case 'W': return Level::Warn;
-                case 'D': return Level::Debug;
-                default: return Level::Info;
+            case 'E': return Level::Error;
+            case 'W': return Level::Warn;
+            case 'D': return Level::Debug;
+            default: return Level::Info;
             }
         }
     }
@@ -104,20 +104,20 @@ void replay_locked(Sink& sink) {
 
 char level_tag(Level l) {
     switch (l) {
-        case Level::Error: return 'E';
-        case Level::Warn: return 'W';
-        case Level::Info: return 'I';
-        case Level::Debug: return 'D';
+    case Level::Error: return 'E';
+    case Level::Warn: return 'W';
+    case Level::Info: return 'I';
+    case Level::Debug: return 'D';
     }
     return '?';
 }
 
 const char* level_name(Level l) {
     switch (l) {
-        case Level::Error: return "error";
-        case Level::Warn: return "warn";
-        case Level::Info: return "info";
-        case Level::Debug: return "debug";
+    case Level::Error: return "error";
+    case Level::Warn: return "warn";
+    case Level::Info: return "info";
+    case Level::Debug: return "debug";
     }
     return "?";
 }
@@ -216,10 +216,10 @@ void logf_sub(Level l, const char* subsystem, const char* fmt, ...) {
     va_end(ap);
 }
 
-#define SKERRY_LOG_FN(level, sub)            \
-    va_list ap;                               \
-    va_start(ap, fmt);                        \
-    vlogf_sub(level, sub, fmt, ap);           \
+#define SKERRY_LOG_FN(level, sub)   \
+    va_list ap;                     \
+    va_start(ap, fmt);              \
+    vlogf_sub(level, sub, fmt, ap); \
     va_end(ap)
 
 void error(const char* fmt, ...) { SKERRY_LOG_FN(Level::Error, nullptr); }

@@ -20,7 +20,7 @@ namespace skerry::log {
 
 enum class Level : uint8_t { Error = 0, Warn = 1, Info = 2, Debug = 3 };
 
-inline constexpr size_t kLineMax = 512;        // one formatted line, prefix and newline included
+inline constexpr size_t kLineMax = 512;  // one formatted line, prefix and newline included
 inline constexpr size_t kMaxSinks = 4;
 inline constexpr size_t kRingSize = 16 * 1024;  // bytes of recent output kept in memory
 inline constexpr size_t kPrefixLen = 17;        // "[sssss.uuuuuu] L "

@@ -5,10 +5,10 @@
 #include <string.h>
 
 #include "boot/bootinfo.hpp"
-#include "drivers/console/console.hpp"
-#include "drivers/bus/vmbus/platform.hpp"
 #include "drivers/bus/pci/pci.hpp"
 #include "drivers/bus/pci/registry.hpp"
+#include "drivers/bus/vmbus/platform.hpp"
+#include "drivers/console/console.hpp"
 #include "drivers/devices.hpp"
 #include "hw/hw.hpp"
 #include "kernel/acpi.hpp"
@@ -60,16 +60,15 @@ cpu_info::CpuInfo cpu_facts;
 
 // ---- command-line options owned by the kernel
 cmdline::Option opt_loglevel = cmdline::Option::integer("loglevel", 6, 0, 7, "log level: 3 errors .. 7 debug");
-cmdline::Option opt_debug_exit =
-    cmdline::Option::integer("debug_exit", 0, 0, 0xFFFF, "I/O port of QEMU's isa-debug-exit (tests)");
-cmdline::Option opt_poweroff_after =
-    cmdline::Option::integer("poweroff_after", 0, 0, 86400000, "power off after this many ms (0 = never)");
+cmdline::Option opt_debug_exit = cmdline::Option::integer("debug_exit", 0, 0, 0xFFFF,
+                                                          "I/O port of QEMU's isa-debug-exit (tests)");
+cmdline::Option opt_poweroff_after = cmdline::Option::integer("poweroff_after", 0, 0, 86400000,
+                                                              "power off after this many ms (0 = never)");
 const char* const kFaultKinds[] = {"none", "pagefault", "stackoverflow", "ud", "doublefault", "panic", "gp"};
 cmdline::Option opt_fault = cmdline::Option::enumeration("fault", 0, kFaultKinds, 7,
                                                          "deliberate fault to prove the exception dump");
 cmdline::Option opt_heap = cmdline::Option::size("heap", 0, 0, 1ull << 40, "heap size (0 = automatic)");
-cmdline::Option* const kKernelOptions[] = {&opt_loglevel, &opt_debug_exit, &opt_poweroff_after, &opt_fault,
-                                           &opt_heap};
+cmdline::Option* const kKernelOptions[] = {&opt_loglevel, &opt_debug_exit, &opt_poweroff_after, &opt_fault, &opt_heap};
 
 __attribute__((no_stack_protector)) void init_stack_guard() {
     uint64_t v = 0;
@@ -82,12 +81,12 @@ __attribute__((no_stack_protector)) void init_stack_guard() {
 // mbedTLS may use them, and let the interrupt stubs save the full state.
 void enable_fpu_state() {
     auto c1 = hw::cpuid(1);
-    if (!(c1.ecx & (1u << 26))) return;  // no XSAVE: FXSAVE of x87/SSE state
+    if (!(c1.ecx & (1u << 26))) return;            // no XSAVE: FXSAVE of x87/SSE state
     cpu::write_cr4(cpu::read_cr4() | (1u << 18));  // OSXSAVE
     auto d = hw::cpuid(0xD, 0);
     uint64_t supported = d.eax | (static_cast<uint64_t>(d.edx) << 32);
-    uint64_t xcr0 = 0x3;                                             // x87, SSE
-    if ((c1.ecx & (1u << 28)) && (supported & 0x4)) xcr0 |= 0x4;     // AVX
+    uint64_t xcr0 = 0x3;                                           // x87, SSE
+    if ((c1.ecx & (1u << 28)) && (supported & 0x4)) xcr0 |= 0x4;   // AVX
     if ((xcr0 & 0x4) && (supported & 0xE0) == 0xE0) xcr0 |= 0xE0;  // AVX-512 opmask/ZMM state
     cpu::xsetbv(0, xcr0);
     fpu_state_size = hw::cpuid(0xD, 0).ebx;  // size for the features now enabled in XCR0
@@ -161,7 +160,8 @@ void init_heap() {
     while (want >= 2 * kMiB) {
         base = page_allocator.alloc(want / PageAllocator::kPageSize, 2 * kMiB);
         if (base) break;
-        if (!automatic) log::warn("heap: no contiguous %llu MiB; trying less", static_cast<unsigned long long>(want / kMiB));
+        if (!automatic)
+            log::warn("heap: no contiguous %llu MiB; trying less", static_cast<unsigned long long>(want / kMiB));
         automatic = true;
         want /= 2;
         want = align_up(want, 2 * kMiB);
@@ -226,7 +226,8 @@ void init_interrupts_and_time() {
     log::info("apic: %s, local APIC id %u, %u I/O APIC(s) with %u GSIs, %s", apic::x2apic() ? "x2APIC" : "xAPIC",
               apic::lapic_id(), apic::ioapic_count(), apic::gsi_count(),
               legacy_pic ? "legacy PIC masked" : "no legacy PIC (MADT)");
-    log::info("time: TSC %llu.%03llu MHz (%s), one-shot timer: %s", static_cast<unsigned long long>(time::tsc_hz() / 1000000),
+    log::info("time: TSC %llu.%03llu MHz (%s), one-shot timer: %s",
+              static_cast<unsigned long long>(time::tsc_hz() / 1000000),
               static_cast<unsigned long long>(time::tsc_hz() / 1000 % 1000), time::source(),
               apic::tsc_deadline() ? "TSC deadline" : "APIC one-shot");
 }
@@ -242,14 +243,15 @@ void init_wall_clock() {
         return;
     }
     time::set_epoch_offset(rtc::to_unix(t) - static_cast<int64_t>(time::now_ns() / 1000000000ull));
-    log::info("time: wall clock %04d-%02d-%02d %02d:%02d:%02d UTC (CMOS RTC)", t.year, t.month, t.day, t.hour,
-              t.minute, t.second);
+    log::info("time: wall clock %04d-%02d-%02d %02d:%02d:%02d UTC (CMOS RTC)", t.year, t.month, t.day, t.hour, t.minute,
+              t.second);
 }
 
 void log_cpu() {
     char features[512];
     cpu_info::format_features(cpu_facts, features, sizeof features);
-    log::info("cpu: %s %s (family %u model %u)", cpu_facts.vendor, cpu_facts.brand[0] ? cpu_facts.brand : "", cpu_facts.family, cpu_facts.model);
+    log::info("cpu: %s %s (family %u model %u)", cpu_facts.vendor, cpu_facts.brand[0] ? cpu_facts.brand : "",
+              cpu_facts.family, cpu_facts.model);
     log::debug("cpu: features %s", features);
     if (cpu_facts.hypervisor == cpu_info::Hypervisor::None) {
         log::info("hypervisor: none (bare metal)");
@@ -263,9 +265,8 @@ void log_cpu() {
 }
 
 void log_boot() {
-    log::info("boot: %s%s%s%s", boot::protocol_name(boot_info.protocol),
-              boot_info.have_loader_name ? ", loader '" : "", boot_info.have_loader_name ? boot_info.loader_name : "",
-              boot_info.have_loader_name ? "'" : "");
+    log::info("boot: %s%s%s%s", boot::protocol_name(boot_info.protocol), boot_info.have_loader_name ? ", loader '" : "",
+              boot_info.have_loader_name ? boot_info.loader_name : "", boot_info.have_loader_name ? "'" : "");
     for (uint32_t bit = 0; bit < boot::kWarningBits; ++bit) {
         if (boot_info.has_warning(1u << bit)) {
             const char* w = boot::warning_text(1u << bit);
@@ -327,31 +328,29 @@ volatile uintptr_t null_page_address = 0x10;
 
 [[noreturn]] void deliberate_fault(int kind) {
     switch (kind) {
-        case 1:
-            log::info("fault: writing through a null pointer as asked (fault=pagefault)");
-            *reinterpret_cast<volatile uint64_t*>(null_page_address) = 1;
-            break;
-        case 2:
-            log::info("fault: recursing until the stack overflows (fault=stackoverflow)");
-            skerry_recurse(0);
-            break;
-        case 3:
-            log::info("fault: executing ud2 (fault=ud)");
-            __asm__ __volatile__("ud2");
-            break;
-        case 4:
-            log::info("fault: page fault with its gate marked not present, so it escalates (fault=doublefault)");
-            interrupts::break_gate_for_test(14);
-            *reinterpret_cast<volatile uint64_t*>(null_page_address + 0x10) = 1;
-            break;
-        case 5:
-            interrupts::panic("deliberate panic (fault=panic)");
-        case 6:
-            log::info("fault: loading from a non-canonical address (fault=gp)");
-            __asm__ __volatile__("movabsq $0x8000000000000000, %%rax; movq (%%rax), %%rax" ::: "rax", "memory");
-            break;
-        default:
-            break;
+    case 1:
+        log::info("fault: writing through a null pointer as asked (fault=pagefault)");
+        *reinterpret_cast<volatile uint64_t*>(null_page_address) = 1;
+        break;
+    case 2:
+        log::info("fault: recursing until the stack overflows (fault=stackoverflow)");
+        skerry_recurse(0);
+        break;
+    case 3:
+        log::info("fault: executing ud2 (fault=ud)");
+        __asm__ __volatile__("ud2");
+        break;
+    case 4:
+        log::info("fault: page fault with its gate marked not present, so it escalates (fault=doublefault)");
+        interrupts::break_gate_for_test(14);
+        *reinterpret_cast<volatile uint64_t*>(null_page_address + 0x10) = 1;
+        break;
+    case 5: interrupts::panic("deliberate panic (fault=panic)");
+    case 6:
+        log::info("fault: loading from a non-canonical address (fault=gp)");
+        __asm__ __volatile__("movabsq $0x8000000000000000, %%rax; movq (%%rax), %%rax" ::: "rax", "memory");
+        break;
+    default: break;
     }
     interrupts::panic("the deliberate fault did not fault");
 }

@@ -48,8 +48,8 @@ void PageAllocator::init(void* bitmap_storage, uint64_t limit) {
 void PageAllocator::add_free(uint64_t base, uint64_t length) {
     const uint64_t end = end_of(base, length);
     uint64_t first = base / kPage + (base % kPage != 0);  // round inward
-    uint64_t last = end / kPage;                         // exclusive
-    if (first < 1) first = 1;                            // page 0 is never free
+    uint64_t last = end / kPage;                          // exclusive
+    if (first < 1) first = 1;                             // page 0 is never free
     if (last > pages_) last = pages_;
     for (uint64_t p = first; p < last;) {
         const size_t page = static_cast<size_t>(p);
@@ -75,8 +75,8 @@ void PageAllocator::add_free(uint64_t base, uint64_t length) {
 void PageAllocator::reserve(uint64_t base, uint64_t length) {
     if (length == 0) return;
     const uint64_t end = end_of(base, length);
-    uint64_t first = base / kPage;                       // round outward
-    uint64_t last = end / kPage + (end % kPage != 0);    // exclusive
+    uint64_t first = base / kPage;                     // round outward
+    uint64_t last = end / kPage + (end % kPage != 0);  // exclusive
     if (last > pages_) last = pages_;
     for (uint64_t p = first; p < last; ++p) {
         const size_t page = static_cast<size_t>(p);

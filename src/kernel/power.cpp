@@ -58,7 +58,10 @@ void set_acpi_reset(const ResetRegister& r) { reset_reg = r; }
     hw::outb(0xCF9, 0x06);  // PCI reset control (QEMU, most chipsets)
     hw::outb(0x64, 0xFE);   // keyboard controller reset line
     // Last resort: triple fault with an empty IDT.
-    struct __attribute__((packed)) { uint16_t limit; uint64_t base; } empty{0, 0};
+    struct __attribute__((packed)) {
+        uint16_t limit;
+        uint64_t base;
+    } empty{0, 0};
     __asm__ __volatile__("lidt %0; int3" : : "m"(empty));
     cpu::halt_forever();
 }

@@ -1,8 +1,8 @@
 // C++ runtime support for the kernel: allocation operators, pure-virtual and stack-smash handlers,
 // static destructor registration (never run: the kernel powers off instead of exiting).
+#include <malloc.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <malloc.h>
 #include <stdlib.h>
 
 #include <new>

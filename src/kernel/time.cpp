@@ -10,8 +10,8 @@ namespace {
 
 uint64_t hz;
 uint64_t tsc0;
-uint64_t ns_per_tsc_fp32;   // nanoseconds per TSC cycle, 32.32 fixed point
-uint64_t tsc_per_ns_fp32;   // TSC cycles per nanosecond, 32.32 fixed point
+uint64_t ns_per_tsc_fp32;  // nanoseconds per TSC cycle, 32.32 fixed point
+uint64_t tsc_per_ns_fp32;  // TSC cycles per nanosecond, 32.32 fixed point
 const char* src = "none";
 bool is_ready;
 int64_t epoch;
@@ -31,7 +31,9 @@ uint64_t measure_pm(uint16_t port, bool is32) {
     // Align to a tick edge so the TSC read matches the counter value.
     uint32_t t;
     uint64_t guard = 0;
-    do { t = hw::inl(port) & mask; } while (t == start && ++guard < 100000000);
+    do {
+        t = hw::inl(port) & mask;
+    } while (t == start && ++guard < 100000000);
     uint64_t c0 = hw::rdtsc();
     uint32_t p0 = t, elapsed = 0;
     guard = 0;
@@ -48,7 +50,7 @@ uint64_t measure_hpet(uint64_t base) {
     if (period_fs == 0 || period_fs > 100000000) return 0;
     uint64_t cfg = hw::mmio_read64(base + 0x10);
     if (!(cfg & 1)) hw::mmio_write64(base + 0x10, cfg | 1);  // enable the main counter
-    uint64_t ticks = 10000000000000ull / period_fs;            // 10 ms in HPET ticks
+    uint64_t ticks = 10000000000000ull / period_fs;          // 10 ms in HPET ticks
     uint64_t h0 = hw::mmio_read64(base + 0xF0);
     uint64_t c0 = hw::rdtsc();
     uint64_t h1 = h0, guard = 0;
@@ -70,7 +72,8 @@ uint64_t measure_pit() {
     hw::outb(0x42, count >> 8);
     uint64_t c0 = hw::rdtsc();
     uint64_t guard = 0;
-    while (!(hw::inb(0x61) & 0x20) && ++guard < 100000000) {}
+    while (!(hw::inb(0x61) & 0x20) && ++guard < 100000000) {
+    }
     uint64_t c1 = hw::rdtsc();
     hw::outb(0x61, gate);
     if (!(guard < 100000000)) return 0;
@@ -114,8 +117,7 @@ bool init(const Calibration& c) {
             }
         }
         break;
-    case ClockKind::TscGuessed:
-        break;
+    case ClockKind::TscGuessed: break;
     }
     if (!hz) {
         hz = 1000000000;  // keeps the clock running; the boot log says it is a guess

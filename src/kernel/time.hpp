@@ -10,9 +10,9 @@ struct Calibration {
     const char* known_source = "";  // where known_hz came from
     uint16_t pm_timer_port = 0;     // ACPI PM timer (3.579545 MHz), 0 = absent
     bool pm_timer_32bit = false;
-    uint64_t hpet_base = 0;         // HPET MMIO base, 0 = absent
-    bool pit_present = true;        // legacy PIT (absent on Hyper-V Gen2 and HW-reduced ACPI)
-    bool hyperv = false;            // under Hyper-V: never calibrate against the PIT
+    uint64_t hpet_base = 0;   // HPET MMIO base, 0 = absent
+    bool pit_present = true;  // legacy PIT (absent on Hyper-V Gen2 and HW-reduced ACPI)
+    bool hyperv = false;      // under Hyper-V: never calibrate against the PIT
     // A hypervisor reference clock in 100 ns units (Hyper-V partition reference time), false when it cannot
     // be read right now; reference_valid says it could be read at boot. See clock_plan.hpp for the choice.
     bool (*reference_100ns)(uint64_t& out) = nullptr;
@@ -24,9 +24,9 @@ struct Calibration {
 bool init(const Calibration& c);
 bool ready();
 
-uint64_t now_ns();                 // monotonic nanoseconds since time::init
+uint64_t now_ns();  // monotonic nanoseconds since time::init
 uint64_t tsc_hz();
-const char* source();              // e.g. "CPUID 0x15", "ACPI PM timer"
+const char* source();  // e.g. "CPUID 0x15", "ACPI PM timer"
 uint64_t ns_to_tsc_delta(uint64_t ns);
 
 // Program the one-shot hardware timer to fire at (or soon after) the given now_ns() deadline;

@@ -75,10 +75,10 @@ void format_ipv6_into(Out& o, const uint8_t ip[16]) {
 
 const char* family_name(Family f) {
     switch (f) {
-        case Family::Any: return "any";
-        case Family::Ipv4: return "IPv4";
-        case Family::Ipv6: return "IPv6";
-        case Family::Vsock: return "vsock";
+    case Family::Any: return "any";
+    case Family::Ipv4: return "IPv4";
+    case Family::Ipv6: return "IPv6";
+    case Family::Vsock: return "vsock";
     }
     return "?";
 }
@@ -141,10 +141,10 @@ uint32_t Address::ipv4_u32() const {
 bool Address::same_host(const Address& o) const {
     if (family != o.family) return false;
     switch (family) {
-        case Family::Any: return true;
-        case Family::Ipv4: return memcmp(ip, o.ip, 4) == 0;
-        case Family::Ipv6: return memcmp(ip, o.ip, 16) == 0 && zone == o.zone;
-        case Family::Vsock: return cid == o.cid;
+    case Family::Any: return true;
+    case Family::Ipv4: return memcmp(ip, o.ip, 4) == 0;
+    case Family::Ipv6: return memcmp(ip, o.ip, 16) == 0 && zone == o.zone;
+    case Family::Vsock: return cid == o.cid;
     }
     return false;
 }
@@ -154,40 +154,40 @@ bool Address::operator==(const Address& o) const { return same_host(o) && port =
 size_t Address::format(char* buf, size_t size, bool with_port) const {
     Out o(buf, size);
     switch (family) {
-        case Family::Any:
-            o.chr('*');
-            if (with_port) {
-                o.chr(':');
-                o.u64(port);
-            }
-            break;
-        case Family::Ipv4:
-            format_ipv4_into(o, ip);
-            if (with_port) {
-                o.chr(':');
-                o.u64(port);
-            }
-            break;
-        case Family::Ipv6:
-            if (with_port) o.chr('[');
-            format_ipv6_into(o, ip);
-            if (zone) {
-                o.chr('%');
-                o.u64(zone);
-            }
-            if (with_port) {
-                o.str("]:");
-                o.u64(port);
-            }
-            break;
-        case Family::Vsock:
-            o.str("vsock:");
-            o.u64(cid);
-            if (with_port) {
-                o.chr(':');
-                o.u64(port);
-            }
-            break;
+    case Family::Any:
+        o.chr('*');
+        if (with_port) {
+            o.chr(':');
+            o.u64(port);
+        }
+        break;
+    case Family::Ipv4:
+        format_ipv4_into(o, ip);
+        if (with_port) {
+            o.chr(':');
+            o.u64(port);
+        }
+        break;
+    case Family::Ipv6:
+        if (with_port) o.chr('[');
+        format_ipv6_into(o, ip);
+        if (zone) {
+            o.chr('%');
+            o.u64(zone);
+        }
+        if (with_port) {
+            o.str("]:");
+            o.u64(port);
+        }
+        break;
+    case Family::Vsock:
+        o.str("vsock:");
+        o.u64(cid);
+        if (with_port) {
+            o.chr(':');
+            o.u64(port);
+        }
+        break;
     }
     return o.len();
 }
@@ -227,8 +227,8 @@ bool parse_ipv4(const char* s, size_t len, uint8_t out[4]) {
 
 bool parse_ipv6(const char* s, size_t len, uint8_t out[16]) {
     uint16_t words[8] = {};
-    int n = 0;           // words parsed
-    int gap = -1;        // index in words where "::" was seen
+    int n = 0;     // words parsed
+    int gap = -1;  // index in words where "::" was seen
     size_t pos = 0;
     if (len < 2) return false;
     if (s[0] == ':') {

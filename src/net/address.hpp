@@ -8,7 +8,7 @@
 namespace skerry::net {
 
 enum class Family : uint8_t {
-    Any,    // no particular address: bind/listen on every IPv4 and IPv6 address (dual stack)
+    Any,  // no particular address: bind/listen on every IPv4 and IPv6 address (dual stack)
     Ipv4,
     Ipv6,
     Vsock,  // reserved: virtio-vsock / Hyper-V sockets join later behind the same Stream/Listener API
@@ -18,10 +18,10 @@ const char* family_name(Family f);  // "any", "IPv4", "IPv6", "vsock"
 
 struct Address {
     Family family = Family::Any;
-    uint8_t zone = 0;        // IPv6 scope of a link-local address: interface index (netif number + 1), 0 = none
-    uint32_t port = 0;       // TCP/UDP port (0..65535), or the vsock port
-    uint8_t ip[16] = {};     // IPv4: ip[0..3]; IPv6: all 16 bytes; network order
-    uint32_t cid = 0;        // vsock context id
+    uint8_t zone = 0;     // IPv6 scope of a link-local address: interface index (netif number + 1), 0 = none
+    uint32_t port = 0;    // TCP/UDP port (0..65535), or the vsock port
+    uint8_t ip[16] = {};  // IPv4: ip[0..3]; IPv6: all 16 bytes; network order
+    uint32_t cid = 0;     // vsock context id
 
     static Address any(uint32_t port = 0) {
         Address a;
@@ -38,7 +38,7 @@ struct Address {
     bool is_inet() const { return family == Family::Ipv4 || family == Family::Ipv6; }
     bool is_unspecified() const;  // Any, 0.0.0.0 or ::
     bool is_ipv6_link_local() const;
-    uint32_t ipv4_u32() const;    // host order (0 unless IPv4)
+    uint32_t ipv4_u32() const;  // host order (0 unless IPv4)
 
     // Same family, address, zone and port.
     bool operator==(const Address& o) const;

@@ -2,8 +2,8 @@
 // malloc plus placement new; nullptr when memory is short. Internal to src/net.
 #pragma once
 
-#include <new>
 #include <stdlib.h>
+#include <new>
 
 namespace skerry::net {
 

@@ -35,20 +35,17 @@ inline Address from_ip(const ip_addr_t* a, uint32_t port = 0) {
 // Any becomes lwIP's "any type" (dual stack); vsock has no lwIP form.
 inline bool to_ip(const Address& a, ip_addr_t* out) {
     switch (a.family) {
-        case Family::Any:
-            ip_addr_copy(*out, ip_addr_any_type);
-            return true;
-        case Family::Ipv4:
-            ip_addr_set_zero_ip4(out);
-            memcpy(&ip_2_ip4(out)->addr, a.ip, 4);
-            return true;
-        case Family::Ipv6:
-            ip_addr_set_zero_ip6(out);
-            memcpy(ip_2_ip6(out)->addr, a.ip, 16);
-            ip6_addr_set_zone(ip_2_ip6(out), a.zone);
-            return true;
-        case Family::Vsock:
-            return false;
+    case Family::Any: ip_addr_copy(*out, ip_addr_any_type); return true;
+    case Family::Ipv4:
+        ip_addr_set_zero_ip4(out);
+        memcpy(&ip_2_ip4(out)->addr, a.ip, 4);
+        return true;
+    case Family::Ipv6:
+        ip_addr_set_zero_ip6(out);
+        memcpy(ip_2_ip6(out)->addr, a.ip, 16);
+        ip6_addr_set_zone(ip_2_ip6(out), a.zone);
+        return true;
+    case Family::Vsock: return false;
     }
     return false;
 }

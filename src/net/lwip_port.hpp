@@ -24,8 +24,8 @@ void format_stats(void (*line)(void* ctx, const char* text), void* ctx);
 void log_stats();
 
 struct TimerStats {
-    uint64_t fired;      // the loop timer ran sys_check_timeouts()
-    uint64_t rearmed;    // the timer was moved to an earlier lwIP deadline by reschedule()
+    uint64_t fired;    // the loop timer ran sys_check_timeouts()
+    uint64_t rearmed;  // the timer was moved to an earlier lwIP deadline by reschedule()
 };
 TimerStats timer_stats();
 

@@ -177,13 +177,11 @@ bool NetifGlue::transmit(pbuf* p) {
     f.cookie = p;
     f.offload = prepare_offload(p, f);
     switch (driver_->transmit(f)) {
-        case TxStatus::Queued:
-            if (f.offload) ++ctr_.tx_offloaded;
-            return true;
-        case TxStatus::Full:
-            return false;
-        case TxStatus::Dropped:
-            break;
+    case TxStatus::Queued:
+        if (f.offload) ++ctr_.tx_offloaded;
+        return true;
+    case TxStatus::Full: return false;
+    case TxStatus::Dropped: break;
     }
     ++ctr_.tx_dropped;  // malformed: the driver counted why and kept nothing
     pbuf_free(p);

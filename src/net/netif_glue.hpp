@@ -39,19 +39,19 @@ public:
 
     struct Counters {
         uint64_t tx_frames, tx_bytes;
-        uint64_t tx_linearised;    // chains with too many pieces, copied into one buffer
-        uint64_t tx_queued;        // waited for ring space
-        uint64_t tx_dropped;       // refused (ring and queue full), link down, no memory to linearise, or
-                                   // malformed (the driver said Dropped)
-        uint64_t tx_offloaded;     // frames with a checksum offload request
-        uint64_t tx_acks_coalesced; // pure ACKs not sent: a later ACK of the same connection replaced them
+        uint64_t tx_linearised;      // chains with too many pieces, copied into one buffer
+        uint64_t tx_queued;          // waited for ring space
+        uint64_t tx_dropped;         // refused (ring and queue full), link down, no memory to linearise, or
+                                     // malformed (the driver said Dropped)
+        uint64_t tx_offloaded;       // frames with a checksum offload request
+        uint64_t tx_acks_coalesced;  // pure ACKs not sent: a later ACK of the same connection replaced them
         uint64_t rx_frames, rx_bytes;
         uint64_t rx_broadcast, rx_multicast;
-        uint64_t rx_copied;        // copied because kRxZeroCopy buffers were already lent out
-        uint64_t rx_refused;       // handed back to the driver (runt, no pbuf)
-        uint64_t rx_dropped;       // taken, then refused by lwIP's input
-        uint64_t rx_bad_checksum;  // the device said a checksum was wrong (refused too)
-        uint64_t rx_checksum_good; // lwIP skipped checks the device had done
+        uint64_t rx_copied;         // copied because kRxZeroCopy buffers were already lent out
+        uint64_t rx_refused;        // handed back to the driver (runt, no pbuf)
+        uint64_t rx_dropped;        // taken, then refused by lwIP's input
+        uint64_t rx_bad_checksum;   // the device said a checksum was wrong (refused too)
+        uint64_t rx_checksum_good;  // lwIP skipped checks the device had done
         uint64_t multicast_filter_errors;
     };
 
@@ -65,10 +65,12 @@ public:
     // Brings the netif up (IPv4 addressing is configured by the caller), with IPv6 link-local + SLAAC.
     void bring_up();
 
-    struct netif* lwip_netif() { return netif_; }
+    struct netif* lwip_netif() {
+        return netif_;
+    }
     NicDriver& driver() { return *driver_; }
     const char* name() const { return name_; }  // "e0"
-    unsigned index() const;                      // lwIP's netif number (e0 -> 0)
+    unsigned index() const;                     // lwIP's netif number (e0 -> 0)
     const Counters& counters() const { return ctr_; }
     size_t rx_lent() const { return rx_lent_; }  // driver buffers currently held by the stack
     size_t tx_queue_length() const { return txq_count_; }
@@ -100,7 +102,7 @@ private:
     NicDriver* driver_ = nullptr;
     struct netif* netif_ = nullptr;
     char name_[8] = "e?";
-    uint32_t offloads_ = 0;       // what the driver can do
+    uint32_t offloads_ = 0;           // what the driver can do
     uint16_t base_chksum_flags_ = 0;  // lwIP's per-netif checksum flags outside receive()
     bool tcp_tx_offload_ = false;
     bool ip_tx_offload_ = false;
@@ -113,7 +115,7 @@ private:
     RxSlot* rx_slots_ = nullptr;  // kRxZeroCopy slots, one per lent buffer
     RxSlot* rx_free_ = nullptr;
     size_t rx_lent_ = 0;
-    bool is_up_ = false;  // bring_up() ran
+    bool is_up_ = false;     // bring_up() ran
     bool kick_tcp_ = false;  // frames were refused: tcp_txnow() once the queue drains
 
     struct McEntry {

@@ -33,11 +33,11 @@ namespace skerry::net {
 // Offloads a device can do. The stack asks for them per frame (TxFrame::offload) and is told per frame
 // what the device verified on receive (RxFrame::checksum).
 enum Offload : uint32_t {
-    kOffloadTxIpv4Checksum = 1u << 0,    // fill in the IPv4 header checksum
-    kOffloadTxTcpUdpChecksum = 1u << 1,  // fill in TCP/UDP checksums (IPv4; pseudo-header sum in place)
-    kOffloadTxTcp6UdpChecksum = 1u << 2, // the same over IPv6
-    kOffloadRxChecksum = 1u << 3,        // verifies IPv4 header and TCP/UDP checksums on receive
-    kOffloadTso = 1u << 4,               // TCP segmentation (not used yet)
+    kOffloadTxIpv4Checksum = 1u << 0,     // fill in the IPv4 header checksum
+    kOffloadTxTcpUdpChecksum = 1u << 1,   // fill in TCP/UDP checksums (IPv4; pseudo-header sum in place)
+    kOffloadTxTcp6UdpChecksum = 1u << 2,  // the same over IPv6
+    kOffloadRxChecksum = 1u << 3,         // verifies IPv4 header and TCP/UDP checksums on receive
+    kOffloadTso = 1u << 4,                // TCP segmentation (not used yet)
 };
 
 // What only the driver can see, per reason, so the status output can say why frames were lost. Frames and
@@ -50,7 +50,7 @@ struct NicCounters {
     uint64_t tx_errors;             // the device reported a transmit error, or dropped frames in flight at a reset
     uint64_t link_changes;
     uint64_t interrupts;
-    uint64_t device_errors;         // malformed device state seen (bad descriptor index, status), recovered
+    uint64_t device_errors;  // malformed device state seen (bad descriptor index, status), recovered
 };
 
 // One frame to transmit, as up to kMaxTxSegments pieces (a pbuf chain). The driver may keep pointing at
@@ -69,13 +69,13 @@ struct TxFrame {
     uint32_t offload;    // kOffloadTx* requested for this frame (only ones the driver advertised)
     uint16_t l3_offset;  // offsets for checksum offload: IP header, and the TCP/UDP header
     uint16_t l4_offset;
-    void* cookie;        // handed back in tx_done
+    void* cookie;  // handed back in tx_done
 };
 
 enum class RxChecksum : uint8_t {
-    Unknown,   // not verified by the device: the stack checks
-    Good,      // IP header and TCP/UDP checksums verified good
-    Bad,       // the device says a checksum is wrong (the stack drops it, counting it)
+    Unknown,  // not verified by the device: the stack checks
+    Good,     // IP header and TCP/UDP checksums verified good
+    Bad,      // the device says a checksum is wrong (the stack drops it, counting it)
 };
 
 // A received frame that points into the driver's receive buffer (zero copy). The stack returns the
@@ -119,12 +119,12 @@ class NicDriver {
 public:
     virtual ~NicDriver() = default;
 
-    virtual const char* name() const = 0;   // e.g. "e1000 00:03.0 (82540EM)"
+    virtual const char* name() const = 0;    // e.g. "e1000 00:03.0 (82540EM)"
     virtual const uint8_t* mac() const = 0;  // 6 bytes
     virtual uint16_t mtu() const = 0;        // IP MTU, normally 1500
     virtual bool link_up() const = 0;
     virtual uint32_t link_speed_mbps() const = 0;  // 0 = unknown
-    virtual uint32_t offloads() const = 0;          // Offload bits
+    virtual uint32_t offloads() const = 0;         // Offload bits
 
     // Starts the device (rings, interrupts, the driver's own loop work) and from then on delivers frames and
     // events to `client`. May report the initial link with link_changed() before it returns. False (logged)

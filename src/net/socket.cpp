@@ -17,51 +17,51 @@ namespace skerry::net {
 
 const char* error_text(Error e) {
     switch (e) {
-        case Error::None: return "no error";
-        case Error::Reset: return "connection reset by peer";
-        case Error::Aborted: return "connection aborted";
-        case Error::Refused: return "connection refused";
-        case Error::Timeout: return "timed out";
-        case Error::Unreachable: return "network unreachable";
-        case Error::NoMemory: return "out of memory";
-        case Error::InUse: return "address in use";
-        case Error::Invalid: return "invalid argument";
-        case Error::NotConnected: return "not connected";
-        case Error::Unsupported: return "address family not supported";
+    case Error::None: return "no error";
+    case Error::Reset: return "connection reset by peer";
+    case Error::Aborted: return "connection aborted";
+    case Error::Refused: return "connection refused";
+    case Error::Timeout: return "timed out";
+    case Error::Unreachable: return "network unreachable";
+    case Error::NoMemory: return "out of memory";
+    case Error::InUse: return "address in use";
+    case Error::Invalid: return "invalid argument";
+    case Error::NotConnected: return "not connected";
+    case Error::Unsupported: return "address family not supported";
     }
     return "unknown error";
 }
 
 Error error_from_lwip(int err, bool connecting) {
     switch (err) {
-        case ERR_OK: return Error::None;
-        case ERR_MEM:
-        case ERR_BUF: return Error::NoMemory;
-        case ERR_TIMEOUT: return Error::Timeout;
-        case ERR_RTE:
-        case ERR_IF: return Error::Unreachable;
-        case ERR_USE: return Error::InUse;
-        case ERR_ISCONN:
-        case ERR_ALREADY:
-        case ERR_VAL:
-        case ERR_ARG: return Error::Invalid;
-        case ERR_CONN: return Error::NotConnected;
-        // In the err callback: lwIP gave up (retransmissions, SYN retries, FIN_WAIT_2/LAST_ACK timers) or,
-        // rarely, dropped the connection to make room for a new one.
-        case ERR_ABRT: return Error::Timeout;
-        case ERR_RST: return connecting ? Error::Refused : Error::Reset;
-        case ERR_CLSD: return Error::None;  // both sides closed in order
-        default: return Error::Aborted;
+    case ERR_OK: return Error::None;
+    case ERR_MEM:
+    case ERR_BUF: return Error::NoMemory;
+    case ERR_TIMEOUT: return Error::Timeout;
+    case ERR_RTE:
+    case ERR_IF: return Error::Unreachable;
+    case ERR_USE: return Error::InUse;
+    case ERR_ISCONN:
+    case ERR_ALREADY:
+    case ERR_VAL:
+    case ERR_ARG: return Error::Invalid;
+    case ERR_CONN: return Error::NotConnected;
+    // In the err callback: lwIP gave up (retransmissions, SYN retries, FIN_WAIT_2/LAST_ACK timers) or,
+    // rarely, dropped the connection to make room for a new one.
+    case ERR_ABRT: return Error::Timeout;
+    case ERR_RST: return connecting ? Error::Refused : Error::Reset;
+    case ERR_CLSD: return Error::None;  // both sides closed in order
+    default: return Error::Aborted;
     }
 }
 
 namespace {
-constexpr u8_t kPollInterval = 2;         // lwIP poll callback every 2 x 500 ms
+constexpr u8_t kPollInterval = 2;  // lwIP poll callback every 2 x 500 ms
 constexpr size_t kWritableLowWater = 16 * 1024;
 constexpr size_t kMinWriteChunk = 536;    // smallest piece tried when the stack is short of memory
 constexpr uint8_t kMaxCloseRetries = 20;  // then abort (20 s of failing to queue a FIN)
 constexpr size_t kMaxDatagram = 65507;
-uint8_t datagram_scratch[65536];          // a chained datagram made contiguous (one receive at a time)
+uint8_t datagram_scratch[65536];  // a chained datagram made contiguous (one receive at a time)
 }  // namespace
 
 // All lwIP callbacks and the bookkeeping the three classes share.

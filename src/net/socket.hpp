@@ -62,9 +62,9 @@ void destroy(T* p);
 
 // Handlers of a stream; any may be null.
 struct StreamHandlers {
-    void (*connected)(Stream& s, void* ctx) = nullptr;       // an outgoing connect() succeeded
-    void (*readable)(Stream& s, void* ctx) = nullptr;        // new data, or the end of the stream, arrived
-    void (*writable)(Stream& s, void* ctx) = nullptr;        // room again after a short write()
+    void (*connected)(Stream& s, void* ctx) = nullptr;          // an outgoing connect() succeeded
+    void (*readable)(Stream& s, void* ctx) = nullptr;           // new data, or the end of the stream, arrived
+    void (*writable)(Stream& s, void* ctx) = nullptr;           // room again after a short write()
     void (*closed)(Stream& s, Error why, void* ctx) = nullptr;  // the connection is gone (why: Error::None =
                                                                 // orderly); the stream is freed on return
 };
@@ -75,18 +75,17 @@ public:
 
     // Starts a TCP connection. The stream is returned at once, in State::Connecting; `connected` or
     // `closed` (Refused, Timeout, Unreachable, ...) follows. nullptr (and *error) when it cannot even start.
-    static Stream* connect(const Address& remote, const StreamHandlers& handlers, void* ctx,
-                           Error* error = nullptr);
+    static Stream* connect(const Address& remote, const StreamHandlers& handlers, void* ctx, Error* error = nullptr);
 
     void set_handlers(const StreamHandlers& handlers, void* ctx);
     void* context() const { return ctx_; }
 
     // ---- receiving
     size_t available() const { return rx_avail_; }  // bytes received and not yet consumed
-    size_t read(void* buf, size_t len);     // copies and consumes up to len bytes
-    size_t peek(const void** data) const;   // the first contiguous piece of the available bytes (0: none)
-    void consume(size_t n);                 // drops n available bytes; opens the TCP window by n
-    bool peer_closed() const { return fin_; }               // the peer sent FIN (more data may be buffered)
+    size_t read(void* buf, size_t len);             // copies and consumes up to len bytes
+    size_t peek(const void** data) const;           // the first contiguous piece of the available bytes (0: none)
+    void consume(size_t n);                         // drops n available bytes; opens the TCP window by n
+    bool peer_closed() const { return fin_; }       // the peer sent FIN (more data may be buffered)
     bool at_eof() const { return fin_ && rx_avail_ == 0; }  // ... and everything was consumed
 
     // ---- sending
@@ -141,12 +140,12 @@ private:
     bool want_writable_ = false;  // a write() was short
     bool close_pending_ = false;  // tcp_close ran out of memory: retried from the poll callback
     bool aborted_in_callback_ = false;
-    uint8_t in_callback_ = 0;     // depth of lwIP callbacks on this stream (abort inside one: ERR_ABRT)
+    uint8_t in_callback_ = 0;  // depth of lwIP callbacks on this stream (abort inside one: ERR_ABRT)
     uint8_t close_retries_ = 0;
     Stream* starved_prev_ = nullptr;  // waiting for stack memory (not for this stream's own send buffer)
     Stream* starved_next_ = nullptr;
     bool starved_ = false;
-    Stream* dead_next_ = nullptr;     // on the layer's list of objects to free
+    Stream* dead_next_ = nullptr;  // on the layer's list of objects to free
 };
 
 class Listener {
@@ -222,10 +221,10 @@ private:
 
 // Layer-wide counters, for status output and tests.
 struct SocketStats {
-    uint64_t streams_open;      // live Stream objects (not yet freed)
-    uint64_t streams_total;     // ever created (accepted + connected)
+    uint64_t streams_open;   // live Stream objects (not yet freed)
+    uint64_t streams_total;  // ever created (accepted + connected)
     uint64_t listeners_open, datagrams_open;
-    uint64_t starved_wakeups;   // writable callbacks after the stack ran out of memory (not send buffer)
+    uint64_t starved_wakeups;  // writable callbacks after the stack ran out of memory (not send buffer)
 };
 SocketStats socket_stats();
 

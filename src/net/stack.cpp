@@ -24,12 +24,13 @@ namespace {
 
 constexpr uint64_t kDhcpCheckNs = 1000ull * 1000 * 1000;
 constexpr unsigned kDropReportSeconds = 10;  // at most one "dropped" line per NIC this often
-constexpr uint8_t kDhcpAttemptsLogged = 6;  // lwIP's discover backoff reaches 60 s after six attempts
+constexpr uint8_t kDhcpAttemptsLogged = 6;   // lwIP's discover backoff reaches 60 s after six attempts
 constexpr const char* kDefaultHostname = "skerry";
 
 // ---- command-line options owned by the network stack
-cmdline::Option opt_ip = cmdline::Option::cidr("ip", cmdline::Cidr{}, "static IPv4 address/prefix of the first NIC "
-                                                                      "(default: DHCP)");
+cmdline::Option opt_ip = cmdline::Option::cidr("ip", cmdline::Cidr{},
+                                               "static IPv4 address/prefix of the first NIC "
+                                               "(default: DHCP)");
 cmdline::Option opt_gw = cmdline::Option::ipv4("gw", cmdline::Ipv4{}, "IPv4 default gateway (with ip=)");
 cmdline::Option opt_dns = cmdline::Option::ipv4("dns", cmdline::Ipv4{}, "DNS server (default: from DHCP)");
 char hostname_store[64];
@@ -46,11 +47,11 @@ struct Iface {
     bool v4_announced = false;
     uint32_t v4_announced_addr = 0;
     uint8_t dhcp_tries_logged = 1;
-    bool dhcp_quiet = false;      // stopped logging attempts
+    bool dhcp_quiet = false;  // stopped logging attempts
     bool link_wait_logged = false;
     loop::Timer dhcp_timer;
-    uint8_t v6_announced = 0;     // address slots logged as valid
-    uint8_t v6_duplicate = 0;     // address slots logged as duplicates
+    uint8_t v6_announced = 0;  // address slots logged as valid
+    uint8_t v6_duplicate = 0;  // address slots logged as duplicates
     bool has_static6 = false;
     ip6_addr_t static6{};
     uint64_t drops_reported = 0;  // driver + glue drops in the last report
@@ -161,9 +162,9 @@ void announce_ipv6(Iface& f) {
             f.v6_duplicate &= static_cast<uint8_t>(~bit);
             char text[kAddressTextMax];
             lwip_addr::from_ip6(a).format(text, sizeof text, false);
-            const char* kind = ip6_addr_islinklocal(a)                                      ? "link-local"
+            const char* kind = ip6_addr_islinklocal(a)                                 ? "link-local"
                                : f.has_static6 && ip6_addr_cmp_zoneless(a, &f.static6) ? "static"
-                                                                                         : "SLAAC";
+                                                                                       : "SLAAC";
             log::info("net %s: IPv6 %s (%s)", f.glue.name(), text, kind);
             continue;
         }
@@ -227,13 +228,13 @@ uint64_t stack_errors(char* detail, size_t size) {
         const char* name;
         const stats_proto* p;
     };
-    const Entry entries[] = {{"link", &lwip_stats.link}, {"arp", &lwip_stats.etharp}, {"ip", &lwip_stats.ip},
-                             {"ip-frag", &lwip_stats.ip_frag}, {"icmp", &lwip_stats.icmp}, {"ip6", &lwip_stats.ip6},
-                             {"ip6-frag", &lwip_stats.ip6_frag}, {"icmp6", &lwip_stats.icmp6},
-                             {"nd6", &lwip_stats.nd6}, {"udp", &lwip_stats.udp}, {"tcp", &lwip_stats.tcp}};
+    const Entry entries[] = {{"link", &lwip_stats.link},         {"arp", &lwip_stats.etharp},  {"ip", &lwip_stats.ip},
+                             {"ip-frag", &lwip_stats.ip_frag},   {"icmp", &lwip_stats.icmp},   {"ip6", &lwip_stats.ip6},
+                             {"ip6-frag", &lwip_stats.ip6_frag}, {"icmp6", &lwip_stats.icmp6}, {"nd6", &lwip_stats.nd6},
+                             {"udp", &lwip_stats.udp},           {"tcp", &lwip_stats.tcp}};
     for (const Entry& e : entries) {
-        const uint64_t n = static_cast<uint64_t>(e.p->chkerr) + e.p->lenerr + e.p->memerr + e.p->proterr +
-                           e.p->opterr + e.p->err;
+        const uint64_t n = static_cast<uint64_t>(e.p->chkerr) + e.p->lenerr + e.p->memerr + e.p->proterr + e.p->opterr +
+                           e.p->err;
         if (!n) continue;
         total += n;
         if (len < size)
@@ -253,9 +254,12 @@ uint64_t nic_drops(Iface& f, char* detail, size_t size) {
     };
     // A full transmit ring is back-pressure (TCP sends again), not loss: log_status() shows it. "refused":
     // frames the glue handed back to the driver (runts, bad checksums, no pbuf).
-    const Entry entries[] = {{"bad frame", d.rx_dropped_bad_frame}, {"no buffer", d.rx_dropped_no_buffer},
-                             {"refused", g.rx_refused + g.rx_bad_checksum}, {"tx bad frame", d.tx_dropped_bad_frame},
-                             {"tx error", d.tx_errors},             {"input", g.rx_dropped}};
+    const Entry entries[] = {{"bad frame", d.rx_dropped_bad_frame},
+                             {"no buffer", d.rx_dropped_no_buffer},
+                             {"refused", g.rx_refused + g.rx_bad_checksum},
+                             {"tx bad frame", d.tx_dropped_bad_frame},
+                             {"tx error", d.tx_errors},
+                             {"input", g.rx_dropped}};
     uint64_t total = 0;
     size_t len = 0;
     detail[0] = '\0';
@@ -378,7 +382,8 @@ bool start() {
         uint8_t bytes[16], prefix = 0;
         if (!parse_ipv6_prefix(opt_ip6.as_string(), bytes, &prefix) || prefix == 0) {
             log::warn("net: bad value '%s' for 'ip6' (expected an IPv6 address/prefix such as fd00::15/64); "
-                      "no static IPv6 address (link-local and SLAAC still run)", opt_ip6.as_string());
+                      "no static IPv6 address (link-local and SLAAC still run)",
+                      opt_ip6.as_string());
         } else {
             memcpy(static6.addr, bytes, 16);
             has_static6 = true;
@@ -531,11 +536,13 @@ void log_status() {
         using ull = unsigned long long;
         const NetifGlue::Counters& c = f.glue.counters();
         log::info("net %s: glue: tx %llu frames %llu bytes (queued %llu, refused %llu, linearised %llu, offloaded "
-                  "%llu, ACKs coalesced %llu); rx %llu frames %llu bytes (copied %llu, refused %llu, dropped %llu, bad checksum %llu); "
+                  "%llu, ACKs coalesced %llu); rx %llu frames %llu bytes (copied %llu, refused %llu, dropped %llu, bad "
+                  "checksum %llu); "
                   "%zu buffers lent",
                   f.glue.name(), ull(c.tx_frames), ull(c.tx_bytes), ull(c.tx_queued), ull(c.tx_dropped),
-                  ull(c.tx_linearised), ull(c.tx_offloaded), ull(c.tx_acks_coalesced), ull(c.rx_frames), ull(c.rx_bytes), ull(c.rx_copied),
-                  ull(c.rx_refused), ull(c.rx_dropped), ull(c.rx_bad_checksum), f.glue.rx_lent());
+                  ull(c.tx_linearised), ull(c.tx_offloaded), ull(c.tx_acks_coalesced), ull(c.rx_frames),
+                  ull(c.rx_bytes), ull(c.rx_copied), ull(c.rx_refused), ull(c.rx_dropped), ull(c.rx_bad_checksum),
+                  f.glue.rx_lent());
         const NicCounters d = f.glue.driver().counters();
         log::info("net %s: driver: drops: no buffer %llu, bad frame %llu, ring full %llu, tx bad frame %llu; tx "
                   "errors %llu; device errors %llu; interrupts %llu",

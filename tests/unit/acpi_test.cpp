@@ -130,7 +130,7 @@ struct FadtSpec {
 };
 
 Bytes fadt(const FadtSpec& s) {
-    Bytes t(s.length, 0);  // the whole table, header included; the header is rewritten by table()
+    Bytes t(s.length, 0);     // the whole table, header included; the header is rewritten by table()
     put32(t, 36, 0x7FE0000);  // FACS
     put32(t, 40, s.dsdt);
     put16(t, 46, 9);      // SCI
@@ -163,12 +163,12 @@ Bytes fadt(const FadtSpec& s) {
 Bytes qemu_madt() {
     Bytes b;
     put32(b, 0, 0xFEE00000);
-    put32(b, 4, 1);  // PCAT_COMPAT
-    append(b, {0, 8, 0, 0, 1, 0, 0, 0});                             // CPU 0 enabled
+    put32(b, 4, 1);                                                // PCAT_COMPAT
+    append(b, {0, 8, 0, 0, 1, 0, 0, 0});                           // CPU 0 enabled
     append(b, {1, 12, 0, 0, 0x00, 0x00, 0xC0, 0xFE, 0, 0, 0, 0});  // IOAPIC id 0 0xFEC00000 GSI 0
     append(b, {2, 10, 0, 0, 2, 0, 0, 0, 0, 0});                    // IRQ0 -> GSI 2
     for (uint8_t irq : {5, 9, 10, 11}) append(b, {2, 10, 0, irq, irq, 0, 0, 0, 0x0D, 0});  // level, high
-    append(b, {4, 6, 0xFF, 0, 0, 1});                              // LAPIC NMI, all CPUs, LINT1
+    append(b, {4, 6, 0xFF, 0, 0, 1});                                                      // LAPIC NMI, all CPUs, LINT1
     return table("APIC", 1, b);
 }
 
@@ -179,8 +179,8 @@ Bytes qemu_hpet(uint64_t base = 0xFED00000) {
     b[4] = 0;  // GAS at table offset 40 = body offset 4: memory space
     b[5] = 64;
     put64(b, 8, base);
-    b[16] = 0;             // HPET number
-    put16(b, 17, 0x80);    // minimum tick
+    b[16] = 0;           // HPET number
+    put16(b, 17, 0x80);  // minimum tick
     b[19] = 0;
     return table("HPET", 1, b);
 }
@@ -433,11 +433,12 @@ TEST_F(AcpiTest, TableWithBadChecksumIsSkippedWithAWarning) {
     ASSERT_EQ(info.table_count, 1u);
     EXPECT_STREQ(info.tables[0].signature, "APIC");
     ASSERT_EQ(info.warning_count, 1u);
-    EXPECT_EQ(warnings(info), "HPET at 0x" + [&] {
-        char b[32];
-        snprintf(b, sizeof b, "%llx", static_cast<unsigned long long>(hpet));
-        return std::string(b);
-    }() + ": bad checksum, skipped\n");
+    EXPECT_EQ(
+        warnings(info), "HPET at 0x" + [&] {
+            char b[32];
+            snprintf(b, sizeof b, "%llx", static_cast<unsigned long long>(hpet));
+            return std::string(b);
+        }() + ": bad checksum, skipped\n");
     // No FADT: nothing about power-off or timers is made up.
     EXPECT_FALSE(info.have_fadt);
     EXPECT_FALSE(info.have_s5);
@@ -506,16 +507,16 @@ TEST_F(AcpiTest, MadtIoApicsOverridesAndLapicOverride) {
     put32(x2, 8, 1);    // enabled
     put32(x2, 12, 3);
     b.insert(b.end(), x2.begin(), x2.end());
-    append(b, {1, 12, 4, 0, 0x00, 0x00, 0xC0, 0xFE, 0, 0, 0, 0});      // IOAPIC 4 0xFEC00000 GSI 0
-    append(b, {1, 12, 5, 0, 0x00, 0x10, 0xC0, 0xFE, 24, 0, 0, 0});     // IOAPIC 5 0xFEC01000 GSI 24
-    append(b, {2, 10, 0, 0, 2, 0, 0, 0, 0, 0});                        // IRQ0 -> GSI 2, defaults
-    append(b, {2, 10, 0, 9, 20, 0, 0, 0, 0x0F, 0});                    // IRQ9 -> GSI 20 level, low
-    append(b, {2, 10, 0, 4, 4, 0, 0, 0, 0x05, 0});                     // IRQ4 edge, high (explicit)
-    append(b, {2, 10, 1, 3, 40, 0, 0, 0, 0x0F, 0});                    // not ISA: ignored for ISA lookup
-    append(b, {3, 8, 0x0D, 0, 30, 0, 0, 0});                            // NMI source GSI 30
+    append(b, {1, 12, 4, 0, 0x00, 0x00, 0xC0, 0xFE, 0, 0, 0, 0});     // IOAPIC 4 0xFEC00000 GSI 0
+    append(b, {1, 12, 5, 0, 0x00, 0x10, 0xC0, 0xFE, 24, 0, 0, 0});    // IOAPIC 5 0xFEC01000 GSI 24
+    append(b, {2, 10, 0, 0, 2, 0, 0, 0, 0, 0});                       // IRQ0 -> GSI 2, defaults
+    append(b, {2, 10, 0, 9, 20, 0, 0, 0, 0x0F, 0});                   // IRQ9 -> GSI 20 level, low
+    append(b, {2, 10, 0, 4, 4, 0, 0, 0, 0x05, 0});                    // IRQ4 edge, high (explicit)
+    append(b, {2, 10, 1, 3, 40, 0, 0, 0, 0x0F, 0});                   // not ISA: ignored for ISA lookup
+    append(b, {3, 8, 0x0D, 0, 30, 0, 0, 0});                          // NMI source GSI 30
     append(b, {5, 12, 0, 0, 0x00, 0x00, 0xE0, 0xFE, 0x10, 0, 0, 0});  // LAPIC at 0x10FEE00000
-    append(b, {0x7F, 4, 0, 0});                                         // unknown type: skipped
-    append(b, {1, 6, 9, 0, 0, 0});                                      // short IOAPIC entry: ignored
+    append(b, {0x7F, 4, 0, 0});                                       // unknown type: skipped
+    append(b, {1, 6, 9, 0, 0, 0});                                    // short IOAPIC entry: ignored
     Bytes x2nmi(12, 0);
     x2nmi[0] = 10;
     x2nmi[1] = 12;
@@ -633,13 +634,13 @@ TEST_F(AcpiTest, FadtFallsBackToThe32BitFields) {
     uint64_t dsdt_low = place(table("DSDT", 1, s5_aml(false, {0x01, 0x0A, 0x02}, 2)));
     FadtSpec f;
     f.dsdt = static_cast<uint32_t>(dsdt_low);
-    f.x_dsdt = 0;                // X_DSDT zero: use DSDT
+    f.x_dsdt = 0;  // X_DSDT zero: use DSDT
     f.pm_tmr = 0x1234;
-    f.x_pm_tmr = 0xFED00F00;     // X_PM_TMR_BLK in memory space: not a port
+    f.x_pm_tmr = 0xFED00F00;  // X_PM_TMR_BLK in memory space: not a port
     f.x_pm_tmr_space = 0;
     f.pm1a_cnt = 0x1230;
-    f.x_pm1a_cnt = 0;            // zero: use PM1a_CNT_BLK
-    f.flags = 1u << 10;          // RESET_REG_SUP
+    f.x_pm1a_cnt = 0;    // zero: use PM1a_CNT_BLK
+    f.flags = 1u << 10;  // RESET_REG_SUP
     f.reset_space = 0;
     f.reset_addr = 0xFEDC0000;
     f.reset_value = 0xAB;
@@ -767,9 +768,9 @@ TEST(AcpiS5, MissingTruncatedAndGarbage) {
     EXPECT_FALSE(s5({}, &a, &b));
     EXPECT_FALSE(acpi::find_s5(nullptr, 100, &a, &b));
     EXPECT_FALSE(s5({0x08, '_', 'S', '4', '_', 0x12, 0x04, 0x02, 0x00, 0x00}, &a, &b));
-    EXPECT_FALSE(s5(s5_aml(false, {}, 0), &a, &b));                 // no elements
-    EXPECT_FALSE(s5(s5_aml(false, {0x5B, 0x80}, 2), &a, &b));       // not an integer
-    EXPECT_FALSE(s5(s5_aml(false, {0x0A, 0x01, 0x0A}, 2), &a, &b)); // BytePrefix without its byte
+    EXPECT_FALSE(s5(s5_aml(false, {}, 0), &a, &b));                  // no elements
+    EXPECT_FALSE(s5(s5_aml(false, {0x5B, 0x80}, 2), &a, &b));        // not an integer
+    EXPECT_FALSE(s5(s5_aml(false, {0x0A, 0x01, 0x0A}, 2), &a, &b));  // BytePrefix without its byte
     // Every truncation of a valid encoding: no crash, no read past the end (ASan), no false success
     // once an element is cut.
     const Bytes full = s5_aml(true, {0x0C, 0x05, 0, 0, 0, 0x0C, 0x05, 0, 0, 0}, 2);
@@ -820,7 +821,7 @@ TEST_F(AcpiTest, BiosSearchLooksInTheEbdaFirst) {
     mem.add_region(0x9F000, 0x1000);  // only the top of low memory is readable
     mem.put(0xF0000, rsdp(0, 0x1111, 0));
     mem.put(0x9FC40, rsdp(2, 0x2222, 0x3333));
-    EXPECT_EQ(acpi::find_rsdp_bios(), 0x9FC40u);        // default: 0x80000-0x9FFFF scanned
+    EXPECT_EQ(acpi::find_rsdp_bios(), 0x9FC40u);         // default: 0x80000-0x9FFFF scanned
     EXPECT_EQ(acpi::find_rsdp_bios(0x9FC00), 0x9FC40u);  // given EBDA: first KiB
     EXPECT_EQ(acpi::find_rsdp_bios(0x9F000), 0xF0000u);  // 0x9FC40 is beyond that EBDA's first KiB
 }

@@ -63,8 +63,8 @@ struct E820 {
 
 // QEMU-like e820 map for 128 MiB.
 const std::vector<E820> kQemuMap = {
-    {0x0, 0x9FC00, 1},          {0x9FC00, 0x400, 2},      {0xF0000, 0x10000, 2},
-    {0x100000, 0x7EE0000, 1},   {0x7FE0000, 0x20000, 2},  {0xFFFC0000, 0x40000, 2},
+    {0x0, 0x9FC00, 1},        {0x9FC00, 0x400, 2},     {0xF0000, 0x10000, 2},
+    {0x100000, 0x7EE0000, 1}, {0x7FE0000, 0x20000, 2}, {0xFFFC0000, 0x40000, 2},
 };
 
 std::vector<uint8_t> make_rsdp(int revision, bool good_checksum = true) {
@@ -109,7 +109,11 @@ struct Mb1Builder {
     }
     void set32(size_t off, uint32_t v) { std::memcpy(info->data() + off, &v, 4); }
     void flag(int bit) { set32(0, flags() | (1u << bit)); }
-    uint32_t flags() const { uint32_t f; std::memcpy(&f, info->data(), 4); return f; }
+    uint32_t flags() const {
+        uint32_t f;
+        std::memcpy(&f, info->data(), 4);
+        return f;
+    }
     void mmap(const std::vector<E820>& entries, uint32_t size_field = 20) {
         flag(6);
         uint64_t p = kMb1Mmap;
@@ -529,7 +533,8 @@ public:
     std::vector<uint8_t> build(int64_t total_override = -1) const {
         std::vector<uint8_t> out(8, 0);
         out.insert(out.end(), bytes_.begin(), bytes_.end());
-        uint32_t total = total_override >= 0 ? static_cast<uint32_t>(total_override) : static_cast<uint32_t>(out.size());
+        uint32_t total = total_override >= 0 ? static_cast<uint32_t>(total_override)
+                                             : static_cast<uint32_t>(out.size());
         std::memcpy(out.data(), &total, 4);
         return out;
     }
@@ -732,13 +737,13 @@ TEST(Multiboot2, EfiMemoryMapFallback) {
         uint32_t type;
         uint64_t phys, pages;
     } descs[] = {
-        {7, 0x0, 0x9F},          // conventional
-        {3, 0x100000, 0x100},    // boot services code: reserved while boot services are active
-        {7, 0x200000, 0x1000},   // conventional
-        {9, 0x1200000, 0x10},    // ACPI reclaim
-        {10, 0x1210000, 0x10},   // ACPI NVS
-        {11, 0xFEC00000, 1},     // MMIO
-        {8, 0x1220000, 1},       // unusable
+        {7, 0x0, 0x9F},         // conventional
+        {3, 0x100000, 0x100},   // boot services code: reserved while boot services are active
+        {7, 0x200000, 0x1000},  // conventional
+        {9, 0x1200000, 0x10},   // ACPI reclaim
+        {10, 0x1210000, 0x10},  // ACPI NVS
+        {11, 0xFEC00000, 1},    // MMIO
+        {8, 0x1220000, 1},      // unusable
     };
     for (const auto& d : descs) {
         std::vector<uint8_t> e(desc_size, 0);
@@ -925,7 +930,8 @@ TEST(Multiboot2, MmapTagErrors) {
 
 TEST(Multiboot2, ThousandMmapEntries) {
     std::vector<E820> many;
-    for (int i = 0; i < 1000; i++) many.push_back({static_cast<uint64_t>(i) * 0x3000, 0x1000, static_cast<uint32_t>(1 + (i % 2))});
+    for (int i = 0; i < 1000; i++)
+        many.push_back({static_cast<uint64_t>(i) * 0x3000, 0x1000, static_cast<uint32_t>(1 + (i % 2))});
     Mb2Builder b;
     b.mmap_tag(many);
     b.end();
@@ -1167,7 +1173,10 @@ TEST(Pvh, ThousandMemmapEntries) {
 TEST(Pvh, FirecrackerStyleOverlappingMap) {
     // RAM entries overlapping reserved ones: reserved wins, the result is sorted and merged.
     PvhBuilder b;
-    b.memmap({{0x100000, 0x8000000, 1}, {0x0, 0x9FC00, 1}, {0x9FC00, 0x40400, 2}, {0x7000000, 0x10000, 2},
+    b.memmap({{0x100000, 0x8000000, 1},
+              {0x0, 0x9FC00, 1},
+              {0x9FC00, 0x40400, 2},
+              {0x7000000, 0x10000, 2},
               {0x7FFF000, 0x2000, 1}});
     static BootInfo bi;
     ASSERT_TRUE(b.parse(bi).ok());
@@ -1207,26 +1216,46 @@ TEST(MemoryMapSanitize, Table) {
     const Case cases[] = {
         {"empty", {}, {}, 0},
         {"zero length dropped", {{0x1000, 0, T::Usable, 1}}, {}, 0},
-        {"sorted", {{0x3000, 0x1000, T::Usable, 1}, {0x1000, 0x1000, T::Reserved, 2}},
-         {{0x1000, 0x1000, T::Reserved, 2}, {0x3000, 0x1000, T::Usable, 1}}, 0},
-        {"adjacent merged", {{0x2000, 0x1000, T::Usable, 1}, {0x1000, 0x1000, T::Usable, 1}},
-         {{0x1000, 0x2000, T::Usable, 1}}, 0},
-        {"reserved inside usable", {{0x0, 0x10000, T::Usable, 1}, {0x4000, 0x1000, T::Reserved, 2}},
-         {{0x0, 0x4000, T::Usable, 1}, {0x4000, 0x1000, T::Reserved, 2}, {0x5000, 0xB000, T::Usable, 1}}, 1},
-        {"usable inside reserved", {{0x4000, 0x1000, T::Usable, 1}, {0x0, 0x10000, T::Reserved, 2}},
-         {{0x0, 0x10000, T::Reserved, 2}}, 1},
-        {"partial overlap", {{0x0, 0x3000, T::Usable, 1}, {0x2000, 0x3000, T::AcpiReclaimable, 3}},
-         {{0x0, 0x2000, T::Usable, 1}, {0x2000, 0x3000, T::AcpiReclaimable, 3}}, 1},
-        {"bad beats reserved", {{0x0, 0x2000, T::Reserved, 2}, {0x1000, 0x2000, T::Bad, 5}},
-         {{0x0, 0x1000, T::Reserved, 2}, {0x1000, 0x2000, T::Bad, 5}}, 1},
-        {"nvs beats reclaimable", {{0x0, 0x2000, T::AcpiNvs, 4}, {0x0, 0x2000, T::AcpiReclaimable, 3}},
-         {{0x0, 0x2000, T::AcpiNvs, 4}}, 1},
-        {"duplicate entries", {{0x0, 0x2000, T::Usable, 1}, {0x0, 0x2000, T::Usable, 1}},
-         {{0x0, 0x2000, T::Usable, 1}}, 1},
-        {"wrapping clamped", {{0xFFFFFFFFFFFFF000ull, 0x2000, T::Reserved, 2}},
-         {{0xFFFFFFFFFFFFF000ull, 0xFFF, T::Reserved, 2}}, 0},
-        {"gaps kept", {{0x0, 0x1000, T::Usable, 1}, {0x5000, 0x1000, T::Usable, 1}},
-         {{0x0, 0x1000, T::Usable, 1}, {0x5000, 0x1000, T::Usable, 1}}, 0},
+        {"sorted",
+         {{0x3000, 0x1000, T::Usable, 1}, {0x1000, 0x1000, T::Reserved, 2}},
+         {{0x1000, 0x1000, T::Reserved, 2}, {0x3000, 0x1000, T::Usable, 1}},
+         0},
+        {"adjacent merged",
+         {{0x2000, 0x1000, T::Usable, 1}, {0x1000, 0x1000, T::Usable, 1}},
+         {{0x1000, 0x2000, T::Usable, 1}},
+         0},
+        {"reserved inside usable",
+         {{0x0, 0x10000, T::Usable, 1}, {0x4000, 0x1000, T::Reserved, 2}},
+         {{0x0, 0x4000, T::Usable, 1}, {0x4000, 0x1000, T::Reserved, 2}, {0x5000, 0xB000, T::Usable, 1}},
+         1},
+        {"usable inside reserved",
+         {{0x4000, 0x1000, T::Usable, 1}, {0x0, 0x10000, T::Reserved, 2}},
+         {{0x0, 0x10000, T::Reserved, 2}},
+         1},
+        {"partial overlap",
+         {{0x0, 0x3000, T::Usable, 1}, {0x2000, 0x3000, T::AcpiReclaimable, 3}},
+         {{0x0, 0x2000, T::Usable, 1}, {0x2000, 0x3000, T::AcpiReclaimable, 3}},
+         1},
+        {"bad beats reserved",
+         {{0x0, 0x2000, T::Reserved, 2}, {0x1000, 0x2000, T::Bad, 5}},
+         {{0x0, 0x1000, T::Reserved, 2}, {0x1000, 0x2000, T::Bad, 5}},
+         1},
+        {"nvs beats reclaimable",
+         {{0x0, 0x2000, T::AcpiNvs, 4}, {0x0, 0x2000, T::AcpiReclaimable, 3}},
+         {{0x0, 0x2000, T::AcpiNvs, 4}},
+         1},
+        {"duplicate entries",
+         {{0x0, 0x2000, T::Usable, 1}, {0x0, 0x2000, T::Usable, 1}},
+         {{0x0, 0x2000, T::Usable, 1}},
+         1},
+        {"wrapping clamped",
+         {{0xFFFFFFFFFFFFF000ull, 0x2000, T::Reserved, 2}},
+         {{0xFFFFFFFFFFFFF000ull, 0xFFF, T::Reserved, 2}},
+         0},
+        {"gaps kept",
+         {{0x0, 0x1000, T::Usable, 1}, {0x5000, 0x1000, T::Usable, 1}},
+         {{0x0, 0x1000, T::Usable, 1}, {0x5000, 0x1000, T::Usable, 1}},
+         0},
     };
     for (const auto& c : cases) {
         MemoryMap in = make_map(c.in);

@@ -11,7 +11,7 @@ TEST(Bytes, LittleEndian) {
     EXPECT_EQ(le16(b + 1), 0x0201u);
     EXPECT_EQ(le32(b + 1), 0x04030201u);  // unaligned
     EXPECT_EQ(le64(b + 1), 0x8807060504030201ull);
-    EXPECT_EQ(le16(b + 7), 0x8807u);      // the top bit does not sign-extend
+    EXPECT_EQ(le16(b + 7), 0x8807u);  // the top bit does not sign-extend
 }
 
 TEST(Bytes, BigEndian) {

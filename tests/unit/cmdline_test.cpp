@@ -126,8 +126,8 @@ TEST(CmdlineValues, Ipv4AndCidr) {
     EXPECT_EQ(c.netmask(), (Ipv4{{0, 0, 0, 0}}));
     EXPECT_TRUE(parse_cidr("1.2.3.4/32", &c));
     EXPECT_EQ(c.netmask(), (Ipv4{{255, 255, 255, 255}}));
-    for (const char* bad : {"10.0.0.1/33", "10.0.0.1", "10.0.0.1/", "10.0.0.1/024", "10.0.0.1/2a", "10.0.0.1/100",
-                            "/24", "10.0.0/24"})
+    for (const char* bad :
+         {"10.0.0.1/33", "10.0.0.1", "10.0.0.1/", "10.0.0.1/024", "10.0.0.1/2a", "10.0.0.1/100", "/24", "10.0.0/24"})
         EXPECT_FALSE(parse_cidr(bad, &c)) << bad;
 }
 
@@ -339,27 +339,25 @@ TEST(CmdlineOptions, EveryMessage) {
     const Case cases[] = {
         {"foo=bar", {"cmdline: unknown option 'foo=bar' ignored"}},
         {"foo", {"cmdline: unknown option 'foo' ignored"}},
-        {"loglevel=abc",
-         {"cmdline: bad value 'abc' for 'loglevel' (expected an integer 0..7); using default 6"}},
+        {"loglevel=abc", {"cmdline: bad value 'abc' for 'loglevel' (expected an integer 0..7); using default 6"}},
         {"loglevel=8", {"cmdline: bad value '8' for 'loglevel' (expected an integer 0..7); using default 6"}},
         {"loglevel=-1", {"cmdline: bad value '-1' for 'loglevel' (expected an integer 0..7); using default 6"}},
         {"loglevel=99999999999999999999999",
          {"cmdline: bad value '99999999999999999999999' for 'loglevel' (expected an integer 0..7); using default 6"}},
         {"loglevel", {"cmdline: missing value for 'loglevel' (expected an integer 0..7); using default 6"}},
         {"loglevel=", {"cmdline: bad value '' for 'loglevel' (expected an integer 0..7); using default 6"}},
-        {"offset=-101",
-         {"cmdline: bad value '-101' for 'offset' (expected an integer -100..100); using default -1"}},
+        {"offset=-101", {"cmdline: bad value '-101' for 'offset' (expected an integer -100..100); using default -1"}},
         {"verbose=maybe",
          {"cmdline: bad value 'maybe' for 'verbose' (expected on/off, yes/no, true/false or 1/0); using default off"}},
         {"heap=64X",
          {"cmdline: bad value '64X' for 'heap' (expected a size 0..1T (K/M/G/T suffixes)); using default 0"}},
-        {"heap=2T",
-         {"cmdline: bad value '2T' for 'heap' (expected a size 0..1T (K/M/G/T suffixes)); using default 0"}},
+        {"heap=2T", {"cmdline: bad value '2T' for 'heap' (expected a size 0..1T (K/M/G/T suffixes)); using default 0"}},
         {"hostname=this-name-is-far-too-long",
          {"cmdline: bad value 'this-name-is-far-too-long' for 'hostname' (expected a string of at most 15 "
           "characters); using default 'skerry'"}},
-        {"hostname", {"cmdline: missing value for 'hostname' (expected a string of at most 15 characters); using "
-                      "default 'skerry'"}},
+        {"hostname",
+         {"cmdline: missing value for 'hostname' (expected a string of at most 15 characters); using "
+          "default 'skerry'"}},
         {"fault=segv",
          {"cmdline: bad value 'segv' for 'fault' (expected one of "
           "none|pagefault|stackoverflow|ud|doublefault|panic|gp); using default none"}},

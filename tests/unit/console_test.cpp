@@ -51,29 +51,29 @@ public:
         EXPECT_EQ(width, 1);
         if (port < kBase || port > kBase + 7) return 0xFF;
         switch (port - kBase) {
-            case 0:
-                if (lcr & 0x80) return dll;
-                if (rx.empty()) return 0;
-                {
-                    uint8_t b = rx.front();
-                    rx.pop_front();
-                    return b;
-                }
-            case 1: return (lcr & 0x80) ? dlm : ier;
-            case 2: return ((fcr & 1) && has_fifo) ? 0xC1 : 0x01;
-            case 3: return lcr;
-            case 4: return mcr;
-            case 5: {
-                ++lsr_reads;
-                uint8_t v = rx.empty() ? 0 : 0x01;
-                if (busy_polls > 0) {
-                    --busy_polls;
-                } else if (!thre_stuck) {
-                    v |= 0x60;
-                }
-                return v;
+        case 0:
+            if (lcr & 0x80) return dll;
+            if (rx.empty()) return 0;
+            {
+                uint8_t b = rx.front();
+                rx.pop_front();
+                return b;
             }
-            default: return 0;
+        case 1: return (lcr & 0x80) ? dlm : ier;
+        case 2: return ((fcr & 1) && has_fifo) ? 0xC1 : 0x01;
+        case 3: return lcr;
+        case 4: return mcr;
+        case 5: {
+            ++lsr_reads;
+            uint8_t v = rx.empty() ? 0 : 0x01;
+            if (busy_polls > 0) {
+                --busy_polls;
+            } else if (!thre_stuck) {
+                v |= 0x60;
+            }
+            return v;
+        }
+        default: return 0;
         }
     }
     void port_out(uint16_t port, uint32_t value, int width) override {
@@ -84,20 +84,20 @@ public:
         uint8_t v = static_cast<uint8_t>(value);
         outs.push_back({reg, v});
         switch (reg) {
-            case 0:
-                if (lcr & 0x80) {
-                    dll = v;
-                } else if (mcr & 0x10) {
-                    if (loopback_works) rx.push_back(v);
-                } else {
-                    tx += static_cast<char>(v);
-                }
-                break;
-            case 1: (lcr & 0x80 ? dlm : ier) = v; break;
-            case 2: fcr = v; break;
-            case 3: lcr = v; break;
-            case 4: mcr = v; break;
-            default: break;
+        case 0:
+            if (lcr & 0x80) {
+                dll = v;
+            } else if (mcr & 0x10) {
+                if (loopback_works) rx.push_back(v);
+            } else {
+                tx += static_cast<char>(v);
+            }
+            break;
+        case 1: (lcr & 0x80 ? dlm : ier) = v; break;
+        case 2: fcr = v; break;
+        case 3: lcr = v; break;
+        case 4: mcr = v; break;
+        default: break;
         }
     }
     size_t thr_writes_since(size_t from) const {
@@ -350,7 +350,10 @@ TEST(VgaText, NonAsciiBecomesOneReplacementPerCharacter) {
     ModelGuard g(&m);
     VgaText v;
     ASSERT_TRUE(v.init());
-    v.write("a\xc3\xa9" "b\xe2\x80\xa6" "c", 8);  // a é b … c
+    v.write("a\xc3\xa9"
+            "b\xe2\x80\xa6"
+            "c",
+            8);  // a é b … c
     EXPECT_EQ(m.row_text(0), "a?b?c");
 }
 
@@ -457,7 +460,7 @@ TEST(FbConsole, RendersAGlyphInto32BppPixels) {
     EXPECT_EQ(con->cols(), 8u);
     EXPECT_EQ(con->rows(), 2u);
     EXPECT_EQ(con->scale(), 1u);
-    EXPECT_EQ(m.pixel(0, 0), 0u);  // cleared to black
+    EXPECT_EQ(m.pixel(0, 0), 0u);    // cleared to black
     EXPECT_EQ(m.mem[64 * 4], 0xEE);  // padding beyond the visible width untouched
 
     con->write("A", 1);

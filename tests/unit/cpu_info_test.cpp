@@ -42,7 +42,9 @@ public:
         auto it = leaves.find({leaf, sub});
         return it == leaves.end() ? CpuidResult{0, 0, 0, 0} : it->second;
     }
-    CpuidResult cpuid(uint32_t leaf, uint32_t sub) override { return static_cast<const FakeCpu*>(this)->cpuid(leaf, sub); }
+    CpuidResult cpuid(uint32_t leaf, uint32_t sub) override {
+        return static_cast<const FakeCpu*>(this)->cpuid(leaf, sub);
+    }
     uint64_t rdmsr(uint32_t msr) override {
         auto it = msrs.find(msr);
         if (it == msrs.end()) ADD_FAILURE() << "unexpected rdmsr " << std::hex << msr;
@@ -97,14 +99,15 @@ TEST(CpuInfo, BareMetalIntel) {
     EXPECT_EQ(info.family, 6u);
     EXPECT_EQ(info.model, 0x9Eu);
     EXPECT_EQ(info.stepping, 10u);
-    for (Feature f : {Feature::Tsc, Feature::Msr, Feature::Apic, Feature::Pat, Feature::Fxsr, Feature::Sse,
-                      Feature::Sse2, Feature::Sse3, Feature::Ssse3, Feature::Sse41, Feature::Sse42, Feature::Avx,
-                      Feature::Avx2, Feature::Xsave, Feature::Osxsave, Feature::Rdrand, Feature::Rdseed,
-                      Feature::X2apic, Feature::TscDeadline, Feature::InvariantTsc, Feature::Pages1G, Feature::Nx,
-                      Feature::Pcid, Feature::Invpcid, Feature::AesNi, Feature::Pclmulqdq, Feature::Fsgsbase,
-                      Feature::Smep, Feature::Smap, Feature::Umip, Feature::Rdtscp, Feature::LongMode,
-                      Feature::Popcnt, Feature::Movbe, Feature::F16c, Feature::Cx16, Feature::Bmi1, Feature::Bmi2,
-                      Feature::Adx, Feature::Sha})
+    for (Feature f :
+         {Feature::Tsc,       Feature::Msr,      Feature::Apic,   Feature::Pat,         Feature::Fxsr,
+          Feature::Sse,       Feature::Sse2,     Feature::Sse3,   Feature::Ssse3,       Feature::Sse41,
+          Feature::Sse42,     Feature::Avx,      Feature::Avx2,   Feature::Xsave,       Feature::Osxsave,
+          Feature::Rdrand,    Feature::Rdseed,   Feature::X2apic, Feature::TscDeadline, Feature::InvariantTsc,
+          Feature::Pages1G,   Feature::Nx,       Feature::Pcid,   Feature::Invpcid,     Feature::AesNi,
+          Feature::Pclmulqdq, Feature::Fsgsbase, Feature::Smep,   Feature::Smap,        Feature::Umip,
+          Feature::Rdtscp,    Feature::LongMode, Feature::Popcnt, Feature::Movbe,       Feature::F16c,
+          Feature::Cx16,      Feature::Bmi1,     Feature::Bmi2,   Feature::Adx,         Feature::Sha})
         EXPECT_TRUE(info.has(f)) << feature_name(f);
     EXPECT_FALSE(info.has(Feature::HypervisorPresent));
     EXPECT_EQ(info.hypervisor, Hypervisor::None);
@@ -123,13 +126,26 @@ TEST(CpuInfo, SingleFeatureBits) {
         int bit;
         Feature f;
     } cases[] = {
-        {1, 3, 25, Feature::Sse},       {1, 3, 26, Feature::Sse2},       {1, 2, 0, Feature::Sse3},
-        {1, 2, 9, Feature::Ssse3},      {1, 2, 19, Feature::Sse41},      {1, 2, 20, Feature::Sse42},
-        {1, 2, 28, Feature::Avx},       {1, 2, 26, Feature::Xsave},      {1, 2, 27, Feature::Osxsave},
-        {1, 2, 30, Feature::Rdrand},    {7, 1, 18, Feature::Rdseed},     {1, 2, 21, Feature::X2apic},
-        {1, 2, 24, Feature::TscDeadline}, {0x80000007, 3, 8, Feature::InvariantTsc},
-        {0x80000001, 3, 26, Feature::Pages1G}, {0x80000001, 3, 20, Feature::Nx}, {1, 2, 17, Feature::Pcid},
-        {1, 2, 25, Feature::AesNi},     {1, 2, 1, Feature::Pclmulqdq},   {7, 1, 5, Feature::Avx2},
+        {1, 3, 25, Feature::Sse},
+        {1, 3, 26, Feature::Sse2},
+        {1, 2, 0, Feature::Sse3},
+        {1, 2, 9, Feature::Ssse3},
+        {1, 2, 19, Feature::Sse41},
+        {1, 2, 20, Feature::Sse42},
+        {1, 2, 28, Feature::Avx},
+        {1, 2, 26, Feature::Xsave},
+        {1, 2, 27, Feature::Osxsave},
+        {1, 2, 30, Feature::Rdrand},
+        {7, 1, 18, Feature::Rdseed},
+        {1, 2, 21, Feature::X2apic},
+        {1, 2, 24, Feature::TscDeadline},
+        {0x80000007, 3, 8, Feature::InvariantTsc},
+        {0x80000001, 3, 26, Feature::Pages1G},
+        {0x80000001, 3, 20, Feature::Nx},
+        {1, 2, 17, Feature::Pcid},
+        {1, 2, 25, Feature::AesNi},
+        {1, 2, 1, Feature::Pclmulqdq},
+        {7, 1, 5, Feature::Avx2},
     };
     for (const auto& c : cases) {
         FakeCpu cpu;
@@ -146,7 +162,7 @@ TEST(CpuInfo, SingleFeatureBits) {
 }
 
 TEST(CpuInfo, LeavesBeyondTheMaximaAreNotUsed) {
-    FakeCpu cpu = intel(0xD);  // leaves 0x15/0x16 exist in the table but max basic leaf is 0xD
+    FakeCpu cpu = intel(0xD);                    // leaves 0x15/0x16 exist in the table but max basic leaf is 0xD
     cpu.set(0x80000000, {0x80000001, 0, 0, 0});  // no brand string, no 0x80000007
     CpuInfo info = identify(cpu);
     EXPECT_STREQ(info.brand, "");
@@ -352,8 +368,8 @@ TEST(CpuInfo, FeatureNamesAndFormatting) {
     format_features(identify(cpu), all, sizeof all);
     EXPECT_NE(std::string(all).find("rdseed"), std::string::npos);
     EXPECT_NE(std::string(all).find("1g_pages"), std::string::npos);
-    for (auto s : {TscSource::Unknown, TscSource::HyperVMsr, TscSource::HypervisorLeaf, TscSource::Cpuid15,
-                   TscSource::Cpuid16})
+    for (auto s :
+         {TscSource::Unknown, TscSource::HyperVMsr, TscSource::HypervisorLeaf, TscSource::Cpuid15, TscSource::Cpuid16})
         EXPECT_STRNE(tsc_source_name(s), "?");
 }
 

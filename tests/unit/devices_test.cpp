@@ -7,11 +7,11 @@
 #include <set>
 #include <string>
 
-#include "stub_nic.hpp"
 #include "drivers/devices.hpp"
 #include "drivers/nic/e1000/e1000.hpp"
 #include "drivers/nic/e1000/e1000_ids.hpp"
 #include "net/nic.hpp"
+#include "stub_nic.hpp"
 
 using namespace skerry;
 

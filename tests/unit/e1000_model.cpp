@@ -72,8 +72,8 @@ uint64_t E1000Model::mmio_read(uint64_t phys, int width) {
         return (v & 0xFFFF) | (i74 ? reg::kEerdDone82574 : reg::kEerdDone8254x) |
                (static_cast<uint32_t>(data) << reg::kEerdDataShift);
     } else if (off >= 0x4000 && off < 0x4100) {
-        const bool error_counter = off <= reg::kMpc || off == reg::kEcol || off == reg::kLatecol ||
-                                   off == reg::kColc || off == reg::kRlec || off == reg::kRnbc;
+        const bool error_counter = off <= reg::kMpc || off == reg::kEcol || off == reg::kLatecol || off == reg::kColc ||
+                                   off == reg::kRlec || off == reg::kRnbc;
         if (cfg_.error_counters_clear || !error_counter) set_reg(off, 0);  // statistics: read to clear
     }
     return v;
@@ -89,19 +89,19 @@ void E1000Model::mmio_write(uint64_t phys, uint64_t value, int width) {
     const uint32_t v = static_cast<uint32_t>(value);
     writes.emplace_back(off, v);
     switch (off) {
-        case reg::kCtrl:
-            if (v & reg::kCtrlRst) {
-                reset();
-                return;
-            }
-            set_reg(off, v);
+    case reg::kCtrl:
+        if (v & reg::kCtrlRst) {
+            reset();
             return;
-        case reg::kStatus: return;  // read only
-        case reg::kIcr: set_reg(off, reg(off) & ~v); return;
-        case reg::kIcs: raise(v); return;
-        case reg::kIms: set_reg(off, reg(off) | v); return;
-        case reg::kImc: set_reg(reg::kIms, reg(reg::kIms) & ~v); return;
-        default: set_reg(off, v); return;
+        }
+        set_reg(off, v);
+        return;
+    case reg::kStatus: return;  // read only
+    case reg::kIcr: set_reg(off, reg(off) & ~v); return;
+    case reg::kIcs: raise(v); return;
+    case reg::kIms: set_reg(off, reg(off) | v); return;
+    case reg::kImc: set_reg(reg::kIms, reg(reg::kIms) & ~v); return;
+    default: set_reg(off, v); return;
     }
 }
 

@@ -26,17 +26,17 @@ struct ModelConfig {
 };
 
 struct ModelRxOptions {
-    uint8_t status = 0;   // extra status bits (IXSM, IPCS, TCPCS, UDPCS)
-    uint8_t errors = 0;   // error bits
-    int length = -1;      // written-back length instead of the real one (faulty device)
-    bool eop = true;      // false: written back without EOP
+    uint8_t status = 0;  // extra status bits (IXSM, IPCS, TCPCS, UDPCS)
+    uint8_t errors = 0;  // error bits
+    int length = -1;     // written-back length instead of the real one (faulty device)
+    bool eop = true;     // false: written back without EOP
 };
 
 struct ModelTxFrame {
     std::vector<uint8_t> bytes;
-    int descriptors = 0;   // data descriptors used
-    bool extended = false; // extended data descriptors (DEXT)
-    uint32_t popts = 0;    // POPTS bits of the first data descriptor (IXSM 1, TXSM 2): what the device uses
+    int descriptors = 0;      // data descriptors used
+    bool extended = false;    // extended data descriptors (DEXT)
+    uint32_t popts = 0;       // POPTS bits of the first data descriptor (IXSM 1, TXSM 2): what the device uses
     uint32_t popts_last = 0;  // ... of the last one (what QEMU's e1000e uses)
     bool ifcs = false;
 };
@@ -52,7 +52,7 @@ public:
     explicit E1000Model(const Config& c);
 
     // hw::Model
-    uint32_t port_in(uint16_t port, int width) override;            // PCI configuration: all ones
+    uint32_t port_in(uint16_t port, int width) override;               // PCI configuration: all ones
     void port_out(uint16_t port, uint32_t value, int width) override;  // ignored
     uint64_t mmio_read(uint64_t phys, int width) override;
     void mmio_write(uint64_t phys, uint64_t value, int width) override;

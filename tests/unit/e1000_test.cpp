@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "drivers/nic/e1000/e1000.hpp"
 #include "drivers/bus/pci/pci.hpp"
+#include "drivers/nic/e1000/e1000.hpp"
 #include "e1000_model.hpp"
 #include "kernel/dma.hpp"
 #include "kernel/event_loop.hpp"
@@ -35,8 +35,8 @@ const uint8_t kBroadcast[6] = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
 class FakeClient final : public net::NicClient {
 public:
     Driver* drv = nullptr;
-    bool accept = true;      // receive() returns this
-    bool hold = false;       // keep buffers instead of releasing them inside receive()
+    bool accept = true;  // receive() returns this
+    bool hold = false;   // keep buffers instead of releasing them inside receive()
     std::vector<std::vector<uint8_t>> frames;
     std::vector<net::RxChecksum> sums;
     std::vector<void*> held;
@@ -250,8 +250,7 @@ TEST_F(E1000Test, StartProgramsRingsAndControlRegisters) {
     EXPECT_GE(model->count_writes(reg::kMta + 4 * 127), 1u);
     // Interrupts: moderation near 8000/s (256 ns units), the causes the driver handles.
     EXPECT_EQ(model->reg(reg::kItr), 488u);
-    EXPECT_EQ(model->reg(reg::kIms),
-              reg::kIntRxt0 | reg::kIntRxo | reg::kIntRxdmt0 | reg::kIntLsc | reg::kIntTxdw);
+    EXPECT_EQ(model->reg(reg::kIms), reg::kIntRxt0 | reg::kIntRxo | reg::kIntRxdmt0 | reg::kIntLsc | reg::kIntTxdw);
     // Link reported, summary logged.
     EXPECT_TRUE(drv->link_up());
     EXPECT_EQ(drv->link_speed_mbps(), 1000u);
@@ -350,8 +349,8 @@ TEST_F(E1000Test, TransmitsASingleFrame) {
 TEST_F(E1000Test, TransmitsScatterGatherFramesOneDescriptorPerSegment) {
     ASSERT_NO_FATAL_FAILURE(make_started());
     const auto whole = eth_frame(1514, 9);
-    const std::vector<uint8_t> a(whole.begin(), whole.begin() + 14), empty,
-        b(whole.begin() + 14, whole.begin() + 54), c(whole.begin() + 54, whole.end());
+    const std::vector<uint8_t> a(whole.begin(), whole.begin() + 14), empty, b(whole.begin() + 14, whole.begin() + 54),
+        c(whole.begin() + 54, whole.end());
     ASSERT_EQ(drv->transmit(tx_frame({&a, &empty, &b, &c}, cookie(7))), net::TxStatus::Queued);
     // Sixteen one-byte-ish pieces.
     std::vector<std::vector<uint8_t>> pieces;
@@ -581,8 +580,8 @@ TEST_F(E1000Test, ReceiveChecksumStatusIsMapped) {
         {&v4, O{}, net::RxChecksum::Unknown},
         {&v4, O{e1000::kRxStaIpcs | e1000::kRxStaTcpcs}, net::RxChecksum::Good},
         {&v4, O{e1000::kRxStaIpcs | e1000::kRxStaTcpcs | e1000::kRxStaUdpcs}, net::RxChecksum::Good},
-        {&v4, O{e1000::kRxStaIpcs}, net::RxChecksum::Unknown},  // IP only: the stack checks TCP/UDP
-        {&v4, O{e1000::kRxStaTcpcs}, net::RxChecksum::Unknown}, // IPv4 header not verified
+        {&v4, O{e1000::kRxStaIpcs}, net::RxChecksum::Unknown},   // IP only: the stack checks TCP/UDP
+        {&v4, O{e1000::kRxStaTcpcs}, net::RxChecksum::Unknown},  // IPv4 header not verified
         {&v4, O{e1000::kRxStaIpcs | e1000::kRxStaTcpcs, e1000::kRxErrTcpe}, net::RxChecksum::Bad},
         {&v4, O{e1000::kRxStaIpcs, e1000::kRxErrIpe}, net::RxChecksum::Bad},
         {&v6, O{e1000::kRxStaTcpcs}, net::RxChecksum::Good},
@@ -775,7 +774,7 @@ TEST_F(E1000Test, MulticastHashBitsFollowReferenceCounts) {
     EXPECT_EQ(bit(0x010), 1u);
     EXPECT_TRUE(drv->add_multicast(all_nodes));
     EXPECT_TRUE(drv->remove_multicast(all_nodes));
-    EXPECT_EQ(bit(0x010), 1u);  // still referenced once
+    EXPECT_EQ(bit(0x010), 1u);                                          // still referenced once
     const uint8_t same_hash[6] = {0x01, 0x00, 0x5E, 0x7F, 0x0A, 0x01};  // also 0x010
     EXPECT_TRUE(drv->add_multicast(same_hash));
     EXPECT_TRUE(drv->remove_multicast(all_nodes));

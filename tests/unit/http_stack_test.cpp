@@ -79,8 +79,8 @@ TlsClient tls_client;
 struct HttpClient {
     net::Stream* s = nullptr;
     std::vector<std::string> requests;
-    size_t next = 0;         // next request to send
-    size_t out_off = 0;      // bytes of requests[next - 1] written
+    size_t next = 0;     // next request to send
+    size_t out_off = 0;  // bytes of requests[next - 1] written
     std::string in;
     std::vector<Response> responses;
     bool done = false, failed = false, peer_closed_early = false;
@@ -411,31 +411,35 @@ void run(const std::function<int(int)>& peer, const ServerExpect& e) {
 TEST(HttpNetvscStack, GetIndex) {
     ServerExpect e;
     e.status2 = 1;
-    run([](int fd) {
-        peer_node(fd);
-        const std::vector<Response> r = fetch("10.0.0.2:80", {get("/", "Connection: close\r\n")});
-        check_index(r[0]);
-        NT_CHECK(r[0].has("connection: close\r\n"));
-        return 0;
-    }, e);
+    run(
+        [](int fd) {
+            peer_node(fd);
+            const std::vector<Response> r = fetch("10.0.0.2:80", {get("/", "Connection: close\r\n")});
+            check_index(r[0]);
+            NT_CHECK(r[0].has("connection: close\r\n"));
+            return 0;
+        },
+        e);
 }
 
 // GET /status through netvsc: 200, JSON that parses and describes the netvsc NIC.
 TEST(HttpNetvscStack, GetStatusNamesTheNetvscNic) {
     ServerExpect e;
     e.status2 = 1;
-    run([](int fd) {
-        peer_node(fd);
-        const std::vector<Response> r = fetch("10.0.0.2:80", {get("/status")});
-        cJSON* j = check_status(r[0]);
-        const cJSON* h = cJSON_GetObjectItemCaseSensitive(j, "http");
-        NT_CHECK(json_number(h, "connections") == 1 && json_number(h, "requests") == 1);
-        NT_CHECK(json_number(h, "status_2xx") == 0);  // its own 200 is counted once the document is written
-        const cJSON* https = cJSON_GetObjectItemCaseSensitive(j, "https");
-        NT_CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(https, "on")));
-        cJSON_Delete(j);
-        return 0;
-    }, e);
+    run(
+        [](int fd) {
+            peer_node(fd);
+            const std::vector<Response> r = fetch("10.0.0.2:80", {get("/status")});
+            cJSON* j = check_status(r[0]);
+            const cJSON* h = cJSON_GetObjectItemCaseSensitive(j, "http");
+            NT_CHECK(json_number(h, "connections") == 1 && json_number(h, "requests") == 1);
+            NT_CHECK(json_number(h, "status_2xx") == 0);  // its own 200 is counted once the document is written
+            const cJSON* https = cJSON_GetObjectItemCaseSensitive(j, "https");
+            NT_CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(https, "on")));
+            cJSON_Delete(j);
+            return 0;
+        },
+        e);
 }
 
 // GET of a path the table does not have: 404 with its short text body, and the connection stays usable.
@@ -444,16 +448,18 @@ TEST(HttpNetvscStack, GetMissingIs404) {
     e.requests = 2;
     e.status2 = 1;
     e.status4 = 1;
-    run([](int fd) {
-        peer_node(fd);
-        const std::vector<Response> r = fetch("10.0.0.2:80", {get("/missing"), get("/")});
-        NT_CHECK(r[0].status == 404);
-        NT_CHECK(r[0].body == "404 Not Found\n");
-        NT_CHECK(r[0].has("content-type: text/plain; charset=utf-8\r\n"));
-        NT_CHECK(!r[0].has("connection: close"));
-        check_index(r[1]);
-        return 0;
-    }, e);
+    run(
+        [](int fd) {
+            peer_node(fd);
+            const std::vector<Response> r = fetch("10.0.0.2:80", {get("/missing"), get("/")});
+            NT_CHECK(r[0].status == 404);
+            NT_CHECK(r[0].body == "404 Not Found\n");
+            NT_CHECK(r[0].has("content-type: text/plain; charset=utf-8\r\n"));
+            NT_CHECK(!r[0].has("connection: close"));
+            check_index(r[1]);
+            return 0;
+        },
+        e);
 }
 
 // Two requests one after the other on one kept-alive connection: the second (/status) reports one
@@ -462,20 +468,22 @@ TEST(HttpNetvscStack, KeepAlivePairOnOneConnection) {
     ServerExpect e;
     e.requests = 2;
     e.status2 = 2;
-    run([](int fd) {
-        peer_node(fd);
-        const std::vector<Response> r = fetch("10.0.0.2:80", {get("/"), get("/status")});
-        check_index(r[0]);
-        NT_CHECK(!r[0].has("connection: close"));
-        cJSON* j = check_status(r[1]);
-        const cJSON* h = cJSON_GetObjectItemCaseSensitive(j, "http");
-        NT_CHECK(json_number(h, "connections") == 1);
-        NT_CHECK(json_number(h, "requests") == 2);
-        NT_CHECK(json_number(h, "open") == 1);
-        NT_CHECK(json_number(h, "status_2xx") == 1);  // the first response
-        cJSON_Delete(j);
-        return 0;
-    }, e);
+    run(
+        [](int fd) {
+            peer_node(fd);
+            const std::vector<Response> r = fetch("10.0.0.2:80", {get("/"), get("/status")});
+            check_index(r[0]);
+            NT_CHECK(!r[0].has("connection: close"));
+            cJSON* j = check_status(r[1]);
+            const cJSON* h = cJSON_GetObjectItemCaseSensitive(j, "http");
+            NT_CHECK(json_number(h, "connections") == 1);
+            NT_CHECK(json_number(h, "requests") == 2);
+            NT_CHECK(json_number(h, "open") == 1);
+            NT_CHECK(json_number(h, "status_2xx") == 1);  // the first response
+            cJSON_Delete(j);
+            return 0;
+        },
+        e);
 }
 
 // HTTPS through netvsc: mbedTLS's client against the appliance's TLS 1.2 server (a self-signed ECDSA
@@ -486,25 +494,27 @@ TEST(HttpNetvscStack, HttpsHandshakeAndGet) {
     e.status2 = 2;
     e.requests = 2;
     e.https = true;
-    run([](int fd) {
-        peer_node(fd);
-        HttpClient info;
-        info.use_tls = true;
-        const std::vector<Response> r = fetch("10.0.0.2:443", {get("/status"), get("/")}, &info);
-        NT_CHECK(info.handshaken);
-        NT_CHECK(info.ciphersuite == "TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256");
-        NT_CHECK(info.peer_cn == "skerry");
-        NT_CHECK(info.verify_flags == MBEDTLS_X509_BADCERT_NOT_TRUSTED);  // self-signed; nothing else wrong
-        cJSON* j = check_status(r[0]);
-        const cJSON* https = cJSON_GetObjectItemCaseSensitive(j, "https");
-        NT_CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(https, "on")));
-        NT_CHECK(json_number(https, "port") == 443);
-        NT_CHECK(info.peer_cert_sha256.size() == 95);
-        NT_CHECK(info.peer_cert_sha256 == json_string(https, "certificate_sha256"));
-        cJSON_Delete(j);
-        check_index(r[1]);
-        return 0;
-    }, e);
+    run(
+        [](int fd) {
+            peer_node(fd);
+            HttpClient info;
+            info.use_tls = true;
+            const std::vector<Response> r = fetch("10.0.0.2:443", {get("/status"), get("/")}, &info);
+            NT_CHECK(info.handshaken);
+            NT_CHECK(info.ciphersuite == "TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256");
+            NT_CHECK(info.peer_cn == "skerry");
+            NT_CHECK(info.verify_flags == MBEDTLS_X509_BADCERT_NOT_TRUSTED);  // self-signed; nothing else wrong
+            cJSON* j = check_status(r[0]);
+            const cJSON* https = cJSON_GetObjectItemCaseSensitive(j, "https");
+            NT_CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(https, "on")));
+            NT_CHECK(json_number(https, "port") == 443);
+            NT_CHECK(info.peer_cert_sha256.size() == 95);
+            NT_CHECK(info.peer_cert_sha256 == json_string(https, "certificate_sha256"));
+            cJSON_Delete(j);
+            check_index(r[1]);
+            return 0;
+        },
+        e);
 }
 
 // The same GET / between two FakeNic nodes: the server code on the host independent of netvsc.

@@ -15,11 +15,11 @@
 #include <map>
 
 #include "drivers/bus/vmbus/hv.hpp"
-#include "drivers/nic/netvsc/nvsp.hpp"
 #include "drivers/bus/vmbus/ring.hpp"
 #include "drivers/bus/vmbus/synic.hpp"
 #include "drivers/bus/vmbus/vmbus.hpp"
 #include "drivers/bus/vmbus/vmbus_msg.hpp"
+#include "drivers/nic/netvsc/nvsp.hpp"
 #include "hw/hw.hpp"
 
 namespace {
@@ -128,9 +128,7 @@ void fuzz_connection(Input& in) {
             slots += n;
             break;
         }
-        case 4:
-            conn.on_timeout();
-            break;
+        case 4: conn.on_timeout(); break;
         case 5: {
             const uint32_t relid = in.u8();
             vmbus::GpadlRange r;

@@ -81,8 +81,8 @@ uint16_t HostSim::post_message(const uint8_t* b) {
     if (msgtype == vmbus::kMsgInitiateContact) {
         const uint32_t v = size >= 24 ? rd32(b + 24) : 0;
         const uint32_t want = v >= vmbus::kVersionWin10V5 ? vmbus::kConnIdInitiateContactV5 : vmbus::kConnIdMessage;
-        if (conn != want) violation("INITIATE_CONTACT for version " + std::to_string(v) + " on connection " +
-                                    std::to_string(conn));
+        if (conn != want)
+            violation("INITIATE_CONTACT for version " + std::to_string(v) + " on connection " + std::to_string(conn));
     } else if (connected_ && conn != (version_ >= vmbus::kVersionWin10V5 ? msg_conn_id : vmbus::kConnIdMessage)) {
         violation("message on connection " + std::to_string(conn) + " instead of the negotiated one");
     }
@@ -100,8 +100,8 @@ vmbus::RingStatus HostSim::host_send(uint32_t relid, uint16_t type, uint16_t fla
     return host_send_ex(relid, type, flags, tid, nullptr, 0, payload, len);
 }
 
-vmbus::RingStatus HostSim::host_send_ex(uint32_t relid, uint16_t type, uint16_t flags, uint64_t tid,
-                                        const void* extra, size_t extra_len, const void* payload, size_t len) {
+vmbus::RingStatus HostSim::host_send_ex(uint32_t relid, uint16_t type, uint16_t flags, uint64_t tid, const void* extra,
+                                        size_t extra_len, const void* payload, size_t len) {
     ChannelInfo* ch = open_channel(relid);
     if (ch == nullptr) return vmbus::RingStatus::NotAttached;
     bool sig = false;
@@ -222,8 +222,8 @@ void HostSim::on_message(const uint8_t* m, size_t len) {
             memcpy(o + 24, d.instance.b, 16);
             o[180] = static_cast<uint8_t>(d.sub_channel_index);
             wr32(o + 184, relid);
-            o[190] = 1;                          // dedicated interrupt
-            wr32(o + 192, relid | (2u << 12));   // OVMM's formula; the guest must not assume it
+            o[190] = 1;                         // dedicated interrupt
+            wr32(o + 192, relid | (2u << 12));  // OVMM's formula; the guest must not assume it
             channels_[relid] = ChannelInfo{};
             reply(o, sizeof o);
             relid++;
@@ -367,8 +367,7 @@ void HostSim::on_message(const uint8_t* m, size_t len) {
         reply(r, sizeof r);
         return;
     }
-    default:
-        violation("unexpected channel message type " + std::to_string(type));
+    default: violation("unexpected channel message type " + std::to_string(type));
     }
 }
 

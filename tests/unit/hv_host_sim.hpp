@@ -56,10 +56,10 @@ public:
         bool open = false;
         bool rescinded = false;
         uint32_t ring_gpadl = 0, downstream_pages = 0, target_vp = 0;
-        vmbus::Ring to_host, to_guest;     // the host's view of the guest's outbound / inbound ring
+        vmbus::Ring to_host, to_guest;  // the host's view of the guest's outbound / inbound ring
         uint64_t guest_signals = 0;
         bool signalled_since_empty = false;
-        bool host_waiting = false;         // the host set pending_send_sz on to_guest
+        bool host_waiting = false;  // the host set pending_send_sz on to_guest
     };
     // Host side of an open channel's rings. host_send signals the guest (SIEF bit relid) when the rules say so.
     vmbus::RingStatus host_send(uint32_t relid, uint16_t type, uint16_t flags, uint64_t tid, const void* payload,

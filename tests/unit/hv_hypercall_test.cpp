@@ -146,8 +146,8 @@ TEST(HvDetect, OtherHypervisorsAndMissingPrivileges) {
 TEST(HvGuestId, OpenSourceEncoding) {
     EXPECT_EQ(encode_guest_os_id(1, 0, 0, 0), 0x8100000000000000ull);  // what Linux would claim: type 1
     EXPECT_EQ(encode_guest_os_id(0, 0x18, 0x00020003, 0x1234), 0x8018000200031234ull);
-    EXPECT_NE(kSkerryGuestOsId >> 63, 0u);                   // open source
-    EXPECT_EQ((kSkerryGuestOsId >> 56) & 0x7F, 0u);          // neither Linux (1) nor FreeBSD (2)
+    EXPECT_NE(kSkerryGuestOsId >> 63, 0u);           // open source
+    EXPECT_EQ((kSkerryGuestOsId >> 56) & 0x7F, 0u);  // neither Linux (1) nor FreeBSD (2)
 }
 
 TEST(HvSetup, EnablesHypercallPageInOrder) {

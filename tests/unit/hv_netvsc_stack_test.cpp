@@ -4,10 +4,10 @@
 // download service, link down/up, a channel rescind, and a host sending malformed and oversized packets while
 // traffic flows.
 #include <errno.h>
-#include <stdarg.h>
-#include <stdlib.h>
 #include <gtest/gtest.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -75,7 +75,7 @@ int echo_client(int fd, uint64_t bytes, uint64_t timeout_ms, const char* label) 
     NT_CHECK(!c.mismatch);
     NT_CHECK(c.received == bytes);
     report("[A] %s: %llu bytes echoed through netvsc in %.2f s (%.1f MiB/s each way)\n", label,
-            static_cast<unsigned long long>(bytes), dt, static_cast<double>(bytes) / (1 << 20) / dt);
+           static_cast<unsigned long long>(bytes), dt, static_cast<double>(bytes) / (1 << 20) / dt);
     run_for(200);
     return 0;
 }
@@ -111,11 +111,10 @@ TEST(NetvscStack, TcpEchoOneMebibyte) {
         const hvtest::HostSim::ChannelInfo& ch = n.host.channels().at(n.relid);
         report("[B] netvsc: %llu frames in (%llu transfer-page packets), %llu out, %llu tx back-pressure; "
                "%llu packets to the host, %llu signals\n",
-                static_cast<unsigned long long>(g.rx_frames), static_cast<unsigned long long>(n.sim->rx_packets),
-                static_cast<unsigned long long>(g.tx_frames),
-                static_cast<unsigned long long>(c.tx_dropped_ring_full),
-                static_cast<unsigned long long>(ch.to_host.stats().packets_read),
-                static_cast<unsigned long long>(ch.guest_signals));
+               static_cast<unsigned long long>(g.rx_frames), static_cast<unsigned long long>(n.sim->rx_packets),
+               static_cast<unsigned long long>(g.tx_frames), static_cast<unsigned long long>(c.tx_dropped_ring_full),
+               static_cast<unsigned long long>(ch.to_host.stats().packets_read),
+               static_cast<unsigned long long>(ch.guest_signals));
         return 0;
     };
     const auto r = net_test::run_pair(client, server, kPairTimeoutMs);
@@ -212,18 +211,20 @@ TEST(NetvscStack, BulkDownloadServiceFourClients) {
             x.s = net::Stream::connect(addr("10.0.0.2:8080"), h, &x);
             NT_CHECK(x.s != nullptr);
         }
-        NT_CHECK(run_until([&] {
-            for (auto& x : g)
-                if (!x.closed) return false;
-            return true;
-        }, 20000));
+        NT_CHECK(run_until(
+            [&] {
+                for (auto& x : g)
+                    if (!x.closed) return false;
+                return true;
+            },
+            20000));
         const double dt = now_s() - t0;
         for (auto& x : g) {
             NT_CHECK(!x.bad);
             NT_CHECK(x.got == kBytes);
         }
         report("[A] download: %d x %llu bytes from netvsc in %.2f s (%.1f MiB/s)\n", kClients,
-                static_cast<unsigned long long>(kBytes), dt, kClients * static_cast<double>(kBytes) / (1 << 20) / dt);
+               static_cast<unsigned long long>(kBytes), dt, kClients * static_cast<double>(kBytes) / (1 << 20) / dt);
         run_for(200);
         return 0;
     };
@@ -231,31 +232,34 @@ TEST(NetvscStack, BulkDownloadServiceFourClients) {
         HvNode& n = hv_node(fd, "B", kCmdB);
         static Download d[kClients];
         static int next = 0;
-        net::Listener* l = net::Listener::open(net::Address::any(8080), 8, [](net::Listener&, net::Stream& s, void*) {
-            NT_CHECK(next < kClients);
-            Download* x = &d[next++];
-            x->s = &s;
-            net::StreamHandlers h;
-            h.readable = [](net::Stream& s, void* c) {
-                Download* x = static_cast<Download*>(c);
-                char ch;
-                while (!x->want && s.read(&ch, 1) == 1) {
-                    if (ch == '\n') {
-                        x->req[x->req_len] = 0;
-                        NT_CHECK(sscanf(x->req, "GET %llu", reinterpret_cast<unsigned long long*>(&x->want)) == 1);
-                        x->pump();
-                    } else if (x->req_len + 1 < sizeof x->req) {
-                        x->req[x->req_len++] = ch;
+        net::Listener* l = net::Listener::open(
+            net::Address::any(8080), 8,
+            [](net::Listener&, net::Stream& s, void*) {
+                NT_CHECK(next < kClients);
+                Download* x = &d[next++];
+                x->s = &s;
+                net::StreamHandlers h;
+                h.readable = [](net::Stream& s, void* c) {
+                    Download* x = static_cast<Download*>(c);
+                    char ch;
+                    while (!x->want && s.read(&ch, 1) == 1) {
+                        if (ch == '\n') {
+                            x->req[x->req_len] = 0;
+                            NT_CHECK(sscanf(x->req, "GET %llu", reinterpret_cast<unsigned long long*>(&x->want)) == 1);
+                            x->pump();
+                        } else if (x->req_len + 1 < sizeof x->req) {
+                            x->req[x->req_len++] = ch;
+                        }
                     }
-                }
-            };
-            h.writable = [](net::Stream&, void* c) { static_cast<Download*>(c)->pump(); };
-            h.closed = [](net::Stream&, net::Error e, void* c) {
-                NT_CHECK(e == net::Error::None);
-                static_cast<Download*>(c)->s = nullptr;
-            };
-            s.set_handlers(h, x);
-        }, nullptr);
+                };
+                h.writable = [](net::Stream&, void* c) { static_cast<Download*>(c)->pump(); };
+                h.closed = [](net::Stream&, net::Error e, void* c) {
+                    NT_CHECK(e == net::Error::None);
+                    static_cast<Download*>(c)->s = nullptr;
+                };
+                s.set_handlers(h, x);
+            },
+            nullptr);
         NT_CHECK(l != nullptr);
         NT_CHECK(run_until([&] { return n.wire_closed; }, 25000));
         for (auto& x : d) NT_CHECK(x.sent == kBytes);
@@ -362,51 +366,51 @@ TEST(NetvscStack, MalformedAndOversizedHostPacketsDuringTraffic) {
         n.hook = [](HvNode& h) {
             // While frames flow: one for every 25 frames received, 24 in all (1 MiB brings about 750).
             while (kind < 24 && static_cast<uint64_t>(kind) < glue_counters().rx_frames / 25) {
-            hvtest::NetvspSim& s = *h.sim;
-            std::vector<uint8_t> m(44 + 1700, 0);
-            put32(&m[0], netvsc::kRndisPacketMsg);
-            put32(&m[4], 44 + 1700);
-            put32(&m[8], 36);
-            put32(&m[12], 1700);  // oversized frame
-            memcpy(&m[44], s.mac, 6);
-            bool ok = true;
-            switch (kind++ % 8) {
-            case 0: ok = s.inject_rndis(m); break;
-            case 1:
-                m.resize(54);
-                put32(&m[4], 54);
-                put32(&m[12], 10);  // runt
-                ok = s.inject_rndis(m);
-                break;
-            case 2:
-                put32(&m[4], 0x40000000);  // length beyond the range and the buffer
-                m.resize(60);
-                ok = s.inject_rndis(m);
-                break;
-            case 3:
-                m.resize(60);
-                put32(&m[4], 60);
-                put32(&m[12], 400);  // data beyond the message
-                ok = s.inject_rndis(m, 0, 60);
-                break;
-            case 4: ok = s.send_xfer({{1500, 0xFFFFF000u}}, 0, netvsc::Driver::kRecvBufId); break;
-            case 5: ok = s.send_xfer({{100, 0}}, 0, 0x1234); break;  // unknown page set
-            case 6: {
-                uint8_t c[8];
-                put32(c, netvsc::kNvspSendRndisPktComplete);
-                put32(c + 4, 1);
-                ok = s.send_raw(vmbus::kPacketCompletion, 0, 0xABCDEF, nullptr, 0, c, 8);
-                break;
-            }
-            default: {
-                std::vector<uint8_t> q(24, 0);  // a QUERY_CMPLT nobody asked for
-                put32(&q[0], netvsc::kRndisQueryCmplt);
-                put32(&q[4], 24);
-                put32(&q[8], 999);
-                s.send_control(q);
-            }
-            }
-            if (ok) injected++;
+                hvtest::NetvspSim& s = *h.sim;
+                std::vector<uint8_t> m(44 + 1700, 0);
+                put32(&m[0], netvsc::kRndisPacketMsg);
+                put32(&m[4], 44 + 1700);
+                put32(&m[8], 36);
+                put32(&m[12], 1700);  // oversized frame
+                memcpy(&m[44], s.mac, 6);
+                bool ok = true;
+                switch (kind++ % 8) {
+                case 0: ok = s.inject_rndis(m); break;
+                case 1:
+                    m.resize(54);
+                    put32(&m[4], 54);
+                    put32(&m[12], 10);  // runt
+                    ok = s.inject_rndis(m);
+                    break;
+                case 2:
+                    put32(&m[4], 0x40000000);  // length beyond the range and the buffer
+                    m.resize(60);
+                    ok = s.inject_rndis(m);
+                    break;
+                case 3:
+                    m.resize(60);
+                    put32(&m[4], 60);
+                    put32(&m[12], 400);  // data beyond the message
+                    ok = s.inject_rndis(m, 0, 60);
+                    break;
+                case 4: ok = s.send_xfer({{1500, 0xFFFFF000u}}, 0, netvsc::Driver::kRecvBufId); break;
+                case 5: ok = s.send_xfer({{100, 0}}, 0, 0x1234); break;  // unknown page set
+                case 6: {
+                    uint8_t c[8];
+                    put32(c, netvsc::kNvspSendRndisPktComplete);
+                    put32(c + 4, 1);
+                    ok = s.send_raw(vmbus::kPacketCompletion, 0, 0xABCDEF, nullptr, 0, c, 8);
+                    break;
+                }
+                default: {
+                    std::vector<uint8_t> q(24, 0);  // a QUERY_CMPLT nobody asked for
+                    put32(&q[0], netvsc::kRndisQueryCmplt);
+                    put32(&q[4], 24);
+                    put32(&q[8], 999);
+                    s.send_control(q);
+                }
+                }
+                if (ok) injected++;
             }
         };
         NT_CHECK(run_until([&] { return n.wire_closed; }, 28000));
@@ -423,9 +427,9 @@ TEST(NetvscStack, MalformedAndOversizedHostPacketsDuringTraffic) {
         for (size_t at = 0; (at = net_test::log_text().find("netvsc relid 1: dropped", at)) != std::string::npos; ++at)
             lines++;
         NT_CHECK(n.drv->stats().malformed > 16 && lines == 16);
-        report("[B] misbehaving host: %d bad packets injected, %llu bad frames, %llu device errors\n",
-                injected, static_cast<unsigned long long>(c.rx_dropped_bad_frame),
-                static_cast<unsigned long long>(c.device_errors));
+        report("[B] misbehaving host: %d bad packets injected, %llu bad frames, %llu device errors\n", injected,
+               static_cast<unsigned long long>(c.rx_dropped_bad_frame),
+               static_cast<unsigned long long>(c.device_errors));
         return 0;
     };
     const auto r = net_test::run_pair(client, server, kPairTimeoutMs);

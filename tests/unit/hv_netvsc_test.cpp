@@ -233,7 +233,7 @@ TEST_F(NetvscTest, BringUpNegotiatesNewestAndLearnsMacMtuLink) {
     EXPECT_EQ(sim->filter(), kFilterDirected | kFilterMulticast | kFilterAllMulticast | kFilterBroadcast);
     EXPECT_EQ(drv->packet_filter(), sim->filter());
     EXPECT_EQ(sim->oids_queried, (std::vector<uint32_t>{kOidPermanentAddress, kOidMaximumFrameSize, kOidLinkSpeed,
-                                                          kOidMediaConnectStatus}));
+                                                        kOidMediaConnectStatus}));
     EXPECT_EQ(drv->recv_sub_alloc_size(), 256u + 1514 + 36);
     EXPECT_EQ(drv->recv_sub_alloc_count(), (1u << 20) / 1806);
     EXPECT_EQ(drv->send_section_size(), 6144u);
@@ -403,7 +403,7 @@ TEST_F(NetvscTest, TransmitCopiesIntoSectionsAndHandsCookiesBackInTheNextPass) {
     const uint64_t completions = drv->stats().tx_completions;
     ASSERT_EQ(send(f1, &c1), net::TxStatus::Queued);
     ASSERT_EQ(send(f2, &c2, 100), net::TxStatus::Queued);  // two segments
-    EXPECT_TRUE(client.done.empty());  // copied, but never handed back from inside transmit()
+    EXPECT_TRUE(client.done.empty());                      // copied, but never handed back from inside transmit()
     EXPECT_EQ(drv->tx_done_pending(), 2u);
     EXPECT_EQ(drv->tx_sections_busy(), 2u);
     drv->poll(64);  // the next pass: the host has not read them yet, the copies are its
@@ -1008,8 +1008,8 @@ struct BusyClient : Client {
     net::NicDriver* drv = nullptr;
     std::set<std::vector<uint8_t>*> in_flight;
     std::vector<std::vector<uint8_t>> queued;  // what transmit() took, in order
-    std::vector<void*> held;                  // frames kept until a tx_done
-    size_t follow_ups = 0;                    // frames still to send from tx_done
+    std::vector<void*> held;                   // frames kept until a tx_done
+    size_t follow_ups = 0;                     // frames still to send from tx_done
     size_t full = 0, dropped = 0, malformed_sent = 0, twice = 0, sent_in_link = 0;
 
     void send_copy(const std::vector<uint8_t>& bytes) {

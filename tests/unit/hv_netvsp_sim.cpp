@@ -98,8 +98,7 @@ void NetvspSim::on_packet(const std::vector<uint8_t>& p) {
     case kCompletion:
         if (flags != 0) violation("completion with flags " + std::to_string(flags));
         return on_completion(tid, payload, plen);
-    case kInband:
-        return on_nvsp(flags, tid, payload, plen);
+    case kInband: return on_nvsp(flags, tid, payload, plen);
     case kGpaDirect: {
         // 16: reserved, 20: range count, 24: ranges {len, offset, pfn[pages]}; the data is read page by page.
         if (off < 24) return violation("GPA-direct packet without its range header");
@@ -135,8 +134,7 @@ void NetvspSim::on_packet(const std::vector<uint8_t>& p) {
         phase_ = Phase::Ready;
         return on_rndis_pkt(flags, tid, payload, plen, &data);
     }
-    default:
-        return violation("guest packet of type " + std::to_string(type));
+    default: return violation("guest packet of type " + std::to_string(type));
     }
 }
 
@@ -204,8 +202,7 @@ void NetvspSim::on_nvsp(uint16_t flags, uint64_t tid, const uint8_t* m, size_t l
     }
     if (phase_ == Phase::Init) {
         switch (type) {
-        case kInit:
-            return violation("second INIT after a successful one");
+        case kInit: return violation("second INIT after a successful one");
         case kNdisConfig:
             if (!need(20, "NDIS_CONFIG")) return;
             if (version_ < 0x00030002) violation("NDIS_CONFIG on NVSP 1");
@@ -264,8 +261,7 @@ void NetvspSim::on_nvsp(uint16_t flags, uint64_t tid, const uint8_t* m, size_t l
             wr32(r, kSendBufComplete);
             wr32(r + 4, kFail);
             const uint32_t h = rd32(m + 4);
-            if (refuse_send_buffer || !gpadl_usable(h, "send buffer") ||
-                host_.gpadls().at(h).byte_count < section_size)
+            if (refuse_send_buffer || !gpadl_usable(h, "send buffer") || host_.gpadls().at(h).byte_count < section_size)
                 return complete(tid, r, sizeof r);
             send_buf_ = true;
             send_gpadl_ = h;
@@ -278,14 +274,12 @@ void NetvspSim::on_nvsp(uint16_t flags, uint64_t tid, const uint8_t* m, size_t l
             if (!recv_buf_) return violation("SEND_RNDIS_PKT before the receive buffer");
             phase_ = Phase::Ready;
             return on_rndis_pkt(flags, tid, m, len, nullptr);
-        default:
-            return violation("NVSP message " + std::to_string(type) + " during initialisation");
+        default: return violation("NVSP message " + std::to_string(type) + " during initialisation");
         }
     }
     // Ready
     switch (type) {
-    case kRndisPkt:
-        return on_rndis_pkt(flags, tid, m, len, nullptr);
+    case kRndisPkt: return on_rndis_pkt(flags, tid, m, len, nullptr);
     case kRevokeRecv:
     case kRevokeSend:
         if (wants) violation("revoke with a completion request (hosts never complete it)");
@@ -294,8 +288,7 @@ void NetvspSim::on_nvsp(uint16_t flags, uint64_t tid, const uint8_t* m, size_t l
         control_.clear();
         to_guest_.clear();
         return;
-    default:
-        return violation("NVSP message " + std::to_string(type) + " when ready (wrong order)");
+    default: return violation("NVSP message " + std::to_string(type) + " when ready (wrong order)");
     }
 }
 
@@ -356,8 +349,8 @@ void NetvspSim::on_rndis_pkt(uint16_t flags, uint64_t tid, const uint8_t* m, siz
         const uint32_t mlen = rd32(p + 4), doff = rd32(p + 8), dlen = rd32(p + 12);
         if (mlen < kHeader || mlen > left || rd32(p + 16) || rd32(p + 20) || rd32(p + 24) || rd32(p + 36) ||
             dlen == 0 || 8ull + doff + dlen > mlen) {
-            violation("malformed PACKET_MSG (length " + std::to_string(mlen) + ", data " + std::to_string(doff) +
-                      "+" + std::to_string(dlen) + ", OOB/VC fields must be 0)");
+            violation("malformed PACKET_MSG (length " + std::to_string(mlen) + ", data " + std::to_string(doff) + "+" +
+                      std::to_string(dlen) + ", OOB/VC fields must be 0)");
             status = kFail;
             break;
         }
@@ -420,9 +413,7 @@ void NetvspSim::on_rndis_control(const uint8_t* m, size_t len) {
                 break;
             }
             [[fallthrough]];
-        case 0x01010102:
-            info.assign(mac, mac + 6);
-            break;
+        case 0x01010102: info.assign(mac, mac + 6); break;
         case 0x00010106: u32(max_frame_size); break;
         case 0x00010111: u32(max_frame_size + 14); break;
         case 0x00010107: u32(link_speed); break;
@@ -469,8 +460,7 @@ void NetvspSim::on_rndis_control(const uint8_t* m, size_t len) {
         if (mlen != 16) violation("KEEPALIVE_CMPLT of " + std::to_string(mlen) + " bytes");
         keepalive_replies++;
         return;
-    default:
-        return violation("RNDIS control message " + hex(type));
+    default: return violation("RNDIS control message " + hex(type));
     }
 }
 
@@ -506,8 +496,8 @@ int NetvspSim::take_sub(bool control) {
 bool NetvspSim::accepts(const std::vector<uint8_t>& f) {
     if (f.size() < 14) return true;  // let malformed frames through: the guest must cope
     const bool multicast = f[0] & 1;
-    const bool broadcast = multicast && f[0] == 0xFF && f[1] == 0xFF && f[2] == 0xFF && f[3] == 0xFF &&
-                           f[4] == 0xFF && f[5] == 0xFF;
+    const bool broadcast = multicast && f[0] == 0xFF && f[1] == 0xFF && f[2] == 0xFF && f[3] == 0xFF && f[4] == 0xFF &&
+                           f[5] == 0xFF;
     if (broadcast) return filter_ & kFilterBroadcast;
     if (multicast) return filter_ & kFilterAllMulticast;  // no multicast list is ever programmed
     (void)kFilterMulticast;
@@ -532,8 +522,8 @@ size_t NetvspSim::deliver() {
         }
         wr32(nvsp + 4, channel);
         const uint64_t tid = next_tid_++;
-        const vmbus::RingStatus s =
-            host_.host_send_ex(relid_, kXfer, kCompletionRequested, tid, extra.data(), extra.size(), nvsp, 40);
+        const vmbus::RingStatus s = host_.host_send_ex(relid_, kXfer, kCompletionRequested, tid, extra.data(),
+                                                       extra.size(), nvsp, 40);
         if (s != vmbus::RingStatus::Ok) return false;
         rx_pending_[tid] = subs;
         rx_packets++;

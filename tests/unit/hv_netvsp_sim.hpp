@@ -31,39 +31,39 @@ public:
 
     // ---- configuration (before the guest starts)
     uint8_t mac[6] = {0x00, 0x15, 0x5d, 0x12, 0x34, 0x56};
-    uint32_t max_version = 0x00060001;    // newest NVSP version accepted
-    bool answer_init = true;              // false: INIT goes unanswered (the guest must time out)
-    bool answer_rndis = true;             // false: RNDIS requests go unanswered
+    uint32_t max_version = 0x00060001;  // newest NVSP version accepted
+    bool answer_init = true;            // false: INIT goes unanswered (the guest must time out)
+    bool answer_rndis = true;           // false: RNDIS requests go unanswered
     uint32_t section_size = 6144;
-    bool refuse_send_buffer = false;      // SEND_SEND_BUF answered with status FAIL
-    uint32_t max_frame_size = 1500;       // OID_GEN_MAXIMUM_FRAME_SIZE answer
-    uint32_t link_speed = 100000000;      // OID_GEN_LINK_SPEED (100 bit/s units): 10 Gb/s
-    bool permanent_address_fails = false; // QUERY PERMANENT_ADDRESS answers FAILURE
-    size_t frames_per_packet = 8;         // frames batched into one transfer-page packet at most
-    bool hold_tx_completions = false;     // keep the guest's send completions until release_tx_completions()
-    size_t control_reserve = 16;          // sub-allocations kept for control replies
+    bool refuse_send_buffer = false;       // SEND_SEND_BUF answered with status FAIL
+    uint32_t max_frame_size = 1500;        // OID_GEN_MAXIMUM_FRAME_SIZE answer
+    uint32_t link_speed = 100000000;       // OID_GEN_LINK_SPEED (100 bit/s units): 10 Gb/s
+    bool permanent_address_fails = false;  // QUERY PERMANENT_ADDRESS answers FAILURE
+    size_t frames_per_packet = 8;          // frames batched into one transfer-page packet at most
+    bool hold_tx_completions = false;      // keep the guest's send completions until release_tx_completions()
+    size_t control_reserve = 16;           // sub-allocations kept for control replies
 
     // ---- running: process every guest packet, then deliver what is queued for the guest. Returns work done.
     size_t pump();
 
     // ---- host events
     void inject(const void* frame, size_t len);  // a frame for the guest (queued)
-    void set_link(bool up);                       // INDICATE_STATUS media connect / disconnect
+    void set_link(bool up);                      // INDICATE_STATUS media connect / disconnect
     void rescind() { host_.rescind(relid_); }
     void send_control(const std::vector<uint8_t>& rndis) { control_.push_back(rndis); }  // any RNDIS message
     void release_tx_completions();
     // Raw transfer-page packet (for malformed input): ranges {byte_count, byte_offset} into the receive buffer,
     // NVSP payload SEND_RNDIS_PKT with `channel_type`. Tracked for completion like any other.
-    bool send_xfer(const std::vector<std::pair<uint32_t, uint32_t>>& ranges, uint32_t channel_type,
-                   uint16_t page_set, uint32_t claimed_ranges = 0xFFFFFFFF);
+    bool send_xfer(const std::vector<std::pair<uint32_t, uint32_t>>& ranges, uint32_t channel_type, uint16_t page_set,
+                   uint32_t claimed_ranges = 0xFFFFFFFF);
     // Any RNDIS message (up to a sub-allocation) in a free sub-allocation as one transfer-page packet, with the
     // range claiming `range_len` bytes (0: the message's size). False when no sub-allocation or ring space.
     bool inject_rndis(const std::vector<uint8_t>& msg, uint32_t channel_type = 0, uint32_t range_len = 0);
     // Raw bytes into the guest's receive buffer at `offset` (inside it).
     void write_recv(uint32_t offset, const void* data, size_t len);
     // Any packet on the host->guest ring (type, flags, header extra, payload).
-    bool send_raw(uint16_t type, uint16_t flags, uint64_t tid, const void* extra, size_t extra_len,
-                  const void* payload, size_t len);
+    bool send_raw(uint16_t type, uint16_t flags, uint64_t tid, const void* extra, size_t extra_len, const void* payload,
+                  size_t len);
     // Put an invalid write index into the host->guest ring's control page.
     void corrupt_inbound_ring();
 
@@ -127,8 +127,8 @@ private:
     std::vector<bool> sub_busy_;
     std::map<uint64_t, std::vector<uint32_t>> rx_pending_;  // tid -> sub-allocations
     uint64_t next_tid_ = 0x5000;
-    std::deque<std::vector<uint8_t>> control_;  // RNDIS replies/indications for the guest
-    std::deque<std::vector<uint8_t>> to_guest_; // frames for the guest
+    std::deque<std::vector<uint8_t>> control_;        // RNDIS replies/indications for the guest
+    std::deque<std::vector<uint8_t>> to_guest_;       // frames for the guest
     std::deque<std::pair<uint64_t, uint32_t>> held_;  // tid, status
 };
 

@@ -75,7 +75,7 @@ TEST(Nvsp, ParseHostCompletions) {
     wr32(b, 102);
     wr32(b + 4, 1);
     wr32(b + 8, 1);
-    wr32(b + 16, 1806);   // OVMM's sub-allocation for MTU 1514
+    wr32(b + 16, 1806);  // OVMM's sub-allocation for MTU 1514
     wr32(b + 20, 580);
     wr32(b + 24, 1806 * 580);
     RecvBufComplete rb;
@@ -125,8 +125,8 @@ TEST(Rndis, GuestMessagesGolden) {
     const uint8_t init[24] = {2, 0, 0, 0, 24, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0, 0};
     EXPECT_EQ(memcmp(b, init, 24), 0);
     ASSERT_EQ(build_rndis_query(b, 2, kOidPermanentAddress), 28u);
-    const uint8_t q[28] = {4, 0, 0, 0, 28, 0, 0, 0, 2, 0, 0, 0, 0x01, 0x01, 0x01, 0x01,
-                           0, 0, 0, 0, 20, 0, 0, 0, 0, 0, 0, 0};
+    const uint8_t q[28] = {4,    0,    0, 0, 28, 0, 0,  0, 2, 0, 0, 0, 0x01, 0x01,
+                           0x01, 0x01, 0, 0, 0,  0, 20, 0, 0, 0, 0, 0, 0,    0};
     EXPECT_EQ(memcmp(b, q, 28), 0);
     const uint32_t filter = kFilterDirected | kFilterAllMulticast | kFilterBroadcast;
     ASSERT_EQ(build_rndis_set(b, 3, kOidCurrentPacketFilter, &filter, 4), 32u);

@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "stub_nic.hpp"
 #include "drivers/bus/vmbus/platform.hpp"
 #include "drivers/bus/vmbus/reftime.hpp"
 #include "drivers/bus/vmbus/registry.hpp"
@@ -17,6 +16,7 @@
 #include "hv_host_sim.hpp"
 #include "kernel/dma.hpp"
 #include "net/nic.hpp"
+#include "stub_nic.hpp"
 
 namespace skerry::hyperv {
 namespace {
@@ -108,7 +108,8 @@ struct PlatformTest : ::testing::Test {
         return steps;
     }
     bool synic_off() {
-        return (model.msrs[hv::kMsrSimp] & hv::kPageEnable) == 0 && (model.msrs[hv::kMsrSiefp] & hv::kPageEnable) == 0 &&
+        return (model.msrs[hv::kMsrSimp] & hv::kPageEnable) == 0 &&
+               (model.msrs[hv::kMsrSiefp] & hv::kPageEnable) == 0 &&
                (model.msrs[hv::kMsrSint0 + hv::kVmbusSint] & hv::kSintMasked) != 0;
     }
 
@@ -150,9 +151,9 @@ TEST_F(PlatformTest, LateReplyMakesTheTimerFallBackToTheNextVersion) {
     p.service(500 * kMs);                 // nothing yet: still waiting for 5.3
     EXPECT_EQ(p.connection().version(), vmbus::kVersionWin10V53);
     EXPECT_EQ(p.version_timeouts(), 0u);
-    p.service(1000 * kMs);                // the timer: fall back to 5.2, which the host answers at once
+    p.service(1000 * kMs);  // the timer: fall back to 5.2, which the host answers at once
     EXPECT_EQ(p.version_timeouts(), 1u);
-    port.release();                       // ... and now the late answer to 5.3 arrives: dropped, counted
+    port.release();  // ... and now the late answer to 5.3 arrives: dropped, counted
     run(p, 1000 * kMs);
     EXPECT_EQ(p.phase(), Phase::Ready) << failure_name(p.failure());
     EXPECT_EQ(p.connection().version(), vmbus::kVersionWin10V52);
@@ -184,7 +185,7 @@ TEST_F(PlatformTest, SilentHostFailsCleanlyWithinTheBudget) {
     EXPECT_EQ(model.msrs[hv::kMsrHypercall] & hv::kHypercallEnable, 0u);
     EXPECT_EQ(model.msrs[hv::kMsrGuestOsId], 0u);
     EXPECT_EQ(dma::in_use(), dma_before + 4096);  // only the test's hypercall page
-    p.service(10000 * kMs);                          // harmless after the failure
+    p.service(10000 * kMs);                       // harmless after the failure
     EXPECT_EQ(p.phase(), Phase::Failed);
 }
 
@@ -342,7 +343,8 @@ TEST_F(PlatformTest, ChannelSignalsReachTheirHandlers) {
     model.set_event(hv::kVmbusSint, 2);
     p.service(3);
     EXPECT_EQ(handler_calls[1], 1);
-    for (uint32_t r = 10; r < 10 + Platform::kMaxHandlers - 1; ++r) EXPECT_TRUE(p.set_channel_handler(r, count_handler, nullptr));
+    for (uint32_t r = 10; r < 10 + Platform::kMaxHandlers - 1; ++r)
+        EXPECT_TRUE(p.set_channel_handler(r, count_handler, nullptr));
     EXPECT_FALSE(p.set_channel_handler(100, count_handler, nullptr));  // table full
 }
 
@@ -361,7 +363,8 @@ struct FactoryLog {
 };
 FactoryLog factory_log;
 
-net::NicDriver* make_test_nic(vmbus::Connection& conn, hv::HypercallPort& port, uint32_t relid, vmbus::DmaProvider& dma) {
+net::NicDriver* make_test_nic(vmbus::Connection& conn, hv::HypercallPort& port, uint32_t relid,
+                              vmbus::DmaProvider& dma) {
     factory_log.relids.push_back(relid);
     factory_log.ports.push_back(&port);
     // The factory may use the connection and the DMA provider (as netvsc will).
@@ -488,8 +491,8 @@ TEST_F(RegistryTest, AFailedFactoryIsRecordedAsFailed) {
     devices::Record storage[8];
     devices::Registry out{storage, 8};
     EXPECT_EQ(reg.create_devices(p.connection(), host, vmbus::kernel_dma(), &out), 0u);
-    const devices::Record* nic =
-        out.find(devices::Bus::Vmbus, p.connection().find_offer(vmbus::kNetvscClass)->offer.child_relid);
+    const devices::Record* nic = out.find(devices::Bus::Vmbus,
+                                          p.connection().find_offer(vmbus::kNetvscClass)->offer.child_relid);
     ASSERT_NE(nic, nullptr);
     EXPECT_EQ(nic->outcome, devices::Outcome::Failed);
     EXPECT_STREQ(nic->driver, "testvsc");

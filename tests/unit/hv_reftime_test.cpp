@@ -76,7 +76,7 @@ TEST_F(RefTimeTest, SequenceZeroIsInvalid) {
     page.set(0, 1ull << 62, 1000);
     hv::RefTscSample s;
     EXPECT_FALSE(hv::read_reference_tsc(page.b, fake_rdtsc, s));
-    EXPECT_EQ(tsc_reads, 0);  // not even read
+    EXPECT_EQ(tsc_reads, 0);                 // not even read
     page.set(0xFFFFFFFF, 1ull << 62, 1000);  // the old TLFS marker (Xen's emulation) is not trusted either
     EXPECT_FALSE(hv::read_reference_tsc(page.b, fake_rdtsc, s));
     page.set(0xFFFFFFFE, 1ull << 62, 1000);  // but every other value is a sequence

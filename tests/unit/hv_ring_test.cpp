@@ -61,9 +61,9 @@ TEST(VmbusRing, InbandPacketGoldenBytes) {
     const uint8_t golden[40] = {
         0x06, 0x00, 0x02, 0x00, 0x03, 0x00, 0x01, 0x00,  // type 6, offset8 2, len8 3 (16+5 -> 24), flags 1
         0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,  // transaction id
-        1, 2, 3, 4, 5, 0, 0, 0,                          // payload, zero padding to 8
-        0, 0, 0, 0, 0, 0, 0, 0,                          // trailer: start offset 0 << 32
-        0, 0, 0, 0, 0, 0, 0, 0,
+        1,    2,    3,    4,    5,    0,    0,    0,     // payload, zero padding to 8
+        0,    0,    0,    0,    0,    0,    0,    0,     // trailer: start offset 0 << 32
+        0,    0,    0,    0,    0,    0,    0,    0,
     };
     EXPECT_EQ(memcmp(m.data(), golden, 40), 0);
     EXPECT_EQ(m.u32(kRingOffWriteIndex), 32u);

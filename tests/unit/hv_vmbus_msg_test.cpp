@@ -66,10 +66,10 @@ TEST(VmbusMsg, InitiateContactV5Golden) {
     p.monitor_page2 = 0x12346000;
     ASSERT_EQ(build_initiate_contact(b, p), 40u);
     const uint8_t golden[40] = {
-        14, 0, 0, 0, 0, 0, 0, 0,        // header: type 14, padding
-        3, 0, 5, 0,                     // version 5.3
-        1, 0, 0, 0,                     // target vcpu
-        2, 0, 0, 0, 0, 0, 0, 0,         // msg_sint 2, msg_vtl 0, reserved, feature flags 0
+        14,   0,    0,    0,    0, 0, 0, 0,  // header: type 14, padding
+        3,    0,    5,    0,                 // version 5.3
+        1,    0,    0,    0,                 // target vcpu
+        2,    0,    0,    0,    0, 0, 0, 0,  // msg_sint 2, msg_vtl 0, reserved, feature flags 0
         0x00, 0x50, 0x34, 0x12, 0, 0, 0, 0,  // monitor page 1
         0x00, 0x60, 0x34, 0x12, 0, 0, 0, 0,  // monitor page 2
     };
@@ -114,11 +114,11 @@ TEST(VmbusMsg, OpenChannelGolden) {
     ASSERT_EQ(build_open_channel(b, 5, 0x55, 0xE1E11, 0, 17), 148u);
     EXPECT_EQ(rd32(b), 5u);
     EXPECT_EQ(rd32(b + 4), 0u);
-    EXPECT_EQ(rd32(b + 8), 5u);       // child relid
-    EXPECT_EQ(rd32(b + 12), 0x55u);   // open id
-    EXPECT_EQ(rd32(b + 16), 0xE1E11u);  // ring GPADL
-    EXPECT_EQ(rd32(b + 20), 0u);      // target VP
-    EXPECT_EQ(rd32(b + 24), 17u);     // downstream ring: 1 control + 16 data pages
+    EXPECT_EQ(rd32(b + 8), 5u);                              // child relid
+    EXPECT_EQ(rd32(b + 12), 0x55u);                          // open id
+    EXPECT_EQ(rd32(b + 16), 0xE1E11u);                       // ring GPADL
+    EXPECT_EQ(rd32(b + 20), 0u);                             // target VP
+    EXPECT_EQ(rd32(b + 24), 17u);                            // downstream ring: 1 control + 16 data pages
     for (int i = 28; i < 148; ++i) EXPECT_EQ(b[i], 0) << i;  // user data zero for netvsc
     const uint8_t ud[4] = {1, 2, 3, 4};
     ASSERT_EQ(build_open_channel(b, 5, 0x55, 0xE1E11, 0, 17, ud, 4), 148u);
@@ -192,16 +192,16 @@ TEST(VmbusMsg, GpadlSplitBoundaries) {
 TEST(VmbusMsg, GpadlRejectsInconsistentRanges) {
     auto p = pfns(4);
     uint8_t b[kMaxMessageSize];
-    EXPECT_EQ(gpadl_message_count(GpadlRange{4 * 4096, 0, p.data(), 3}), 0u);       // too few PFNs
+    EXPECT_EQ(gpadl_message_count(GpadlRange{4 * 4096, 0, p.data(), 3}), 0u);  // too few PFNs
     EXPECT_EQ(gpadl_message_count(GpadlRange{4 * 4096, 0, p.data(), 4}), 1u);
-    EXPECT_EQ(gpadl_message_count(GpadlRange{4 * 4096, 100, p.data(), 4}), 0u);     // offset spills a 5th page
+    EXPECT_EQ(gpadl_message_count(GpadlRange{4 * 4096, 100, p.data(), 4}), 0u);  // offset spills a 5th page
     EXPECT_EQ(gpadl_message_count(GpadlRange{3 * 4096, 100, p.data(), 4}), 1u);
     EXPECT_EQ(gpadl_message_count(GpadlRange{0, 0, p.data(), 0}), 0u);
     EXPECT_EQ(gpadl_message_count(GpadlRange{4096, 4096, p.data(), 2}), 0u);
     EXPECT_EQ(gpadl_message_count(GpadlRange{4096, 0, nullptr, 1}), 0u);
     auto many = pfns(8191);
     EXPECT_EQ(gpadl_message_count(GpadlRange{8191u * 4096, 0, many.data(), 8191}), 0u);  // range_buflen overflow
-    EXPECT_EQ(build_gpadl_message(b, 0, 1, 0, GpadlRange{4096, 0, p.data(), 1}), 0u);  // handle 0
+    EXPECT_EQ(build_gpadl_message(b, 0, 1, 0, GpadlRange{4096, 0, p.data(), 1}), 0u);    // handle 0
 }
 
 std::vector<uint8_t> offer_bytes(uint32_t relid) {

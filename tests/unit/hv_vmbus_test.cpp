@@ -259,24 +259,24 @@ TEST_F(VmbusTest, MalformedAndOutOfOrderHostMessagesAreDropped) {
     const uint64_t before = c.stats().dropped;
     uint8_t m[240] = {};
     m[0] = kMsgOfferChannel;
-    model.send(2, 1, m, 100);          // offer too short
+    model.send(2, 1, m, 100);  // offer too short
     m[0] = 99;
-    model.send(2, 1, m, 8);            // unknown type
-    model.send(2, 1, m, 240, 250);     // slot claims 250 bytes
+    model.send(2, 1, m, 8);         // unknown type
+    model.send(2, 1, m, 240, 250);  // slot claims 250 bytes
     m[0] = kMsgVersionResponse;
     m[8] = 1;
-    model.send(2, 1, m, 16);           // version response while connected
+    model.send(2, 1, m, 16);  // version response while connected
     m[0] = kMsgGpadlCreated;
     m[12] = 0x55;
-    model.send(2, 1, m, 20);           // GPADL_CREATED for a handle never sent
+    model.send(2, 1, m, 20);  // GPADL_CREATED for a handle never sent
     m[0] = kMsgOpenChannelResult;
     m[8] = 2;
-    model.send(2, 1, m, 20);           // open result for a channel not opening
+    model.send(2, 1, m, 20);  // open result for a channel not opening
     m[0] = kMsgAllOffersDelivered;
-    model.send(2, 1, m, 8);            // second all-offers
+    model.send(2, 1, m, 8);  // second all-offers
     m[0] = kMsgRescindChannelOffer;
     m[8] = 77;
-    model.send(2, 1, m, 12);           // rescind of an unknown relid
+    model.send(2, 1, m, 12);            // rescind of an unknown relid
     model.send(2, 0x80000010u, m, 16);  // a hypervisor (timer) message on the VMBus SINT
     pump(c);
     EXPECT_EQ(c.stats().dropped - before, 9u);
@@ -297,7 +297,6 @@ TEST_F(VmbusTest, DuplicateOfferRelidIsDropped) {
     c.handle(o, sizeof o);
     EXPECT_EQ(c.offer_count(), 3u);
 }
-
 
 // ---------------------------------------------------------------------------------------------- channels
 
@@ -441,9 +440,9 @@ TEST_F(ChannelTest, BadOpenArguments) {
     Connection c(cfg);
     connect(c);
     Channel ch;
-    EXPECT_FALSE(ch.begin_open(c, host, 99, ring.phys, ring.virt, 17, 17));       // no such relid
-    EXPECT_FALSE(ch.begin_open(c, host, 2, ring.phys + 8, ring.virt, 17, 17));    // not page aligned
-    EXPECT_FALSE(ch.begin_open(c, host, 2, ring.phys, ring.virt, 1, 17));         // ring without data pages
+    EXPECT_FALSE(ch.begin_open(c, host, 99, ring.phys, ring.virt, 17, 17));     // no such relid
+    EXPECT_FALSE(ch.begin_open(c, host, 2, ring.phys + 8, ring.virt, 17, 17));  // not page aligned
+    EXPECT_FALSE(ch.begin_open(c, host, 2, ring.phys, ring.virt, 1, 17));       // ring without data pages
     EXPECT_EQ(ch.state(), Channel::State::Failed);
 }
 

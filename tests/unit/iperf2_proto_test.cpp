@@ -40,7 +40,7 @@ constexpr uint32_t kLenBit = 0x00010000;  // HEADER_LEN_BIT, with the length in 
 }  // namespace
 
 TEST(Iperf2Proto, TcpHeaderSizeFromFlags) {
-    EXPECT_EQ(v2::tcp_header_size(0), 4u);  // no header: data from the first byte
+    EXPECT_EQ(v2::tcp_header_size(0), 4u);           // no header: data from the first byte
     EXPECT_EQ(v2::tcp_header_size(0x30313233), 4u);  // an old client's "0123..." data pattern
     EXPECT_EQ(v2::tcp_header_size(v2::kHeaderVersion1), 24u);
     EXPECT_EQ(v2::tcp_header_size(v2::kHeaderVersion1 | v2::kRunNow), 24u);
@@ -97,8 +97,8 @@ TEST(Iperf2Proto, TcpTruncatedHeaders) {
 
 TEST(Iperf2Proto, UdpRequests) {
     // -u -d -b 10M -l 1200: sequence header, then the request; HEADER_SEQNO64B and friends are ignored
-    auto b = header(v2::kHeaderVersion1 | v2::kRunNow | v2::kHeaderExtend | 0x08000000, 0, 15778, -100, 10000000,
-                    1200, v2::kUdpSeqHeader);
+    auto b = header(v2::kHeaderVersion1 | v2::kRunNow | v2::kHeaderExtend | 0x08000000, 0, 15778, -100, 10000000, 1200,
+                    v2::kUdpSeqHeader);
     b.resize(1200);
     v2::Request r = v2::parse_udp(b.data(), b.size());
     EXPECT_EQ(r.back, v2::Back::Dual);

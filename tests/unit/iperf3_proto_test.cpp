@@ -241,7 +241,7 @@ TEST(Iperf3Proto, RetransmitsFollowIperf3Server) {
     r[0].id = 1;
     r[1].id = 3;
     r[1].retransmits = 3;  // the sending stream of a --bidir test
-    {   // server only received: -1 everywhere, whatever the streams say
+    {                      // server only received: -1 everywhere, whatever the streams say
         cJSON* j = results_for(R"({"tcp":true,"time":1})", r, 1, false);
         ASSERT_NE(j, nullptr);
         EXPECT_EQ(cJSON_GetObjectItemCaseSensitive(j, "sender_has_retransmits")->valueint, -1);
@@ -249,7 +249,7 @@ TEST(Iperf3Proto, RetransmitsFollowIperf3Server) {
         EXPECT_EQ(cJSON_GetObjectItemCaseSensitive(s0, "retransmits")->valueint, -1);
         cJSON_Delete(j);
     }
-    {   // --bidir TCP: the receiving stream -1, the sending one its count
+    {  // --bidir TCP: the receiving stream -1, the sending one its count
         cJSON* j = results_for(R"({"tcp":true,"time":1,"bidirectional":true})", r, 2, true);
         ASSERT_NE(j, nullptr);
         EXPECT_EQ(cJSON_GetObjectItemCaseSensitive(j, "sender_has_retransmits")->valueint, 1);
@@ -258,7 +258,7 @@ TEST(Iperf3Proto, RetransmitsFollowIperf3Server) {
         EXPECT_EQ(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(st, 1), "retransmits")->valueint, 3);
         cJSON_Delete(j);
     }
-    {   // UDP sender: iperf3 says 0 (no TCP retransmits to have) and -1 per stream
+    {  // UDP sender: iperf3 says 0 (no TCP retransmits to have) and -1 per stream
         r[0].retransmits = 5;
         cJSON* j = results_for(R"({"udp":true,"time":1,"reverse":true})", r, 1, true);
         ASSERT_NE(j, nullptr);

@@ -26,7 +26,7 @@ struct Seg {
     uint8_t flags = kAck;
     size_t options = 0;  // bytes of TCP options (a multiple of 4)
     size_t payload = 0;
-    uint8_t proto = 6;   // IPv4 protocol / IPv6 next header
+    uint8_t proto = 6;      // IPv4 protocol / IPv6 next header
     size_t ip_options = 0;  // IPv4 header options (a multiple of 4)
 };
 
@@ -130,8 +130,8 @@ TEST(PureAck, FlagsMustBeExactlyAck) {
     for (bool v6 : {false, true}) {
         Seg s;
         s.v6 = v6;
-        const uint8_t not_pure[] = {0,           kPsh | kAck, kSyn | kAck, kFin | kAck, kRst | kAck,
-                                    kRst,        kSyn,        kUrg | kAck, kEce | kAck, 0x80 | kAck};
+        const uint8_t not_pure[] = {0,    kPsh | kAck, kSyn | kAck, kFin | kAck, kRst | kAck,
+                                    kRst, kSyn,        kUrg | kAck, kEce | kAck, 0x80 | kAck};
         for (uint8_t flags : not_pure) {
             s.flags = flags;
             EXPECT_FALSE(is_pure(frame(s))) << v6 << " " << int{flags};
@@ -384,7 +384,7 @@ TEST(AckCoalescer, OtherFramesAreLeftToTheCallerWhoFlushesFirst) {
     data.flags = kPsh | kAck;
     data.payload = 10;
     EXPECT_EQ(o.offer(data), Offer::NotHeld);
-    EXPECT_EQ(o.refs[1], 0);  // no reference taken
+    EXPECT_EQ(o.refs[1], 0);      // no reference taken
     EXPECT_TRUE(o.sent.empty());  // the owner's turn: flush, then send its frame (the glue's output())
     EXPECT_EQ(o.c.held(), 1u);
     EXPECT_TRUE(o.c.flush());

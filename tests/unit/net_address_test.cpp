@@ -50,13 +50,13 @@ TEST(NetAddress, Ipv6ParseAndFormat) {
     EXPECT_EQ(v6("::1"), "::1");
     EXPECT_EQ(v6("1::"), "1::");
     EXPECT_EQ(v6("2001:0db8:0000:0000:0000:0000:0000:0001"), "2001:db8::1");
-    EXPECT_EQ(v6("2001:db8:0:0:1:0:0:1"), "2001:db8::1:0:0:1");  // the first of equal runs
+    EXPECT_EQ(v6("2001:db8:0:0:1:0:0:1"), "2001:db8::1:0:0:1");     // the first of equal runs
     EXPECT_EQ(v6("2001:db8:0:1:1:1:1:1"), "2001:db8:0:1:1:1:1:1");  // one zero word is not compressed
     EXPECT_EQ(v6("FE80::5054:FF:FE12:3456"), "fe80::5054:ff:fe12:3456");
     EXPECT_EQ(v6("::ffff:10.0.2.15"), "::ffff:10.0.2.15");
     EXPECT_EQ(v6("1:2:3:4:5:6:7:8"), "1:2:3:4:5:6:7:8");
-    for (const char* bad : {":", ":::", "1:2", "1::2::3", "12345::", "1:2:3:4:5:6:7:8:9", "1::2:3:4:5:6:7:8", "g::",
-                            "1:", "::1.2.3", "::ffff:1.2.3.400"}) {
+    for (const char* bad : {":", ":::", "1:2", "1::2::3", "12345::", "1:2:3:4:5:6:7:8:9", "1::2:3:4:5:6:7:8",
+                            "g::", "1:", "::1.2.3", "::ffff:1.2.3.400"}) {
         EXPECT_EQ(v6(bad), "(invalid)") << bad;
     }
 

@@ -74,8 +74,14 @@ namespace {
 // The pseudo-header of RFC 793 / RFC 8200 built out as bytes and summed by the reference.
 uint16_t pseudo_reference(const uint8_t* addrs, size_t n, uint8_t proto, uint32_t len) {
     std::vector<uint8_t> b(addrs, addrs + n);
-    const uint8_t rest[8] = {0, 0, 0, proto, static_cast<uint8_t>(len >> 24), static_cast<uint8_t>(len >> 16),
-                             static_cast<uint8_t>(len >> 8), static_cast<uint8_t>(len)};
+    const uint8_t rest[8] = {0,
+                             0,
+                             0,
+                             proto,
+                             static_cast<uint8_t>(len >> 24),
+                             static_cast<uint8_t>(len >> 16),
+                             static_cast<uint8_t>(len >> 8),
+                             static_cast<uint8_t>(len)};
     b.insert(b.end(), rest, rest + 8);
     return reference(b.data(), b.size());
 }

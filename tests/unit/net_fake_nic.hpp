@@ -3,9 +3,10 @@
 // It behaves like a DMA device and keeps the NIC contract (src/net/nic.hpp): transmit() keeps pointing at the
 // frame's pieces (zero copy) and only reads them when it "completes" the frame in a pass (poll()); a pass first
 // does its "ring work" (sends completed frames to the wire, reads frames off the wire) and then delivers
-// (tx_done, receive, tx_ready); a bounded ring makes transmit() say Full (with tx_ready later). Receive buffers are lent to the stack and must come back through rx_release
-// (checked). Checksum offloads it advertises it really performs: on transmit it completes the checksums at
-// the offsets the stack gave, on receive it verifies them and reports Good/Bad.
+// (tx_done, receive, tx_ready); a bounded ring makes transmit() say Full (with tx_ready later). Receive buffers are
+// lent to the stack and must come back through rx_release (checked). Checksum offloads it advertises it really
+// performs: on transmit it completes the checksums at the offsets the stack gave, on receive it verifies them and
+// reports Good/Bad.
 #pragma once
 
 #include <stddef.h>
@@ -70,7 +71,7 @@ private:
     bool want_ready_ = false;
     skerry::net::NicClient* client_ = nullptr;
     std::deque<skerry::net::TxFrame> tx_;
-    std::vector<void*> tx_done_;                 // completed in this pass's ring work
+    std::vector<void*> tx_done_;                  // completed in this pass's ring work
     std::vector<skerry::net::RxFrame> rx_batch_;  // read in this pass's ring work
     std::set<void*> lent_;
     size_t lent_max_ = 0, bad_releases_ = 0;

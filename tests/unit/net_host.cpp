@@ -91,7 +91,6 @@ namespace skerry::time {
 uint64_t now_ns() { return monotonic_ns() - clock_base; }
 }  // namespace skerry::time
 
-
 namespace skerry::random {
 uint64_t next_u64() {
     // xorshift64*: deterministic per seed, good enough for ports and ISNs in tests.

@@ -22,11 +22,11 @@
 namespace net_test {
 
 struct NodeConfig {
-    const char* name = "node";     // log prefix
-    const char* cmdline = "";      // the kernel command line the stack sees
-    uint8_t mac_last = 1;          // MAC 02:00:00:00:00:<mac_last>
-    uint32_t offloads = 0;         // skerry::net::Offload bits the fake NIC advertises (and performs)
-    size_t tx_ring = 64;           // frames the fake NIC holds before transmit() returns false
+    const char* name = "node";                 // log prefix
+    const char* cmdline = "";                  // the kernel command line the stack sees
+    uint8_t mac_last = 1;                      // MAC 02:00:00:00:00:<mac_last>
+    uint32_t offloads = 0;                     // skerry::net::Offload bits the fake NIC advertises (and performs)
+    size_t tx_ring = 64;                       // frames the fake NIC holds before transmit() returns false
     skerry::net::NicDriver* driver = nullptr;  // the stack's NIC instead of a FakeNic (the wire is the caller's)
 };
 
@@ -49,17 +49,16 @@ void dump_log();
 
 // Forks a child per function; each gets its end of the wire and returns its exit status (0 = passed).
 struct PairResult {
-    int a = -1, b = -1;        // exit statuses; 128 + signal when killed by one
+    int a = -1, b = -1;  // exit statuses; 128 + signal when killed by one
     bool timed_out = false;
 };
-PairResult run_pair(const std::function<int(int wire_fd)>& a, const std::function<int(int wire_fd)>& b,
-                    int timeout_ms);
+PairResult run_pair(const std::function<int(int wire_fd)>& a, const std::function<int(int wire_fd)>& b, int timeout_ms);
 // One child with its own wire (the other end stays unused in the parent until the child ends).
 int run_single(const std::function<int(int wire_fd)>& fn, int timeout_ms);
 
 }  // namespace net_test
 
-#define NT_CHECK(cond)                                                     \
-    do {                                                                   \
-        if (!(cond)) ::net_test::fail(__FILE__, __LINE__, #cond);          \
+#define NT_CHECK(cond)                                            \
+    do {                                                          \
+        if (!(cond)) ::net_test::fail(__FILE__, __LINE__, #cond); \
     } while (0)

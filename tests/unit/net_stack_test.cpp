@@ -9,15 +9,15 @@
 #include <array>
 #include <vector>
 
-#include "stub_nic.hpp"
 #include "appliances/echo/echo.hpp"
+#include "kernel/event_loop.hpp"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
 #include "lwip/stats.h"
 #include "net/netif_glue.hpp"
 #include "net/socket.hpp"
-#include "kernel/event_loop.hpp"
 #include "net/stack.hpp"
+#include "stub_nic.hpp"
 #include "tests/unit/net_echo_client.hpp"
 #include "tests/unit/net_host.hpp"
 
@@ -33,8 +33,8 @@ namespace {
 
 constexpr const char* kCmdA = "ip=10.0.0.1/24 ip6=fd00::1/64 hostname=node-a";
 constexpr const char* kCmdB = "ip=10.0.0.2/24 gw=10.0.0.254 dns=10.0.0.53 ip6=fd00::2/64";
-constexpr uint32_t kAllOffloads =
-    kOffloadTxIpv4Checksum | kOffloadTxTcpUdpChecksum | kOffloadTxTcp6UdpChecksum | kOffloadRxChecksum;
+constexpr uint32_t kAllOffloads = kOffloadTxIpv4Checksum | kOffloadTxTcpUdpChecksum | kOffloadTxTcp6UdpChecksum |
+                                  kOffloadRxChecksum;
 constexpr int kPairTimeoutMs = 20000;  // the parent's last resort; each child has tighter deadlines
 
 Address addr(const char* text) {
@@ -43,8 +43,7 @@ Address addr(const char* text) {
     return a;
 }
 
-void node(int fd, const char* name, const char* cmdline, uint8_t mac_last, uint32_t offloads = 0,
-          size_t tx_ring = 64) {
+void node(int fd, const char* name, const char* cmdline, uint8_t mac_last, uint32_t offloads = 0, size_t tx_ring = 64) {
     NodeConfig c;
     c.name = name;
     c.cmdline = cmdline;
@@ -193,21 +192,23 @@ TEST(NetStack, UdpEchoBothWays) {
             for (size_t i = 0; i < len; ++i) buf[i] = pattern(i, id);
             if (len >= 4) memcpy(buf, &id, 4);
         };
-        Datagram* d = Datagram::open(Address::any(0), [](Datagram&, const Address& from, const void* data,
-                                                         size_t len, void* c) {
-            auto* x = static_cast<Ctx*>(c);
-            for (uint32_t id = 0; id < x->probes->size(); ++id) {
-                Probe& p = (*x->probes)[id];
-                if (p.answered || p.len != len || !from.same_host(p.to) || from.port != 7) continue;
-                uint8_t expect[8000];
-                for (size_t i = 0; i < len; ++i) expect[i] = pattern(i, id);
-                if (len >= 4) memcpy(expect, &id, 4);
-                if (memcmp(expect, data, len) != 0) continue;
-                p.answered = true;
-                return;
-            }
-            x->bad = true;
-        }, &ctx);
+        Datagram* d = Datagram::open(
+            Address::any(0),
+            [](Datagram&, const Address& from, const void* data, size_t len, void* c) {
+                auto* x = static_cast<Ctx*>(c);
+                for (uint32_t id = 0; id < x->probes->size(); ++id) {
+                    Probe& p = (*x->probes)[id];
+                    if (p.answered || p.len != len || !from.same_host(p.to) || from.port != 7) continue;
+                    uint8_t expect[8000];
+                    for (size_t i = 0; i < len; ++i) expect[i] = pattern(i, id);
+                    if (len >= 4) memcpy(expect, &id, 4);
+                    if (memcmp(expect, data, len) != 0) continue;
+                    p.answered = true;
+                    return;
+                }
+                x->bad = true;
+            },
+            &ctx);
         NT_CHECK(d != nullptr);
         NT_CHECK(d->local().port != 0);
         // Send, and send again what is unanswered (the first datagrams wait for ARP/ND).
@@ -219,11 +220,13 @@ TEST(NetStack, UdpEchoBothWays) {
                 fill(buf, probes[id].len, id);
                 NT_CHECK(d->send_to(probes[id].to, buf, probes[id].len) == Error::None);
             }
-            all = run_until([&] {
-                for (const Probe& p : probes)
-                    if (!p.answered) return false;
-                return true;
-            }, 300);
+            all = run_until(
+                [&] {
+                    for (const Probe& p : probes)
+                        if (!p.answered) return false;
+                    return true;
+                },
+                300);
         }
         NT_CHECK(all);
         NT_CHECK(!ctx.bad);
@@ -280,26 +283,29 @@ TEST(NetStack, SlowReaderBackPressureKeepsMemoryBounded) {
             size_t max_available = 0;
             bool mismatch = false, eof = false, reading = false;
         } r;
-        Listener* l = Listener::open(Address::any(9000), 4, [](Listener&, Stream& s, void* ctx) {
-            auto* r = static_cast<R*>(ctx);
-            r->s = &s;
-            r->accepted_ns = s.opened_ns();
-            StreamHandlers h;
-            h.readable = [](Stream& s, void* ctx) {
+        Listener* l = Listener::open(
+            Address::any(9000), 4,
+            [](Listener&, Stream& s, void* ctx) {
                 auto* r = static_cast<R*>(ctx);
-                if (s.available() > r->max_available) r->max_available = s.available();
-                if (!r->reading) return;  // stalled: leave everything in the window
-                uint8_t buf[4096];
-                size_t n;
-                while ((n = s.read(buf, sizeof buf)) > 0) {
-                    for (size_t i = 0; i < n; ++i)
-                        if (buf[i] != pattern(r->received + i, 9)) r->mismatch = true;
-                    r->received += n;
-                }
-                if (s.at_eof()) r->eof = true;
-            };
-            s.set_handlers(h, r);
-        }, &r);
+                r->s = &s;
+                r->accepted_ns = s.opened_ns();
+                StreamHandlers h;
+                h.readable = [](Stream& s, void* ctx) {
+                    auto* r = static_cast<R*>(ctx);
+                    if (s.available() > r->max_available) r->max_available = s.available();
+                    if (!r->reading) return;  // stalled: leave everything in the window
+                    uint8_t buf[4096];
+                    size_t n;
+                    while ((n = s.read(buf, sizeof buf)) > 0) {
+                        for (size_t i = 0; i < n; ++i)
+                            if (buf[i] != pattern(r->received + i, 9)) r->mismatch = true;
+                        r->received += n;
+                    }
+                    if (s.at_eof()) r->eof = true;
+                };
+                s.set_handlers(h, r);
+            },
+            &r);
         NT_CHECK(l != nullptr);
         NT_CHECK(run_until([&] { return r.s != nullptr; }, 3000));
         run_for(1000);
@@ -420,13 +426,16 @@ TEST(NetStack, AbortAndResetAreDelivered) {
     };
     auto server = [](int fd) {
         node(fd, "B", kCmdB, 2);
-        Listener* l = Listener::open(Address::any(9001), 8, [](Listener&, Stream& s, void*) {
-            StreamHandlers h;
-            h.readable = [](Stream& s, void*) {
-                if (s.available() >= 5) s.abort();  // abort from inside the callback
-            };
-            s.set_handlers(h, nullptr);
-        }, nullptr);
+        Listener* l = Listener::open(
+            Address::any(9001), 8,
+            [](Listener&, Stream& s, void*) {
+                StreamHandlers h;
+                h.readable = [](Stream& s, void*) {
+                    if (s.available() >= 5) s.abort();  // abort from inside the callback
+                };
+                s.set_handlers(h, nullptr);
+            },
+            nullptr);
         NT_CHECK(l != nullptr);
         NT_CHECK(run_until([] { return nic().wire_closed(); }, 15000));
         run_for(20);
@@ -456,11 +465,13 @@ TEST(NetStack, HundredConcurrentConnections) {
             if (i == 0) NT_CHECK(run_until([&] { return clients[0].received > 0; }, 3000));
         }
         NT_CHECK(socket_stats().streams_open >= static_cast<uint64_t>(kConnections - 1));  // the first may be done
-        NT_CHECK(run_until([&] {
-            for (const EchoClient& c : clients)
-                if (!c.done && !c.failed) return false;
-            return true;
-        }, 12000));
+        NT_CHECK(run_until(
+            [&] {
+                for (const EchoClient& c : clients)
+                    if (!c.done && !c.failed) return false;
+                return true;
+            },
+            12000));
         for (const EchoClient& c : clients) {
             NT_CHECK(!c.failed);
             NT_CHECK(!c.mismatch);
@@ -480,100 +491,106 @@ TEST(NetStack, HundredConcurrentConnections) {
 // One stack alone: multicast filter entries (IPv4 all-systems, IPv6 all-nodes and solicited-node), link
 // changes, and a malformed ip= that falls back to DHCP, which then says it is waiting.
 TEST(NetStack, MulticastFilterLinkAndDhcpFallback) {
-    const int rc = net_test::run_single([](int fd) {
-        NodeConfig c;
-        c.name = "solo";
-        c.cmdline = "ip=10.0.0.300/24 hostname=-bad";
-        c.mac_last = 0x42;
-        net_test::init_node(fd, c);
-        NT_CHECK(start());
-        NT_CHECK(!is_ready());
-        NT_CHECK(net_test::log_contains("bad value '10.0.0.300/24' for 'ip'"));
-        NT_CHECK(net_test::log_contains("ip= option is not usable"));
-        NT_CHECK(net_test::log_contains("using DHCP instead"));
-        NT_CHECK(net_test::log_contains("bad hostname '-bad'"));
-        NT_CHECK(net_test::log_contains("net e0: fake NIC, MAC 02:00:00:00:00:42, link up 1000 Mb/s, MTU 1500"));
-        const uint8_t all_nodes[6] = {0x33, 0x33, 0, 0, 0, 1};
-        const uint8_t all_systems[6] = {0x01, 0x00, 0x5e, 0, 0, 1};
-        const uint8_t solicited[6] = {0x33, 0x33, 0xff, 0x00, 0x00, 0x42};  // of fe80::ff:fe00:42
-        NT_CHECK(nic().has_multicast(all_nodes));
-        NT_CHECK(nic().has_multicast(all_systems));
-        NT_CHECK(run_until([&] { return nic().has_multicast(solicited); }, 3000));
+    const int rc = net_test::run_single(
+        [](int fd) {
+            NodeConfig c;
+            c.name = "solo";
+            c.cmdline = "ip=10.0.0.300/24 hostname=-bad";
+            c.mac_last = 0x42;
+            net_test::init_node(fd, c);
+            NT_CHECK(start());
+            NT_CHECK(!is_ready());
+            NT_CHECK(net_test::log_contains("bad value '10.0.0.300/24' for 'ip'"));
+            NT_CHECK(net_test::log_contains("ip= option is not usable"));
+            NT_CHECK(net_test::log_contains("using DHCP instead"));
+            NT_CHECK(net_test::log_contains("bad hostname '-bad'"));
+            NT_CHECK(net_test::log_contains("net e0: fake NIC, MAC 02:00:00:00:00:42, link up 1000 Mb/s, MTU 1500"));
+            const uint8_t all_nodes[6] = {0x33, 0x33, 0, 0, 0, 1};
+            const uint8_t all_systems[6] = {0x01, 0x00, 0x5e, 0, 0, 1};
+            const uint8_t solicited[6] = {0x33, 0x33, 0xff, 0x00, 0x00, 0x42};  // of fe80::ff:fe00:42
+            NT_CHECK(nic().has_multicast(all_nodes));
+            NT_CHECK(nic().has_multicast(all_systems));
+            NT_CHECK(run_until([&] { return nic().has_multicast(solicited); }, 3000));
 
-        nic().set_link(false);
-        NT_CHECK(net_test::log_contains("net e0: link down"));
-        nic().set_link(true);
-        NT_CHECK(net_test::log_contains("net e0: link up (1000 Mb/s)"));
+            nic().set_link(false);
+            NT_CHECK(net_test::log_contains("net e0: link down"));
+            nic().set_link(true);
+            NT_CHECK(net_test::log_contains("net e0: link up (1000 Mb/s)"));
 
-        NT_CHECK(run_until([] { return net_test::log_contains("net e0: DHCP: waiting for an answer (attempt 2)"); },
-                           5000));
-        char buf[64];
-        NT_CHECK(run_until([&] { return primary_address(buf, sizeof buf) > 0; }, 3000));  // link-local meanwhile
-        NT_CHECK(strncmp(buf, "fe80::", 6) == 0);
-        return 0;
-    }, 15000);
+            NT_CHECK(run_until([] { return net_test::log_contains("net e0: DHCP: waiting for an answer (attempt 2)"); },
+                               5000));
+            char buf[64];
+            NT_CHECK(run_until([&] { return primary_address(buf, sizeof buf) > 0; }, 3000));  // link-local meanwhile
+            NT_CHECK(strncmp(buf, "fe80::", 6) == 0);
+            return 0;
+        },
+        15000);
     EXPECT_EQ(rc, 0);
 }
 
 // The stack attaches the NICs it was given with add_nic() (init_node gives it the fake one, as the kernel's boot
 // code gives it the ones its buses found), each once, and only before it starts.
 TEST(NetStack, NicsAreHandedOverBeforeStart) {
-    const int rc = net_test::run_single([](int fd) {
-        NodeConfig c;
-        c.name = "solo";
-        c.cmdline = "ip=10.0.0.1/24";
-        net_test::init_node(fd, c);
-        NT_CHECK(nics_added() == 1);
-        NT_CHECK(!add_nic(nic()));  // the same NIC again
-        NT_CHECK(nics_added() == 1);
-        NT_CHECK(start());
-        NT_CHECK(interface_count() == 1);
-        NT_CHECK(!add_nic(nic()));
-        NT_CHECK(net_test::log_contains("net: fake NIC was added after the stack started; not used"));
-        NT_CHECK(interface_count() == 1);
-        return 0;
-    }, 15000);
+    const int rc = net_test::run_single(
+        [](int fd) {
+            NodeConfig c;
+            c.name = "solo";
+            c.cmdline = "ip=10.0.0.1/24";
+            net_test::init_node(fd, c);
+            NT_CHECK(nics_added() == 1);
+            NT_CHECK(!add_nic(nic()));  // the same NIC again
+            NT_CHECK(nics_added() == 1);
+            NT_CHECK(start());
+            NT_CHECK(interface_count() == 1);
+            NT_CHECK(!add_nic(nic()));
+            NT_CHECK(net_test::log_contains("net: fake NIC was added after the stack started; not used"));
+            NT_CHECK(interface_count() == 1);
+            return 0;
+        },
+        15000);
     EXPECT_EQ(rc, 0);
 }
 
 // The glue hands a pbuf chain to the driver without copying, unless it has more pieces than a TxFrame holds.
 TEST(NetStack, GlueZeroCopyAndLinearisedTransmit) {
-    const int rc = net_test::run_single([](int fd) {
-        NodeConfig c;
-        c.name = "solo";
-        c.cmdline = "ip=10.0.0.1/24";
-        net_test::init_node(fd, c);
-        NT_CHECK(start());
-        netif* n = interface(0)->lwip_netif();
-        auto chain = [](int pieces) {
-            pbuf* head = nullptr;
-            for (int i = 0; i < pieces; ++i) {
-                pbuf* p = pbuf_alloc(PBUF_RAW, i == 0 ? 60 : 10, PBUF_RAM);
-                memset(p->payload, i, p->len);
-                if (head) {
-                    pbuf_cat(head, p);
-                } else {
-                    head = p;
+    const int rc = net_test::run_single(
+        [](int fd) {
+            NodeConfig c;
+            c.name = "solo";
+            c.cmdline = "ip=10.0.0.1/24";
+            net_test::init_node(fd, c);
+            NT_CHECK(start());
+            netif* n = interface(0)->lwip_netif();
+            auto chain = [](int pieces) {
+                pbuf* head = nullptr;
+                for (int i = 0; i < pieces; ++i) {
+                    pbuf* p = pbuf_alloc(PBUF_RAW, i == 0 ? 60 : 10, PBUF_RAM);
+                    memset(p->payload, i, p->len);
+                    if (head) {
+                        pbuf_cat(head, p);
+                    } else {
+                        head = p;
+                    }
                 }
-            }
-            return head;
-        };
-        pbuf* p16 = chain(16);
-        NT_CHECK(n->linkoutput(n, p16) == ERR_OK);
-        NT_CHECK(nic().last_tx() && nic().last_tx()->count == 16);
-        NT_CHECK(nic().last_tx()->segs[0].data == p16->payload);  // zero copy
-        pbuf_free(p16);                                           // the driver still holds its reference
-        pbuf* p20 = chain(20);
-        NT_CHECK(n->linkoutput(n, p20) == ERR_OK);
-        NT_CHECK(nic().last_tx() && nic().last_tx()->count == 1);
-        NT_CHECK(nic().last_tx()->total_len == 60 + 19 * 10);
-        NT_CHECK(interface(0)->counters().tx_linearised == 1);
-        pbuf_free(p20);
-        run_for(50);  // completions: tx_done frees the driver's references
-        NT_CHECK(interface(0)->tx_queue_length() == 0);
-        NT_CHECK(interface(0)->counters().tx_frames >= 2);
-        return 0;
-    }, 10000);
+                return head;
+            };
+            pbuf* p16 = chain(16);
+            NT_CHECK(n->linkoutput(n, p16) == ERR_OK);
+            NT_CHECK(nic().last_tx() && nic().last_tx()->count == 16);
+            NT_CHECK(nic().last_tx()->segs[0].data == p16->payload);  // zero copy
+            pbuf_free(p16);                                           // the driver still holds its reference
+            pbuf* p20 = chain(20);
+            NT_CHECK(n->linkoutput(n, p20) == ERR_OK);
+            NT_CHECK(nic().last_tx() && nic().last_tx()->count == 1);
+            NT_CHECK(nic().last_tx()->total_len == 60 + 19 * 10);
+            NT_CHECK(interface(0)->counters().tx_linearised == 1);
+            pbuf_free(p20);
+            run_for(50);  // completions: tx_done frees the driver's references
+            NT_CHECK(interface(0)->tx_queue_length() == 0);
+            NT_CHECK(interface(0)->counters().tx_frames >= 2);
+            return 0;
+        },
+        10000);
     EXPECT_EQ(rc, 0);
 }
 
@@ -618,10 +635,10 @@ TEST(NetStack, GlueCoalescesPureAcksButKeepsDuplicatesAndOrder) {
         out(tcp(1000, 1000, kAck, 0));
         out(tcp(1000, 2000, kAck, 0));  // replaces the first
         NT_CHECK(interface(0)->counters().tx_acks_coalesced == 1);
-        out(tcp(2000, 500, kAck, 0));   // another connection: held beside it
-        out(tcp(1000, 2000, kAck, 0));  // a duplicate: what is held goes out, then it waits
+        out(tcp(2000, 500, kAck, 0));        // another connection: held beside it
+        out(tcp(1000, 2000, kAck, 0));       // a duplicate: what is held goes out, then it waits
         out(tcp(1000, 3000, kPshAck, 100));  // data: the duplicate goes out first
-        out(tcp(2000, 600, kAck, 0));   // held until the end of the loop iteration
+        out(tcp(2000, 600, kAck, 0));        // held until the end of the loop iteration
         run_for(100);
         NT_CHECK(interface(0)->counters().tx_acks_coalesced == 1);
         return 0;
@@ -682,8 +699,8 @@ TEST(NetStack, MalformedFramesAreDroppedCountedAndSurvived) {
             return f;
         };
         auto ip4 = [](uint8_t proto, uint8_t ihl, uint8_t ver, int total, std::vector<uint8_t> payload) {
-            std::vector<uint8_t> h = {static_cast<uint8_t>(ver << 4 | ihl), 0, 0, 0, 0, 1, 0, 0, 64, proto, 0, 0,
-                                      10, 0, 0, 2, 10, 0, 0, 1};
+            std::vector<uint8_t> h = {
+                static_cast<uint8_t>(ver << 4 | ihl), 0, 0, 0, 0, 1, 0, 0, 64, proto, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1};
             const int len = total >= 0 ? total : static_cast<int>(20 + payload.size());
             h[2] = static_cast<uint8_t>(len >> 8);
             h[3] = static_cast<uint8_t>(len);
@@ -798,11 +815,10 @@ TEST(NetStack, HalfCloseAddressesAndCounters) {
 
 namespace {
 
-
 size_t netif_count() {
     size_t n = 0;
     netif* i;
-    NETIF_FOREACH(i) ++n;
+    NETIF_FOREACH(i)++ n;
     return n;
 }
 
@@ -811,26 +827,28 @@ size_t netif_count() {
 // A driver that does not start: attach() fails and leaves nothing behind (no netif in lwIP's list, no poller
 // left calling into the glue), and the same glue then attaches to a driver that works.
 TEST(NetStack, AttachThatFailsLeavesNothingBehind) {
-    const int rc = net_test::run_single([](int fd) {
-        node(fd, "A", kCmdA, 1);
-        const size_t before = netif_count();
-        skerry_test::StubNic bad(0, "refusing NIC");
-        auto* glue = new NetifGlue;
-        NT_CHECK(!glue->attach(bad));
-        NT_CHECK(netif_count() == before);
-        NT_CHECK(net_test::log_contains("refusing NIC did not start"));
-        delete glue;  // a poller left behind would now call into freed memory (ASan)
-        run_for(20);
-        // A glue whose driver did not start can attach again, to one that does.
-        int sv[2];
-        NT_CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == 0);
-        auto* again = new NetifGlue;
-        NT_CHECK(!again->attach(bad));
-        auto* good = new net_test::FakeNic(sv[0], 7, 0, 16);
-        NT_CHECK(again->attach(*good));
-        NT_CHECK(netif_count() == before + 1);
-        run_for(20);
-        return 0;
-    }, 10000);
+    const int rc = net_test::run_single(
+        [](int fd) {
+            node(fd, "A", kCmdA, 1);
+            const size_t before = netif_count();
+            skerry_test::StubNic bad(0, "refusing NIC");
+            auto* glue = new NetifGlue;
+            NT_CHECK(!glue->attach(bad));
+            NT_CHECK(netif_count() == before);
+            NT_CHECK(net_test::log_contains("refusing NIC did not start"));
+            delete glue;  // a poller left behind would now call into freed memory (ASan)
+            run_for(20);
+            // A glue whose driver did not start can attach again, to one that does.
+            int sv[2];
+            NT_CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == 0);
+            auto* again = new NetifGlue;
+            NT_CHECK(!again->attach(bad));
+            auto* good = new net_test::FakeNic(sv[0], 7, 0, 16);
+            NT_CHECK(again->attach(*good));
+            NT_CHECK(netif_count() == before + 1);
+            run_for(20);
+            return 0;
+        },
+        10000);
     EXPECT_EQ(rc, 0);
 }

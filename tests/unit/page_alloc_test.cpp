@@ -28,10 +28,10 @@ protected:
 TEST(PageAllocBitmap, Bytes) {
     // Two bits per page, whole 64-bit words.
     EXPECT_EQ(PageAllocator::bitmap_bytes(0), 0u);
-    EXPECT_EQ(PageAllocator::bitmap_bytes(1), 16u);              // one partial page: one word each
+    EXPECT_EQ(PageAllocator::bitmap_bytes(1), 16u);  // one partial page: one word each
     EXPECT_EQ(PageAllocator::bitmap_bytes(64 * kPage), 16u);
     EXPECT_EQ(PageAllocator::bitmap_bytes(65 * kPage), 32u);
-    EXPECT_EQ(PageAllocator::bitmap_bytes(kGiB), 2u * 32768u);   // 262144 pages: 32 KiB per bitmap
+    EXPECT_EQ(PageAllocator::bitmap_bytes(kGiB), 2u * 32768u);               // 262144 pages: 32 KiB per bitmap
     EXPECT_EQ(PageAllocator::bitmap_bytes(4 * kGiB + 1), 2u * 16385u * 8u);  // 1048577 pages in 16385 words
 }
 
@@ -71,7 +71,7 @@ TEST_F(PageAllocTest, AddFreeRoundsInwardReserveRoundsOutward) {
 }
 
 TEST_F(PageAllocTest, OverlapsAndLimitClamping) {
-    make(1 * kMiB);  // 256 pages
+    make(1 * kMiB);            // 256 pages
     pa.add_free(0, 2 * kMiB);  // beyond the limit: clamped; page 0 out
     EXPECT_EQ(pa.free_pages(), 255u);
     pa.add_free(0x4000, 0x4000);  // already free: no double counting
@@ -144,10 +144,10 @@ TEST_F(PageAllocTest, ContiguousAlignedRuns) {
     uint64_t c = pa.alloc(3);  // pages 3..15 are free below a
     EXPECT_EQ(c, 3 * kPage);
 
-    EXPECT_EQ(pa.alloc(1, 3 * kPage), 0u);       // alignment not a power of two
-    EXPECT_NE(pa.alloc(1, 16), 0u);              // alignment below a page means a page
-    EXPECT_EQ(pa.alloc(0), 0u);                  // nothing asked
-    EXPECT_EQ(pa.alloc(64 * 1024), 0u);          // more than there is
+    EXPECT_EQ(pa.alloc(1, 3 * kPage), 0u);  // alignment not a power of two
+    EXPECT_NE(pa.alloc(1, 16), 0u);         // alignment below a page means a page
+    EXPECT_EQ(pa.alloc(0), 0u);             // nothing asked
+    EXPECT_EQ(pa.alloc(64 * 1024), 0u);     // more than there is
     EXPECT_TRUE(pa.free(a, 16));
     EXPECT_TRUE(pa.free(b, 512));
     EXPECT_TRUE(pa.free(c, 3));
@@ -155,8 +155,8 @@ TEST_F(PageAllocTest, ContiguousAlignedRuns) {
 
 TEST_F(PageAllocTest, MaxAddressForDma32) {
     make(8 * kGiB);
-    pa.add_free(kMiB, 3 * kGiB - kMiB);       // low RAM below the PCI hole
-    pa.add_free(4 * kGiB, 4 * kGiB);          // high RAM
+    pa.add_free(kMiB, 3 * kGiB - kMiB);             // low RAM below the PCI hole
+    pa.add_free(4 * kGiB, 4 * kGiB);                // high RAM
     pa.reserve(kMiB, 3 * kGiB - kMiB - 8 * kPage);  // only the last 8 low pages stay free
     ASSERT_EQ(pa.free_pages(), 8u + 1048576u);
 
@@ -181,8 +181,8 @@ TEST_F(PageAllocTest, DoubleAndInvalidFreesChangeNothing) {
     uint64_t p = pa.alloc(4);
     ASSERT_NE(p, 0u);
     const size_t free_before = pa.free_pages();
-    EXPECT_FALSE(pa.free(p + 1));                // misaligned
-    EXPECT_FALSE(pa.free(p, 5));                 // the fifth page is free already
+    EXPECT_FALSE(pa.free(p + 1));  // misaligned
+    EXPECT_FALSE(pa.free(p, 5));   // the fifth page is free already
     EXPECT_FALSE(pa.free(p, 0));
     EXPECT_FALSE(pa.free(64 * kMiB));            // beyond the limit
     EXPECT_FALSE(pa.free(3 * kMiB - kPage, 2));  // never added (reserved)

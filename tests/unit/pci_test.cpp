@@ -12,13 +12,13 @@
 #include <tuple>
 #include <vector>
 
-#include "stub_nic.hpp"
 #include "drivers/bus/pci/pci.hpp"
 #include "drivers/bus/pci/registry.hpp"
 #include "drivers/devices.hpp"
 #include "hw/hw.hpp"
 #include "kernel/log.hpp"
 #include "net/nic.hpp"
+#include "stub_nic.hpp"
 
 using namespace skerry;
 using pci::Bar;
@@ -32,8 +32,16 @@ struct Function {
     void w8(uint16_t off, uint8_t v) { cfg[off] = v; }
     void w16(uint16_t off, uint16_t v) { std::memcpy(cfg + off, &v, 2); }
     void w32(uint16_t off, uint32_t v) { std::memcpy(cfg + off, &v, 4); }
-    uint16_t r16(uint16_t off) const { uint16_t v; std::memcpy(&v, cfg + off, 2); return v; }
-    uint32_t r32(uint16_t off) const { uint32_t v; std::memcpy(&v, cfg + off, 4); return v; }
+    uint16_t r16(uint16_t off) const {
+        uint16_t v;
+        std::memcpy(&v, cfg + off, 2);
+        return v;
+    }
+    uint32_t r32(uint16_t off) const {
+        uint32_t v;
+        std::memcpy(&v, cfg + off, 4);
+        return v;
+    }
     void mask32(uint16_t off, uint32_t m) { std::memcpy(wmask + off, &m, 4); }
     void mask16(uint16_t off, uint16_t m) { std::memcpy(wmask + off, &m, 2); }
 };
@@ -175,7 +183,7 @@ void build(FakePci& m) {
 
     // 00:02.0 e1000-like.
     Function& e = m.add(0, 2, 0, 0x8086, 0x100E, 0x02000003);
-    e.w16(0x04, 0x0003);  // the firmware turned decode on
+    e.w16(0x04, 0x0003);      // the firmware turned decode on
     e.w32(0x10, 0xFEB80000);  // BAR0 mem32 128K
     e.mask32(0x10, 0xFFFE0000);
     e.w32(0x14, 0xC001);  // BAR1 io 64, 16-bit decode (upper half reads 0)
@@ -242,7 +250,7 @@ void build(FakePci& m) {
     Function& br = m.add(0, 7, 0, 0x8086, 0x244E, 0x06040000, 0x01);
     br.w32(0x10, 0xD001);
     br.mask32(0x10, 0xFFFFFFF0);  // io 16
-    br.w32(0x18, 0x00010100);   // bus numbers: must not be sized as a BAR
+    br.w32(0x18, 0x00010100);     // bus numbers: must not be sized as a BAR
     br.mask32(0x18, 0x00FFFFFF);
     // 01:00.0 virtio-net (modern): vendor capabilities, MSI-X whose table BIR points at an absent BAR.
     Function& v = m.add(1, 0, 0, 0x1AF4, 0x1041, 0x02000001);
@@ -518,9 +526,9 @@ TEST_F(PciTest, EnableMsixProgramsTheTableEntry) {
     EXPECT_EQ(f.r16(0x42) & 1, 0);
     EXPECT_TRUE(f.r16(0x04) & pci::kCommandMemory);
 
-    EXPECT_FALSE(pci::enable_msix(e, 3, 0x43));                          // beyond the table
-    EXPECT_FALSE(pci::enable_msix(dev(0x1AF4, 0x1041), 0, 0x43));       // table BAR absent
-    EXPECT_FALSE(pci::enable_msix(dev(0x1234, 0x0005), 0, 0x43));       // no MSI-X
+    EXPECT_FALSE(pci::enable_msix(e, 3, 0x43));                    // beyond the table
+    EXPECT_FALSE(pci::enable_msix(dev(0x1AF4, 0x1041), 0, 0x43));  // table BAR absent
+    EXPECT_FALSE(pci::enable_msix(dev(0x1234, 0x0005), 0, 0x43));  // no MSI-X
 }
 
 TEST_F(PciTest, LogLines) {
@@ -729,8 +737,8 @@ TEST_F(PciMatchTest, MoreDevicesThanTheTableHolds) {
 
 TEST_F(PciMatchTest, MostSpecificEntryWinsAndTiesGoToTheFirstRegistered) {
     constexpr pci::Match kVirtio[] = {pci::match_vendor_class(0x1AF4, 0x02, 0x00, "virtio")};
-    pci::DeviceDriver other{"other", kAnyNicIds, 1, probe_other};    // the same entry as `any`
-    pci::DeviceDriver virtio{"virtio", kVirtio, 1, probe_other};     // vendor + class beats class alone
+    pci::DeviceDriver other{"other", kAnyNicIds, 1, probe_other};  // the same entry as `any`
+    pci::DeviceDriver virtio{"virtio", kVirtio, 1, probe_other};   // vendor + class beats class alone
     pci::Registry reg;
     ASSERT_TRUE(reg.add(any));
     ASSERT_TRUE(reg.add(other));
@@ -760,7 +768,7 @@ TEST(PciMatch, EntriesMatchWhatTheyName) {
     EXPECT_TRUE(pci::matches(pci::match_id(0x8086, 0x2922), d));
     EXPECT_FALSE(pci::matches(pci::match_id(0x8086, 0x2923), d));
     EXPECT_FALSE(pci::matches(pci::match_id(0x8087, 0x2922), d));
-    EXPECT_TRUE(pci::matches(pci::match_class(0x01, 0x06), d));        // any programming interface
+    EXPECT_TRUE(pci::matches(pci::match_class(0x01, 0x06), d));  // any programming interface
     EXPECT_TRUE(pci::matches(pci::match_class_if(0x01, 0x06, 0x01), d));
     EXPECT_FALSE(pci::matches(pci::match_class_if(0x01, 0x06, 0x00), d));  // IDE-mode, not AHCI
     EXPECT_FALSE(pci::matches(pci::match_class(0x01, 0x01), d));
@@ -770,14 +778,13 @@ TEST(PciMatch, EntriesMatchWhatTheyName) {
     EXPECT_FALSE(pci::matches(pci::Match{0x8086, 0x2922, 0x020000, 0xFFFF00, nullptr}, d));
 
     EXPECT_GT(pci::specificity(pci::match_id(0x8086, 0x2922)), pci::specificity(pci::match_vendor_class(0x8086, 1, 6)));
-    EXPECT_GT(pci::specificity(pci::match_vendor_class(0x8086, 1, 6)),
-              pci::specificity(pci::match_class_if(1, 6, 1)));
+    EXPECT_GT(pci::specificity(pci::match_vendor_class(0x8086, 1, 6)), pci::specificity(pci::match_class_if(1, 6, 1)));
     EXPECT_GT(pci::specificity(pci::match_class_if(1, 6, 1)), pci::specificity(pci::match_class(1, 6)));
 
     EXPECT_TRUE(pci::valid(pci::match_id(0x8086, 0x2922)));
     EXPECT_TRUE(pci::valid(pci::match_class(1, 6)));
     EXPECT_TRUE(pci::valid(pci::Match{0x8086, pci::kAnyId, 0, 0, nullptr}));   // every device of one vendor
-    EXPECT_FALSE(pci::valid(pci::Match{}));                                      // every function
+    EXPECT_FALSE(pci::valid(pci::Match{}));                                    // every function
     EXPECT_FALSE(pci::valid(pci::Match{pci::kAnyId, 0x2922, 0, 0, nullptr}));  // a device id without its vendor
 }
 

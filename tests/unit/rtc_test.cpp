@@ -46,11 +46,11 @@ TEST(Rtc, DecodesBinary12HourAndPm) {
 
 TEST(Rtc, RejectsGarbage) {
     rtc::DateTime t{};
-    EXPECT_FALSE(rtc::decode({0x61, 0, 0, 1, 1, 0, 0x20, 0x02}, t));     // seconds 61
-    EXPECT_FALSE(rtc::decode({0x0A, 0, 0, 1, 1, 0, 0x20, 0x02}, t));     // not BCD
+    EXPECT_FALSE(rtc::decode({0x61, 0, 0, 1, 1, 0, 0x20, 0x02}, t));        // seconds 61
+    EXPECT_FALSE(rtc::decode({0x0A, 0, 0, 1, 1, 0, 0x20, 0x02}, t));        // not BCD
     EXPECT_FALSE(rtc::decode({0, 0, 0, 0x30, 0x02, 0x26, 0x20, 0x02}, t));  // 30 February
-    EXPECT_FALSE(rtc::decode({0, 0, 0, 1, 0x13, 0x26, 0x20, 0x02}, t));  // month 13
-    EXPECT_FALSE(rtc::decode({0, 0, 0x13, 1, 1, 0x26, 0x20, 0x00}, t));  // 13 o'clock in 12-hour mode
+    EXPECT_FALSE(rtc::decode({0, 0, 0, 1, 0x13, 0x26, 0x20, 0x02}, t));     // month 13
+    EXPECT_FALSE(rtc::decode({0, 0, 0x13, 1, 1, 0x26, 0x20, 0x00}, t));     // 13 o'clock in 12-hour mode
     EXPECT_FALSE(rtc::decode({0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}, t));
 }
 
@@ -76,8 +76,8 @@ public:
 
 TEST(Rtc, ReadsThroughPortsWaitingForUpdate) {
     Cmos m;
-    m.regs = {{0x00, 0x36}, {0x02, 0x52}, {0x04, 0x10}, {0x07, 0x25}, {0x08, 0x11}, {0x09, 0x26}, {0x32, 0x20},
-              {0x0B, 0x02}};
+    m.regs = {{0x00, 0x36}, {0x02, 0x52}, {0x04, 0x10}, {0x07, 0x25},
+              {0x08, 0x11}, {0x09, 0x26}, {0x32, 0x20}, {0x0B, 0x02}};
     m.updates_left = 3;
     hw::set_model(&m);
     rtc::DateTime t{};

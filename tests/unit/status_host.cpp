@@ -71,7 +71,8 @@ PageAllocator& pages() {
         pa.init(bitmap, limit);
         pa.add_free(PageAllocator::kPageSize, total);
         const long avail = sysconf(_SC_AVPHYS_PAGES), size = sysconf(_SC_PAGESIZE);
-        const uint64_t avail_bytes = avail > 0 && size > 0 ? static_cast<uint64_t>(avail) * static_cast<uint64_t>(size) : 0;
+        const uint64_t avail_bytes = avail > 0 && size > 0 ? static_cast<uint64_t>(avail) * static_cast<uint64_t>(size)
+                                                           : 0;
         const uint64_t in_use = host_phys_bytes() > avail_bytes ? host_phys_bytes() - avail_bytes : 0;
         const uint64_t take = (in_use < total ? in_use : total) / PageAllocator::kPageSize;
         if (take) pa.alloc(static_cast<size_t>(take));

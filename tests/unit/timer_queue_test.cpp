@@ -119,36 +119,36 @@ TEST(TimerQueue, RandomOperationsMatchReference) {
     for (int step = 0; step < 20000; ++step) {
         int i = static_cast<int>(rng() % kTimers);
         switch (rng() % 4) {
-            case 0:
-            case 1: {
-                uint64_t d = now + rng() % 1000;
-                if (in[i]) ref.erase(key[i]);
-                q.arm(timers[i], d, nullptr, tag(i));
-                key[i] = {d, order++};
-                ref[key[i]] = i;
-                in[i] = true;
-                break;
+        case 0:
+        case 1: {
+            uint64_t d = now + rng() % 1000;
+            if (in[i]) ref.erase(key[i]);
+            q.arm(timers[i], d, nullptr, tag(i));
+            key[i] = {d, order++};
+            ref[key[i]] = i;
+            in[i] = true;
+            break;
+        }
+        case 2:
+            q.cancel(timers[i]);
+            if (in[i]) ref.erase(key[i]);
+            in[i] = false;
+            break;
+        case 3: {
+            now += rng() % 50;
+            while (Timer* t = q.pop_expired(now)) {
+                ASSERT_FALSE(ref.empty());
+                auto it = ref.begin();
+                ASSERT_LE(it->first.first, now);
+                ASSERT_EQ(t, &timers[it->second]);
+                in[it->second] = false;
+                ref.erase(it);
             }
-            case 2:
-                q.cancel(timers[i]);
-                if (in[i]) ref.erase(key[i]);
-                in[i] = false;
-                break;
-            case 3: {
-                now += rng() % 50;
-                while (Timer* t = q.pop_expired(now)) {
-                    ASSERT_FALSE(ref.empty());
-                    auto it = ref.begin();
-                    ASSERT_LE(it->first.first, now);
-                    ASSERT_EQ(t, &timers[it->second]);
-                    in[it->second] = false;
-                    ref.erase(it);
-                }
-                if (!ref.empty()) {
-                    ASSERT_GT(ref.begin()->first.first, now);
-                }
-                break;
+            if (!ref.empty()) {
+                ASSERT_GT(ref.begin()->first.first, now);
             }
+            break;
+        }
         }
         ASSERT_EQ(q.size(), ref.size());
         if (!ref.empty()) {

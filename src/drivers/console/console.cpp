@@ -19,10 +19,10 @@ Screen active = Screen::None;
 
 const char* fb_type_name(boot::FramebufferType t) {
     switch (t) {
-        case boot::FramebufferType::None: return "none";
-        case boot::FramebufferType::Indexed: return "indexed colour";
-        case boot::FramebufferType::Rgb: return "RGB";
-        case boot::FramebufferType::EgaText: return "EGA text";
+    case boot::FramebufferType::None: return "none";
+    case boot::FramebufferType::Indexed: return "indexed colour";
+    case boot::FramebufferType::Rgb: return "RGB";
+    case boot::FramebufferType::EgaText: return "EGA text";
     }
     return "?";
 }
@@ -35,17 +35,16 @@ Screen start_framebuffer(const boot::Framebuffer& fb) {
     }
     paging::set_write_combining(fb.phys, bytes);
     if (!fbcon.init(fb, kFont8x16)) {
-        kLog.warn("framebuffer %ux%u %u bpp at 0x%llx not usable (RGB 16/24/32 bpp only)", fb.width, fb.height,
-                  fb.bpp, static_cast<unsigned long long>(fb.phys));
+        kLog.warn("framebuffer %ux%u %u bpp at 0x%llx not usable (RGB 16/24/32 bpp only)", fb.width, fb.height, fb.bpp,
+                  static_cast<unsigned long long>(fb.phys));
         return Screen::None;
     }
     fbcon.hold(true);
     log::add_sink(&fbcon, true);
     fbcon.hold(false);
-    kLog.info("framebuffer %ux%u %u bpp at 0x%llx (%llu KiB, pitch %u), %ux%u text, font %s%s", fb.width,
-              fb.height, fb.bpp, static_cast<unsigned long long>(fb.phys),
-              static_cast<unsigned long long>(bytes / 1024), fb.pitch, fbcon.cols(), fbcon.rows(), kFont8x16.name,
-              fbcon.scale() > 1 ? " (scaled)" : "");
+    kLog.info("framebuffer %ux%u %u bpp at 0x%llx (%llu KiB, pitch %u), %ux%u text, font %s%s", fb.width, fb.height,
+              fb.bpp, static_cast<unsigned long long>(fb.phys), static_cast<unsigned long long>(bytes / 1024), fb.pitch,
+              fbcon.cols(), fbcon.rows(), kFont8x16.name, fbcon.scale() > 1 ? " (scaled)" : "");
     return Screen::Framebuffer;
 }
 
@@ -74,24 +73,19 @@ Screen init_screen(const boot::BootInfo& info) {
     if (active != Screen::None) return active;
     const boot::Framebuffer& fb = info.framebuffer;
     switch (fb.type) {
-        case boot::FramebufferType::Rgb:
-            active = start_framebuffer(fb);
-            break;
-        case boot::FramebufferType::EgaText:
-            active = start_vga(fb.phys ? fb.phys : VgaText::kPhys, fb.width ? fb.width : 80,
-                               fb.height ? fb.height : 25);
-            break;
-        case boot::FramebufferType::None:
-            if (info.efi.system_table == 0 && VgaText::probe()) {
-                active = start_vga(VgaText::kPhys, 80, 25);
-            } else {
-                kLog.info("no screen (no framebuffer information%s); serial only",
-                          info.efi.system_table ? " from UEFI" : ", no VGA");
-            }
-            break;
-        default:
-            kLog.info("no screen (%s framebuffer not supported); serial only", fb_type_name(fb.type));
-            break;
+    case boot::FramebufferType::Rgb: active = start_framebuffer(fb); break;
+    case boot::FramebufferType::EgaText:
+        active = start_vga(fb.phys ? fb.phys : VgaText::kPhys, fb.width ? fb.width : 80, fb.height ? fb.height : 25);
+        break;
+    case boot::FramebufferType::None:
+        if (info.efi.system_table == 0 && VgaText::probe()) {
+            active = start_vga(VgaText::kPhys, 80, 25);
+        } else {
+            kLog.info("no screen (no framebuffer information%s); serial only",
+                      info.efi.system_table ? " from UEFI" : ", no VGA");
+        }
+        break;
+    default: kLog.info("no screen (%s framebuffer not supported); serial only", fb_type_name(fb.type)); break;
     }
     return active;
 }

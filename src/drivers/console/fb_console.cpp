@@ -19,10 +19,10 @@ uint32_t scale_channel(uint8_t v, boot::ColorField f) {
 
 FbConsole::Rgb FbConsole::color(log::Level l) {
     switch (l) {
-        case log::Level::Error: return {0xFF, 0x55, 0x55};
-        case log::Level::Warn: return {0xFF, 0xFF, 0x55};
-        case log::Level::Info: return {0xC0, 0xC0, 0xC0};
-        case log::Level::Debug: return {0x80, 0x80, 0x80};
+    case log::Level::Error: return {0xFF, 0x55, 0x55};
+    case log::Level::Warn: return {0xFF, 0xFF, 0x55};
+    case log::Level::Info: return {0xC0, 0xC0, 0xC0};
+    case log::Level::Debug: return {0x80, 0x80, 0x80};
     }
     return {0xC0, 0xC0, 0xC0};
 }
@@ -80,13 +80,13 @@ uint8_t FbConsole::char_at(uint32_t col, uint32_t row) const {
 
 void FbConsole::store_pixel(volatile uint8_t* p, uint32_t pixel) {
     switch (bytes_pp_) {
-        case 4: *reinterpret_cast<volatile uint32_t*>(p) = pixel; break;
-        case 2: *reinterpret_cast<volatile uint16_t*>(p) = static_cast<uint16_t>(pixel); break;
-        default:
-            p[0] = static_cast<uint8_t>(pixel);
-            p[1] = static_cast<uint8_t>(pixel >> 8);
-            p[2] = static_cast<uint8_t>(pixel >> 16);
-            break;
+    case 4: *reinterpret_cast<volatile uint32_t*>(p) = pixel; break;
+    case 2: *reinterpret_cast<volatile uint16_t*>(p) = static_cast<uint16_t>(pixel); break;
+    default:
+        p[0] = static_cast<uint8_t>(pixel);
+        p[1] = static_cast<uint8_t>(pixel >> 8);
+        p[2] = static_cast<uint8_t>(pixel >> 16);
+        break;
     }
 }
 
@@ -101,7 +101,8 @@ void FbConsole::fill_rect(uint32_t x, uint32_t y, uint32_t w, uint32_t h, uint32
     }
     for (uint32_t yy = y; yy < y + h && yy < height_; ++yy) {
         volatile uint8_t* line = fb_ + static_cast<size_t>(yy) * pitch_;
-        for (uint32_t xx = x; xx < x + w && xx < width_; ++xx) store_pixel(line + static_cast<size_t>(xx) * bytes_pp_, pixel);
+        for (uint32_t xx = x; xx < x + w && xx < width_; ++xx)
+            store_pixel(line + static_cast<size_t>(xx) * bytes_pp_, pixel);
     }
 }
 
@@ -125,8 +126,8 @@ void FbConsole::draw_cell(uint32_t col, uint32_t row, uint16_t cell) {
     if (fast32_ && scale_ == 1) {  // the common case (GOP is 32 bpp): whole glyph rows of pixels
         for (uint32_t gy = 0; gy < font_->height; ++gy) {
             const uint8_t bits = glyph[gy];
-            uint32_t* p = reinterpret_cast<uint32_t*>(const_cast<uint8_t*>(fb_) +
-                                                      static_cast<size_t>(y0 + gy) * pitch_ + static_cast<size_t>(x0) * 4);
+            uint32_t* p = reinterpret_cast<uint32_t*>(
+                const_cast<uint8_t*>(fb_) + static_cast<size_t>(y0 + gy) * pitch_ + static_cast<size_t>(x0) * 4);
             for (uint32_t gx = 0; gx < 8; ++gx) p[gx] = (bits & (0x80u >> gx)) ? fg : bg_;
         }
         return;
@@ -213,15 +214,15 @@ void FbConsole::write_level(log::Level level, const char* s, size_t n) {
             continue;
         }
         switch (c) {
-            case '\n': newline(); break;
-            case '\r': col_ = 0; break;
-            case '\t':
-                do put(' ', color);
-                while (col_ % 8 != 0 && col_ < cols_);
-                break;
-            default:
-                if (c >= 0x20 && c < 0x7F) put(c, color);
-                break;
+        case '\n': newline(); break;
+        case '\r': col_ = 0; break;
+        case '\t':
+            do put(' ', color);
+            while (col_ % 8 != 0 && col_ < cols_);
+            break;
+        default:
+            if (c >= 0x20 && c < 0x7F) put(c, color);
+            break;
         }
     }
     flush();

@@ -30,7 +30,7 @@ bool Serial16550::init(uint16_t base, uint32_t baud) {
     out(LCR, kLcr8N1);  // 8 data bits, no parity, 1 stop bit; DLAB off
     out(IIR_FCR, kFcrEnable | kFcrClearRx | kFcrClearTx | kFcrTrigger14);
     // IIR bits 7:6 read 11 when the FIFOs are enabled (a 16550A or later); an 8250/16450 has none.
-    fifo_size_ = (in(IIR_FCR) & 0xC0) == 0xC0 ? 16 : 1;
+    fifo_size_ = (in(IIR_FCR)&0xC0) == 0xC0 ? 16 : 1;
 
     // Loopback self-test: what we transmit must come back on the receive side.
     out(MCR, kMcrLoop | kMcrRts | kMcrOut1 | kMcrOut2);
@@ -52,14 +52,14 @@ bool Serial16550::init(uint16_t base, uint32_t baud) {
 
     out(MCR, kMcrDtr | kMcrRts | kMcrOut1 | kMcrOut2);  // normal operation
     // Drop anything left in the receiver (bounded, so a noisy line cannot keep us here).
-    for (int i = 0; i < 64 && (in(LSR) & kLsrDataReady); ++i) (void)in(RBR_THR_DLL);
+    for (int i = 0; i < 64 && (in(LSR)&kLsrDataReady); ++i) (void)in(RBR_THR_DLL);
     present_ = true;
     return true;
 }
 
 bool Serial16550::wait_thre() {
     for (uint32_t spin = 0; spin < kSpinLimit; ++spin) {
-        if (in(LSR) & kLsrThre) {
+        if (in(LSR)&kLsrThre) {
             consecutive_timeouts_ = 0;
             room_ = fifo_size_;
             return true;

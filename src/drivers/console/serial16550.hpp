@@ -51,8 +51,8 @@ private:
     uint16_t base_ = kCom1;
     bool present_ = false;
     bool stuck_ = false;
-    uint32_t fifo_size_ = 1;   // bytes the transmitter takes after THRE (16 with the FIFO enabled)
-    uint32_t room_ = 0;        // bytes we may still write before polling THRE again
+    uint32_t fifo_size_ = 1;  // bytes the transmitter takes after THRE (16 with the FIFO enabled)
+    uint32_t room_ = 0;       // bytes we may still write before polling THRE again
     uint32_t consecutive_timeouts_ = 0;
     uint64_t timeouts_ = 0;
 };

@@ -11,10 +11,10 @@ constexpr uint16_t cell(uint8_t ch, uint8_t attr) { return static_cast<uint16_t>
 
 uint8_t VgaText::attribute(log::Level l) {
     switch (l) {
-        case log::Level::Error: return kAttrError;
-        case log::Level::Warn: return kAttrWarn;
-        case log::Level::Info: return kAttrInfo;
-        case log::Level::Debug: return kAttrDebug;
+    case log::Level::Error: return kAttrError;
+    case log::Level::Warn: return kAttrWarn;
+    case log::Level::Info: return kAttrInfo;
+    case log::Level::Debug: return kAttrDebug;
     }
     return kAttrInfo;
 }
@@ -103,15 +103,15 @@ void VgaText::write_level(log::Level level, const char* s, size_t n) {
         }
         utf8_pending_ = 0;
         switch (c) {
-            case '\n': newline(); break;
-            case '\r': col_ = 0; break;
-            case '\t':
-                do put(' ', attr);
-                while (col_ % 8 != 0 && col_ < cols_);
-                break;
-            default:
-                if (c >= 0x20 && c < 0x7F) put(c, attr);
-                break;
+        case '\n': newline(); break;
+        case '\r': col_ = 0; break;
+        case '\t':
+            do put(' ', attr);
+            while (col_ % 8 != 0 && col_ < cols_);
+            break;
+        default:
+            if (c >= 0x20 && c < 0x7F) put(c, attr);
+            break;
         }
     }
     update_cursor();

@@ -46,15 +46,38 @@ int panic_depth;  // one CPU; only touched with interrupts off
 constexpr uint8_t kFirstDynamicVector = 0x30;
 constexpr uint8_t kLastDynamicVector = 0xEF;
 
-const char* const kExceptionNames[32] = {
-    "divide error (#DE)", "debug (#DB)", "non-maskable interrupt (NMI)", "breakpoint (#BP)",
-    "overflow (#OF)", "bound range exceeded (#BR)", "invalid opcode (#UD)", "device not available (#NM)",
-    "double fault (#DF)", "coprocessor segment overrun", "invalid TSS (#TS)", "segment not present (#NP)",
-    "stack-segment fault (#SS)", "general protection fault (#GP)", "page fault (#PF)", "reserved 15",
-    "x87 floating-point error (#MF)", "alignment check (#AC)", "machine check (#MC)",
-    "SIMD floating-point exception (#XM)", "virtualization exception (#VE)", "control protection (#CP)",
-    "reserved 22", "reserved 23", "reserved 24", "reserved 25", "reserved 26", "reserved 27",
-    "hypervisor injection (#HV)", "VMM communication (#VC)", "security exception (#SX)", "reserved 31"};
+const char* const kExceptionNames[32] = {"divide error (#DE)",
+                                         "debug (#DB)",
+                                         "non-maskable interrupt (NMI)",
+                                         "breakpoint (#BP)",
+                                         "overflow (#OF)",
+                                         "bound range exceeded (#BR)",
+                                         "invalid opcode (#UD)",
+                                         "device not available (#NM)",
+                                         "double fault (#DF)",
+                                         "coprocessor segment overrun",
+                                         "invalid TSS (#TS)",
+                                         "segment not present (#NP)",
+                                         "stack-segment fault (#SS)",
+                                         "general protection fault (#GP)",
+                                         "page fault (#PF)",
+                                         "reserved 15",
+                                         "x87 floating-point error (#MF)",
+                                         "alignment check (#AC)",
+                                         "machine check (#MC)",
+                                         "SIMD floating-point exception (#XM)",
+                                         "virtualization exception (#VE)",
+                                         "control protection (#CP)",
+                                         "reserved 22",
+                                         "reserved 23",
+                                         "reserved 24",
+                                         "reserved 25",
+                                         "reserved 26",
+                                         "reserved 27",
+                                         "hypervisor injection (#HV)",
+                                         "VMM communication (#VC)",
+                                         "security exception (#SX)",
+                                         "reserved 31"};
 
 // ---- a formatter for the fatal path: no heap, no newlib, only the console sinks.
 void out(const char* s) { log::emergency_write(s, strlen(s)); }
@@ -69,7 +92,10 @@ void out_dec(uint64_t v) {
     char buf[21];
     int i = 20;
     buf[i] = 0;
-    do { buf[--i] = static_cast<char>('0' + v % 10); v /= 10; } while (v);
+    do {
+        buf[--i] = static_cast<char>('0' + v % 10);
+        v /= 10;
+    } while (v);
     out(buf + i);
 }
 void out_reg(const char* name, uint64_t v) {
@@ -169,15 +195,52 @@ const char* stack_name(uint64_t addr) {
     out(" stack; interrupted code on the ");
     out(fault_stack ? fault_stack : "unknown");
     out(" stack\n");
-    out_reg("RAX", f.rax); out(" "); out_reg("RBX", f.rbx); out(" "); out_reg("RCX", f.rcx); out("\n");
-    out_reg("RDX", f.rdx); out(" "); out_reg("RSI", f.rsi); out(" "); out_reg("RDI", f.rdi); out("\n");
-    out_reg("RBP", f.rbp); out(" "); out_reg("RSP", f.rsp); out(" "); out_reg("R8 ", f.r8); out("\n");
-    out_reg("R9 ", f.r9); out(" "); out_reg("R10", f.r10); out(" "); out_reg("R11", f.r11); out("\n");
-    out_reg("R12", f.r12); out(" "); out_reg("R13", f.r13); out(" "); out_reg("R14", f.r14); out("\n");
-    out_reg("R15", f.r15); out(" "); out_reg("RFLAGS", f.rflags); out(" "); out_reg("CS", f.cs); out(" ");
-    out_reg("SS", f.ss); out("\n");
-    out_reg("CR0", cpu::read_cr0()); out(" "); out_reg("CR2", cr2); out(" "); out_reg("CR3", cpu::read_cr3());
-    out(" "); out_reg("CR4", cpu::read_cr4()); out("\n");
+    out_reg("RAX", f.rax);
+    out(" ");
+    out_reg("RBX", f.rbx);
+    out(" ");
+    out_reg("RCX", f.rcx);
+    out("\n");
+    out_reg("RDX", f.rdx);
+    out(" ");
+    out_reg("RSI", f.rsi);
+    out(" ");
+    out_reg("RDI", f.rdi);
+    out("\n");
+    out_reg("RBP", f.rbp);
+    out(" ");
+    out_reg("RSP", f.rsp);
+    out(" ");
+    out_reg("R8 ", f.r8);
+    out("\n");
+    out_reg("R9 ", f.r9);
+    out(" ");
+    out_reg("R10", f.r10);
+    out(" ");
+    out_reg("R11", f.r11);
+    out("\n");
+    out_reg("R12", f.r12);
+    out(" ");
+    out_reg("R13", f.r13);
+    out(" ");
+    out_reg("R14", f.r14);
+    out("\n");
+    out_reg("R15", f.r15);
+    out(" ");
+    out_reg("RFLAGS", f.rflags);
+    out(" ");
+    out_reg("CS", f.cs);
+    out(" ");
+    out_reg("SS", f.ss);
+    out("\n");
+    out_reg("CR0", cpu::read_cr0());
+    out(" ");
+    out_reg("CR2", cr2);
+    out(" ");
+    out_reg("CR3", cpu::read_cr3());
+    out(" ");
+    out_reg("CR4", cpu::read_cr4());
+    out("\n");
     backtrace_from(f.rip, f.rbp);
     out("System halted.\n");
     power::fatal_stop();

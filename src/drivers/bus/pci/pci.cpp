@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "drivers/bus/pci/pci_platform.hpp"
 #include "hw/hw.hpp"
 #include "kernel/line_buffer.hpp"
-#include "drivers/bus/pci/pci_platform.hpp"
 #include "kernel/log.hpp"
 
 namespace skerry::pci {
@@ -334,74 +334,74 @@ const Device* find(uint16_t vendor, uint16_t device_id, size_t start) {
 // --------------------------------------------------------------------------------------------- names, log
 const char* class_name(uint8_t c, uint8_t s) {
     switch (c) {
-        case 0x00: return s == 0x01 ? "VGA compatible unclassified device" : "Unclassified device";
-        case 0x01:
-            switch (s) {
-                case 0x00: return "SCSI storage controller";
-                case 0x01: return "IDE interface";
-                case 0x02: return "Floppy disk controller";
-                case 0x04: return "RAID bus controller";
-                case 0x05: return "ATA controller";
-                case 0x06: return "SATA controller";
-                case 0x07: return "Serial Attached SCSI controller";
-                case 0x08: return "Non-Volatile memory controller";
-                default: return "Mass storage controller";
-            }
-        case 0x02: return s == 0x00 ? "Ethernet controller" : "Network controller";
-        case 0x03:
-            switch (s) {
-                case 0x00: return "VGA compatible controller";
-                case 0x01: return "XGA compatible controller";
-                case 0x02: return "3D controller";
-                default: return "Display controller";
-            }
-        case 0x04:
-            switch (s) {
-                case 0x00: return "Multimedia video controller";
-                case 0x01: return "Multimedia audio controller";
-                case 0x03: return "Audio device";
-                default: return "Multimedia controller";
-            }
-        case 0x05: return s == 0x00 ? "RAM memory" : "Memory controller";
-        case 0x06:
-            switch (s) {
-                case 0x00: return "Host bridge";
-                case 0x01: return "ISA bridge";
-                case 0x02: return "EISA bridge";
-                case 0x04: return "PCI bridge";
-                case 0x07: return "CardBus bridge";
-                default: return "Bridge";
-            }
-        case 0x07: return s == 0x00 ? "Serial controller" : "Communication controller";
-        case 0x08:
-            switch (s) {
-                case 0x00: return "PIC";
-                case 0x01: return "DMA controller";
-                case 0x02: return "Timer";
-                case 0x03: return "RTC";
-                case 0x05: return "SD Host controller";
-                case 0x06: return "IOMMU";
-                default: return "System peripheral";
-            }
-        case 0x09: return "Input device controller";
-        case 0x0A: return "Docking station";
-        case 0x0B: return "Processor";
-        case 0x0C:
-            switch (s) {
-                case 0x00: return "FireWire (IEEE 1394)";
-                case 0x03: return "USB controller";
-                case 0x05: return "SMBus";
-                default: return "Serial bus controller";
-            }
-        case 0x0D: return "Wireless controller";
-        case 0x0E: return "Intelligent controller";
-        case 0x0F: return "Satellite communications controller";
-        case 0x10: return "Encryption controller";
-        case 0x11: return "Signal processing controller";
-        case 0x12: return "Processing accelerators";
-        case 0x13: return "Non-Essential Instrumentation";
-        case 0xFF: return "Unassigned class";
-        default: return "Unknown class";
+    case 0x00: return s == 0x01 ? "VGA compatible unclassified device" : "Unclassified device";
+    case 0x01:
+        switch (s) {
+        case 0x00: return "SCSI storage controller";
+        case 0x01: return "IDE interface";
+        case 0x02: return "Floppy disk controller";
+        case 0x04: return "RAID bus controller";
+        case 0x05: return "ATA controller";
+        case 0x06: return "SATA controller";
+        case 0x07: return "Serial Attached SCSI controller";
+        case 0x08: return "Non-Volatile memory controller";
+        default: return "Mass storage controller";
+        }
+    case 0x02: return s == 0x00 ? "Ethernet controller" : "Network controller";
+    case 0x03:
+        switch (s) {
+        case 0x00: return "VGA compatible controller";
+        case 0x01: return "XGA compatible controller";
+        case 0x02: return "3D controller";
+        default: return "Display controller";
+        }
+    case 0x04:
+        switch (s) {
+        case 0x00: return "Multimedia video controller";
+        case 0x01: return "Multimedia audio controller";
+        case 0x03: return "Audio device";
+        default: return "Multimedia controller";
+        }
+    case 0x05: return s == 0x00 ? "RAM memory" : "Memory controller";
+    case 0x06:
+        switch (s) {
+        case 0x00: return "Host bridge";
+        case 0x01: return "ISA bridge";
+        case 0x02: return "EISA bridge";
+        case 0x04: return "PCI bridge";
+        case 0x07: return "CardBus bridge";
+        default: return "Bridge";
+        }
+    case 0x07: return s == 0x00 ? "Serial controller" : "Communication controller";
+    case 0x08:
+        switch (s) {
+        case 0x00: return "PIC";
+        case 0x01: return "DMA controller";
+        case 0x02: return "Timer";
+        case 0x03: return "RTC";
+        case 0x05: return "SD Host controller";
+        case 0x06: return "IOMMU";
+        default: return "System peripheral";
+        }
+    case 0x09: return "Input device controller";
+    case 0x0A: return "Docking station";
+    case 0x0B: return "Processor";
+    case 0x0C:
+        switch (s) {
+        case 0x00: return "FireWire (IEEE 1394)";
+        case 0x03: return "USB controller";
+        case 0x05: return "SMBus";
+        default: return "Serial bus controller";
+        }
+    case 0x0D: return "Wireless controller";
+    case 0x0E: return "Intelligent controller";
+    case 0x0F: return "Satellite communications controller";
+    case 0x10: return "Encryption controller";
+    case 0x11: return "Signal processing controller";
+    case 0x12: return "Processing accelerators";
+    case 0x13: return "Non-Essential Instrumentation";
+    case 0xFF: return "Unassigned class";
+    default: return "Unknown class";
     }
 }
 

@@ -22,8 +22,7 @@ struct EcamRegion {
 // Configuration space registers and bits.
 inline constexpr uint16_t kVendorId = 0x00, kDeviceId = 0x02, kCommand = 0x04, kStatus = 0x06, kRevision = 0x08,
                           kHeaderType = 0x0E, kBar0 = 0x10, kSubsystemVendor = 0x2C, kSubsystemId = 0x2E,
-                          kCapPointer = 0x34, kCardbusCapPointer = 0x14, kInterruptLine = 0x3C,
-                          kInterruptPin = 0x3D;
+                          kCapPointer = 0x34, kCardbusCapPointer = 0x14, kInterruptLine = 0x3C, kInterruptPin = 0x3D;
 inline constexpr uint16_t kCommandIo = 1u << 0, kCommandMemory = 1u << 1, kCommandBusMaster = 1u << 2,
                           kCommandIntxDisable = 1u << 10;
 inline constexpr uint16_t kStatusCapList = 1u << 4;
@@ -47,12 +46,12 @@ struct Device {
     uint8_t header_type;  // without the multifunction bit: 0 device, 1 PCI bridge, 2 CardBus bridge
     bool multifunction;
     uint8_t irq_line, irq_pin;  // pin: 0 none, 1..4 = INTA..INTD
-    Bar bars[6];  // a 64-bit BAR occupies its slot; the next slot (its upper half) stays Kind::None
+    Bar bars[6];                // a 64-bit BAR occupies its slot; the next slot (its upper half) stays Kind::None
     uint8_t msi_cap, msix_cap, pcie_cap;  // capability offsets, 0 = absent
     uint16_t msix_table_size;             // entries (MSI-X)
-    uint8_t cap_count;         // capabilities found in the list
-    uint8_t vendor_cap_count;  // vendor-specific capabilities (id 9), e.g. virtio's
-    bool cap_list_bad;         // the list loops, points below 0x40 or is too long (walk stopped there)
+    uint8_t cap_count;                    // capabilities found in the list
+    uint8_t vendor_cap_count;             // vendor-specific capabilities (id 9), e.g. virtio's
+    bool cap_list_bad;                    // the list loops, points below 0x40 or is too long (walk stopped there)
 
     uint32_t read32(uint16_t off) const;
     uint16_t read16(uint16_t off) const;
@@ -89,7 +88,7 @@ void config_write8(uint16_t segment, uint8_t bus, uint8_t dev, uint8_t fn, uint1
 // capability lists. Returns the number of functions found (at most kMaxDevices are kept).
 size_t enumerate();
 size_t count();
-const Device& device(size_t i);  // i < count()
+const Device& device(size_t i);                                             // i < count()
 const Device* find(uint16_t vendor, uint16_t device_id, size_t start = 0);  // first match at index >= start
 
 // Human-readable class name for the boot log ("Ethernet controller", "Host bridge", ...).

@@ -17,8 +17,7 @@ public:
     virtual bool map_mmio(uint64_t phys, uint64_t size) = 0;
     // As pci::attach_irq: the handler runs in interrupt context. False when the device gets no interrupt
     // (the driver then polls).
-    virtual bool attach_irq(const Device& d, interrupts::Handler handler, void* context, Irq& out,
-                            uint8_t allow) = 0;
+    virtual bool attach_irq(const Device& d, interrupts::Handler handler, void* context, Irq& out, uint8_t allow) = 0;
     virtual void detach_irq(const Device& d, Irq& irq) = 0;
     // Busy-waits (device resets, EEPROM reads).
     virtual void delay_us(uint64_t us) = 0;

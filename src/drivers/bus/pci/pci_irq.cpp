@@ -9,10 +9,10 @@ namespace skerry::pci {
 
 const char* irq_kind_name(IrqKind k) {
     switch (k) {
-        case IrqKind::Msix: return "MSI-X";
-        case IrqKind::Msi: return "MSI";
-        case IrqKind::Intx: return "INTx";
-        case IrqKind::None: break;
+    case IrqKind::Msix: return "MSI-X";
+    case IrqKind::Msi: return "MSI";
+    case IrqKind::Intx: return "INTx";
+    case IrqKind::None: break;
     }
     return "none";
 }
@@ -78,21 +78,18 @@ bool attach_irq(const Device& d, interrupts::Handler handler, void* context, Irq
 
 void detach_irq(const Device& d, Irq& irq) {
     switch (irq.kind) {
-        case IrqKind::Msix: {
-            const uint16_t c = d.read16(static_cast<uint16_t>(d.msix_cap + 2));
-            d.write16(static_cast<uint16_t>(d.msix_cap + 2), static_cast<uint16_t>(c & ~0x8000));
-            break;
-        }
-        case IrqKind::Msi: {
-            const uint16_t c = d.read16(static_cast<uint16_t>(d.msi_cap + 2));
-            d.write16(static_cast<uint16_t>(d.msi_cap + 2), static_cast<uint16_t>(c & ~1u));
-            break;
-        }
-        case IrqKind::Intx:
-            apic::mask_gsi(irq.gsi, true);
-            break;
-        case IrqKind::None:
-            return;
+    case IrqKind::Msix: {
+        const uint16_t c = d.read16(static_cast<uint16_t>(d.msix_cap + 2));
+        d.write16(static_cast<uint16_t>(d.msix_cap + 2), static_cast<uint16_t>(c & ~0x8000));
+        break;
+    }
+    case IrqKind::Msi: {
+        const uint16_t c = d.read16(static_cast<uint16_t>(d.msi_cap + 2));
+        d.write16(static_cast<uint16_t>(d.msi_cap + 2), static_cast<uint16_t>(c & ~1u));
+        break;
+    }
+    case IrqKind::Intx: apic::mask_gsi(irq.gsi, true); break;
+    case IrqKind::None: return;
     }
     interrupts::free_vector(irq.vector);
     irq = Irq{};

@@ -35,7 +35,7 @@ int specificity(const Match& m) {
 }
 
 bool valid(const Match& m) {
-    if (m.device != kAnyId && m.vendor == kAnyId) return false;  // a device id means nothing without its vendor
+    if (m.device != kAnyId && m.vendor == kAnyId) return false;   // a device id means nothing without its vendor
     return m.vendor != kAnyId || (m.class_mask & 0xFFFFFF) != 0;  // never "every function"
 }
 
@@ -118,8 +118,8 @@ size_t format_summary(const Device& d, char* buf, size_t size) {
     LineBuffer l(buf, size);
     l.add("pci ");
     if (d.segment) l.add("%04x:", d.segment);
-    l.add("%02x:%02x.%x %04x:%04x class %02x.%02x %s", d.bus, d.dev, d.fn, d.vendor, d.device, d.class_code,
-          d.subclass, class_name(d.class_code, d.subclass));
+    l.add("%02x:%02x.%x %04x:%04x class %02x.%02x %s", d.bus, d.dev, d.fn, d.vendor, d.device, d.class_code, d.subclass,
+          class_name(d.class_code, d.subclass));
     return l.len;
 }
 

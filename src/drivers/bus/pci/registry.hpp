@@ -28,9 +28,9 @@ inline constexpr uint16_t kAnyId = 0xFFFF;  // no function has this vendor id (i
 struct Match {
     uint16_t vendor = kAnyId;
     uint16_t device = kAnyId;
-    uint32_t class_code = 0;       // class << 16 | subclass << 8 | prog-if
-    uint32_t class_mask = 0;       // which bits of class_code must be equal; 0 = any class
-    const char* model = nullptr;   // what the boot log calls a device this entry matched ("82540EM"); may be null
+    uint32_t class_code = 0;      // class << 16 | subclass << 8 | prog-if
+    uint32_t class_mask = 0;      // which bits of class_code must be equal; 0 = any class
+    const char* model = nullptr;  // what the boot log calls a device this entry matched ("82540EM"); may be null
 };
 
 constexpr Match match_id(uint16_t vendor, uint16_t device, const char* model = nullptr) {

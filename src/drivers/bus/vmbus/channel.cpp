@@ -3,8 +3,8 @@
 
 namespace skerry::vmbus {
 
-bool Channel::begin_open(Connection& conn, hv::HypercallPort& port, uint32_t relid, uint64_t ring_phys,
-                         void* ring_virt, uint32_t out_pages, uint32_t in_pages) {
+bool Channel::begin_open(Connection& conn, hv::HypercallPort& port, uint32_t relid, uint64_t ring_phys, void* ring_virt,
+                         uint32_t out_pages, uint32_t in_pages) {
     state_ = State::Failed;
     const ChannelOffer* o = conn.find_relid(relid);
     if (o == nullptr || o->rescinded || ring_virt == nullptr || (ring_phys & 0xFFF) != 0) return false;

@@ -95,9 +95,7 @@ void disable_hypercalls() {
     hw::wrmsr(kMsrGuestOsId, 0);
 }
 
-uint32_t vp_index(const Features& f) {
-    return f.has_vp_index() ? static_cast<uint32_t>(hw::rdmsr(kMsrVpIndex)) : 0;
-}
+uint32_t vp_index(const Features& f) { return f.has_vp_index() ? static_cast<uint32_t>(hw::rdmsr(kMsrVpIndex)) : 0; }
 
 uint16_t build_post_message(PostMessageInput& in, uint32_t connection_id, uint32_t message_type, const void* payload,
                             size_t size) {
@@ -115,8 +113,7 @@ uint16_t build_post_message(PostMessageInput& in, uint32_t connection_id, uint32
 
 uint16_t post_message(HypercallPort& port, PostMessageInput& input, uint64_t input_phys, uint32_t connection_id,
                       uint32_t message_type, const void* payload, size_t size) {
-    if ((input_phys & 7) != 0 || (input_phys & 0xFFF) + sizeof(PostMessageInput) > 4096)
-        return kStatusInvalidAlignment;
+    if ((input_phys & 7) != 0 || (input_phys & 0xFFF) + sizeof(PostMessageInput) > 4096) return kStatusInvalidAlignment;
     const uint16_t s = build_post_message(input, connection_id, message_type, payload, size);
     if (s != kStatusSuccess) return s;
     return result_status(port.call(encode_hypercall_input(kCallPostMessage, false), input_phys, 0));

@@ -38,22 +38,22 @@ constexpr uint32_t kRecommendDeprecateAutoEoi = 1u << 9;
 
 enum class DetectResult : uint8_t {
     Ok = 0,
-    NoHypervisor,        // CPUID.1:ECX[31] clear
-    NotHyperV,           // leaf 0x40000001 EAX is not "Hv#1" or max leaf < 0x40000005
-    MissingPrivileges,   // hypercall MSRs, SynIC registers, PostMessages or SignalEvents not granted
+    NoHypervisor,       // CPUID.1:ECX[31] clear
+    NotHyperV,          // leaf 0x40000001 EAX is not "Hv#1" or max leaf < 0x40000005
+    MissingPrivileges,  // hypercall MSRs, SynIC registers, PostMessages or SignalEvents not granted
 };
 const char* detect_result_name(DetectResult r);
 
 struct Features {
     DetectResult result = DetectResult::NoHypervisor;
     uint32_t max_leaf = 0;
-    uint32_t build = 0;              // 0x40000002 EAX
-    uint16_t version_major = 0;      // 0x40000002 EBX 31:16
-    uint16_t version_minor = 0;      // 0x40000002 EBX 15:0
-    uint32_t privileges_low = 0;     // 0x40000003 EAX
-    uint32_t privileges_high = 0;    // 0x40000003 EBX
-    uint32_t features_edx = 0;       // 0x40000003 EDX
-    uint32_t recommendations = 0;    // 0x40000004 EAX
+    uint32_t build = 0;            // 0x40000002 EAX
+    uint16_t version_major = 0;    // 0x40000002 EBX 31:16
+    uint16_t version_minor = 0;    // 0x40000002 EBX 15:0
+    uint32_t privileges_low = 0;   // 0x40000003 EAX
+    uint32_t privileges_high = 0;  // 0x40000003 EBX
+    uint32_t features_edx = 0;     // 0x40000003 EDX
+    uint32_t recommendations = 0;  // 0x40000004 EAX
 
     bool usable() const { return result == DetectResult::Ok; }
     bool auto_eoi_allowed() const { return (recommendations & kRecommendDeprecateAutoEoi) == 0; }
@@ -111,8 +111,8 @@ constexpr uint16_t kCallSignalEvent = 0x005D;
 constexpr uint64_t encode_hypercall_input(uint16_t code, bool fast, uint16_t rep_count = 0, uint16_t rep_start = 0,
                                           uint16_t var_header_qwords = 0) {
     return static_cast<uint64_t>(code) | (fast ? (1ull << 16) : 0) |
-           (static_cast<uint64_t>(var_header_qwords & 0x3FF) << 17) |
-           (static_cast<uint64_t>(rep_count & 0xFFF) << 32) | (static_cast<uint64_t>(rep_start & 0xFFF) << 48);
+           (static_cast<uint64_t>(var_header_qwords & 0x3FF) << 17) | (static_cast<uint64_t>(rep_count & 0xFFF) << 32) |
+           (static_cast<uint64_t>(rep_start & 0xFFF) << 48);
 }
 
 // Result value (RAX): 15:0 status, 43:32 reps completed.
@@ -142,8 +142,8 @@ constexpr size_t kMessagePayloadMax = 240;
 struct PostMessageInput {
     uint32_t connection_id;  // bits 31:24 zero
     uint32_t reserved;
-    uint32_t message_type;   // non-zero, MSB clear; VMBus uses 1
-    uint32_t payload_size;   // <= 240
+    uint32_t message_type;  // non-zero, MSB clear; VMBus uses 1
+    uint32_t payload_size;  // <= 240
     uint8_t payload[kMessagePayloadMax];
 };
 static_assert(sizeof(PostMessageInput) == 256);

@@ -22,13 +22,12 @@
 // The hypercall page. The hypervisor overlays its code on this guest-physical page once the HYPERCALL MSR points
 // at it, so it must be mapped executable: it lives in .text (the kernel maps text read-only + executable, every
 // data page no-execute), page aligned, filled with int3 so a call before the overlay traps instead of running on.
-__asm__(
-    ".pushsection .text.hv_hypercall_page, \"ax\", @progbits\n"
-    ".balign 4096\n"
-    ".globl skerry_hv_hypercall_page\n"
-    "skerry_hv_hypercall_page:\n"
-    ".fill 4096, 1, 0xcc\n"
-    ".popsection\n");
+__asm__(".pushsection .text.hv_hypercall_page, \"ax\", @progbits\n"
+        ".balign 4096\n"
+        ".globl skerry_hv_hypercall_page\n"
+        "skerry_hv_hypercall_page:\n"
+        ".fill 4096, 1, 0xcc\n"
+        ".popsection\n");
 extern "C" char skerry_hv_hypercall_page[];
 
 namespace skerry::hyperv {
@@ -37,7 +36,8 @@ namespace {
 constexpr uint64_t kMs = 1000000ull;
 constexpr uint64_t kUnloadBudgetNs = 100 * kMs;
 
-cmdline::Option opt_vmbus = cmdline::Option::boolean("vmbus", true, "use Hyper-V's VMBus (synthetic devices) when present");
+cmdline::Option opt_vmbus = cmdline::Option::boolean("vmbus", true,
+                                                     "use Hyper-V's VMBus (synthetic devices) when present");
 cmdline::Option* const kOptions[] = {&opt_vmbus};
 
 Platform platform;
@@ -45,8 +45,8 @@ hv::PageHypercall page_port;
 loop::Timer timer;
 volatile bool work_queued;
 uint8_t sint_vector;
-size_t offers_logged;  // offers already in the log
-bool boot_done;        // kernel_init has logged the boot-time offers
+size_t offers_logged;   // offers already in the log
+bool boot_done;         // kernel_init has logged the boot-time offers
 uint64_t drops_logged;  // host messages dropped (malformed, unexpected, out of order) already in the log
 uint64_t drops_logged_at;
 
@@ -93,7 +93,8 @@ void service_now() {
     log_drops();
     const uint64_t d = platform.deadline();
     if (d != 0) {
-        loop::arm(timer, d, [](void*) { service_now(); }, nullptr);
+        loop::arm(
+            timer, d, [](void*) { service_now(); }, nullptr);
     } else {
         loop::cancel(timer);
     }
@@ -140,9 +141,9 @@ void give_up() {
         log::warn("vmbus: not available: %s (%s, in state %s); booting on without synthetic devices",
                   failure_name(platform.failure()),
                   platform.connection_failure() == vmbus::Failure::NoCommonVersion ? "no common protocol version"
-                  : platform.connection_failure() == vmbus::Failure::HostRefused  ? "the host refused the connection"
-                  : platform.connection_failure() == vmbus::Failure::PostFailed   ? "HvPostMessage failed"
-                                                                                  : "not initialised",
+                  : platform.connection_failure() == vmbus::Failure::HostRefused   ? "the host refused the connection"
+                  : platform.connection_failure() == vmbus::Failure::PostFailed    ? "HvPostMessage failed"
+                                                                                   : "not initialised",
                   vmbus::state_name(platform.connection().state()));
     } else {
         log::warn("vmbus: not available: %s; booting on without synthetic devices", failure_name(platform.failure()));
@@ -187,8 +188,7 @@ void prepare_clock(time::Calibration& cal) {
     if (kernel::cpu().hypervisor != cpu_info::Hypervisor::HyperV) return;
     cal.hyperv = true;
     clock_features = hv::detect();
-    if (clock_features.result == hv::DetectResult::NoHypervisor ||
-        clock_features.result == hv::DetectResult::NotHyperV)
+    if (clock_features.result == hv::DetectResult::NoHypervisor || clock_features.result == hv::DetectResult::NotHyperV)
         return;
     if (clock_features.has_reference_tsc()) {
         const uint64_t page = kernel::pages().alloc(1, PageAllocator::kPageSize);

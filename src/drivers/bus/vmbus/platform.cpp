@@ -134,11 +134,8 @@ void Platform::service(uint64_t now_ns) {
         phase_ = Phase::Ready;
         ready_ns_ = now_ns;
         return;
-    case vmbus::State::Failed:
-        fail(Failure::Connection);
-        return;
-    default:
-        break;
+    case vmbus::State::Failed: fail(Failure::Connection); return;
+    default: break;
     }
     if (now_ns >= offers_deadline_) {
         fail(Failure::OffersTimedOut);

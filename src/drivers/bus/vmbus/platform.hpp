@@ -27,7 +27,7 @@ struct PlatformConfig {
     uint32_t max_version = vmbus::kGuestVersions[0];
     uint64_t contact_timeout_ns = 1000000000ull;  // per version attempt: then fall back to the next version
     uint64_t offers_timeout_ns = 5000000000ull;   // from start() to ALLOFFERS_DELIVERED, all attempts included
-    void (*delay_us)(uint32_t us) = nullptr;       // back-off between post retries
+    void (*delay_us)(uint32_t us) = nullptr;      // back-off between post retries
 };
 
 enum class Phase : uint8_t { Off, Connecting, Ready, Failed, Unloaded };
@@ -35,22 +35,22 @@ const char* phase_name(Phase p);
 
 enum class Failure : uint8_t {
     None,
-    NotHyperV,          // features not usable (see hv::Features::result)
-    NoMemory,           // no pages for SIM/SIEF/post buffer/monitor pages
-    BadConfig,          // no port, vector < 16, no hypercall page
-    Hypercalls,         // hv::enable_hypercalls failed
-    Synic,              // Synic::enable refused
-    Connection,         // the VMBus connection failed (vmbus::Failure says why)
-    OffersTimedOut,     // no ALLOFFERS_DELIVERED within offers_timeout_ns
+    NotHyperV,       // features not usable (see hv::Features::result)
+    NoMemory,        // no pages for SIM/SIEF/post buffer/monitor pages
+    BadConfig,       // no port, vector < 16, no hypercall page
+    Hypercalls,      // hv::enable_hypercalls failed
+    Synic,           // Synic::enable refused
+    Connection,      // the VMBus connection failed (vmbus::Failure says why)
+    OffersTimedOut,  // no ALLOFFERS_DELIVERED within offers_timeout_ns
 };
 const char* failure_name(Failure f);
 
 // What firmware (Gen2 UEFI has its own VMBus session) left enabled at hand-off, and quiesce() turned off.
 struct FirmwareState {
     uint64_t guest_os_id = 0;
-    bool hypercall_page = false;  // an overlay hiding a RAM page the kernel may hand out
-    bool hypercall_locked = false;  // could not be moved or disabled
-    bool reference_tsc_page = false;  // another overlay
+    bool hypercall_page = false;       // an overlay hiding a RAM page the kernel may hand out
+    bool hypercall_locked = false;     // could not be moved or disabled
+    bool reference_tsc_page = false;   // another overlay
     bool simp = false, siefp = false;  // the host writes messages and event flags into these pages
     uint32_t sints_unmasked = 0;       // bit per SINT
 };

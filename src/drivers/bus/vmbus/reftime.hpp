@@ -21,7 +21,7 @@ constexpr uint64_t kReferenceTscEnable = 1u << 0;
 constexpr size_t kRefPageOffSequence = 0;
 constexpr size_t kRefPageOffScale = 8;
 constexpr size_t kRefPageOffOffset = 16;
-constexpr uint64_t kReferenceHz = 10000000;  // 100 ns units
+constexpr uint64_t kReferenceHz = 10000000;                 // 100 ns units
 constexpr uint32_t kRefTscSequenceInvalidOld = 0xFFFFFFFF;  // earlier TLFS marker per old Xen (hyperv-vmbus.md §9)
 
 // ((tsc * scale) >> 64) + offset with a full 64x64->128 multiply.

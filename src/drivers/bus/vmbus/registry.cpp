@@ -108,8 +108,8 @@ size_t Registry::create_devices(Connection& conn, hv::HypercallPort& port, DmaPr
         if (device_count_ == kMaxDevices) {
             stats_.table_full++;
             if (rec != nullptr) rec->outcome = devices::Outcome::NoRoom;
-            log::warn("vmbus: no room for another device (%zu in use); %s on relid %u left alone", kMaxDevices,
-                      d->name, relid);
+            log::warn("vmbus: no room for another device (%zu in use); %s on relid %u left alone", kMaxDevices, d->name,
+                      relid);
             continue;
         }
         if (attempted_count_ < Connection::kMaxOffers) attempted_[attempted_count_++] = relid;

@@ -53,10 +53,10 @@ struct DeviceDriver {
 };
 
 struct DeviceStats {
-    uint64_t offers_seen = 0;      // primary, non-rescinded offers looked at
-    uint64_t unclaimed = 0;        // no driver registered for the class
-    uint64_t factory_failures = 0; // a driver returned nullptr
-    uint64_t table_full = 0;       // more devices than kMaxDevices (or than the device registry holds)
+    uint64_t offers_seen = 0;       // primary, non-rescinded offers looked at
+    uint64_t unclaimed = 0;         // no driver registered for the class
+    uint64_t factory_failures = 0;  // a driver returned nullptr
+    uint64_t table_full = 0;        // more devices than kMaxDevices (or than the device registry holds)
 };
 
 class Registry {

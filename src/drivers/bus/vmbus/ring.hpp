@@ -56,8 +56,8 @@ const char* ring_status_name(RingStatus s);
 struct RingStats {
     uint64_t packets_written = 0;
     uint64_t packets_read = 0;
-    uint64_t signals = 0;     // signals requested from the caller (either direction)
-    uint64_t full = 0;        // writes refused for lack of space
+    uint64_t signals = 0;  // signals requested from the caller (either direction)
+    uint64_t full = 0;     // writes refused for lack of space
     uint64_t corruptions = 0;
 };
 

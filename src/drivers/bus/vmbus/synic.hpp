@@ -20,8 +20,8 @@ constexpr unsigned kSintCount = 16;
 constexpr unsigned kVmbusSint = 2;
 
 constexpr uint64_t kScontrolEnable = 1u << 0;
-constexpr uint64_t kPageEnable = 1u << 0;          // SIMP / SIEFP bit 0
-constexpr uint64_t kPagePreserveMask = 0xFFEull;   // SIMP / SIEFP bits 11:1 are kept as read
+constexpr uint64_t kPageEnable = 1u << 0;         // SIMP / SIEFP bit 0
+constexpr uint64_t kPagePreserveMask = 0xFFEull;  // SIMP / SIEFP bits 11:1 are kept as read
 constexpr uint64_t kSintVectorMask = 0xFF;
 constexpr uint64_t kSintMasked = 1u << 16;
 constexpr uint64_t kSintAutoEoi = 1u << 17;

@@ -218,8 +218,7 @@ void Connection::handle(const uint8_t* msg, size_t len) {
         if (state_ != State::Unloading) return drop();
         state_ = State::Unloaded;
         return;
-    default:
-        return drop();
+    default: return drop();
     }
 }
 

@@ -15,9 +15,9 @@ namespace skerry::vmbus {
 
 enum class State : uint8_t {
     Idle,
-    Contacting,      // INITIATE_CONTACT sent for version()
+    Contacting,  // INITIATE_CONTACT sent for version()
     RequestingOffers,
-    Ready,           // all offers delivered
+    Ready,  // all offers delivered
     Unloading,
     Unloaded,
     Failed,
@@ -28,7 +28,7 @@ enum class Failure : uint8_t { None, NoCommonVersion, HostRefused, PostFailed, N
 
 struct ConnectionStats {
     uint64_t messages = 0;
-    uint64_t dropped = 0;          // malformed, unexpected or out-of-order host messages (logged + counted)
+    uint64_t dropped = 0;  // malformed, unexpected or out-of-order host messages (logged + counted)
     uint64_t post_retries = 0;
     uint64_t rescinds = 0;
 };

@@ -165,7 +165,7 @@ size_t build_gpadl_message(uint8_t* buf, size_t index, uint32_t relid, uint32_t 
         put32(buf + 8, relid);
         put32(buf + 12, handle);
         put16(buf + 16, static_cast<uint16_t>(8 + 8 * r.pfn_count));  // range_buflen covers every PFN
-        put16(buf + 18, 1);                                            // rangecount
+        put16(buf + 18, 1);                                           // rangecount
         put32(buf + 20, r.byte_count);
         put32(buf + 24, r.byte_offset);
         for (size_t i = 0; i < n; ++i) put64(buf + 28 + 8 * i, r.pfns[i]);

@@ -86,8 +86,8 @@ constexpr size_t kGuestVersionCount = sizeof(kGuestVersions) / sizeof(kGuestVers
 uint32_t next_version(uint32_t version, bool skip_v5 = false);
 
 // Connection ids.
-constexpr uint32_t kConnIdMessage = 1;         // messages, versions < 5.0
-constexpr uint32_t kConnIdEvent = 2;           // pre-Win7 channel signals
+constexpr uint32_t kConnIdMessage = 1;  // messages, versions < 5.0
+constexpr uint32_t kConnIdEvent = 2;    // pre-Win7 channel signals
 constexpr uint32_t kConnIdMonitor = 3;
 constexpr uint32_t kConnIdInitiateContactV5 = 4;  // INITIATE_CONTACT for versions >= 5.0
 constexpr uint32_t initiate_contact_connection_id(uint32_t version) {
@@ -120,10 +120,10 @@ constexpr Guid kNetvscClass = make_guid(0xf8615163, 0xdf3e, 0x46c5, 0x913ff2d2f9
 struct ContactParams {
     uint32_t version = 0;
     uint32_t target_vcpu = 0;
-    uint64_t interrupt_page = 0;  // versions < 5.0
+    uint64_t interrupt_page = 0;           // versions < 5.0
     uint8_t msg_sint = kVmbusMessageSint;  // versions >= 5.0
-    uint64_t monitor_page1 = 0;   // parent -> child; both monitor pages or neither
-    uint64_t monitor_page2 = 0;   // child -> parent
+    uint64_t monitor_page1 = 0;            // parent -> child; both monitor pages or neither
+    uint64_t monitor_page2 = 0;            // child -> parent
 };
 // Each builder writes into `buf` (at least kMaxMessageSize bytes) and returns the message size, or 0 when the
 // arguments cannot make a valid message.
@@ -141,10 +141,10 @@ struct GpadlRange {
     uint32_t byte_count = 0;
     uint32_t byte_offset = 0;  // < 4096
     const uint64_t* pfns = nullptr;
-    size_t pfn_count = 0;      // must be ceil((byte_offset + byte_count) / 4096)
+    size_t pfn_count = 0;  // must be ceil((byte_offset + byte_count) / 4096)
 };
 constexpr size_t kGpadlHeaderMaxPfns = (kMaxMessageSize - kSizeGpadlHeaderFixed - 8) / 8;  // 26
-constexpr size_t kGpadlBodyMaxPfns = (kMaxMessageSize - kSizeGpadlBodyFixed) / 8;         // 28
+constexpr size_t kGpadlBodyMaxPfns = (kMaxMessageSize - kSizeGpadlBodyFixed) / 8;          // 28
 static_assert(kGpadlHeaderMaxPfns == 26 && kGpadlBodyMaxPfns == 28);
 constexpr size_t kGpadlMaxPfns = (0xFFFF - 8) / 8;  // range_buflen is a u16
 bool gpadl_range_valid(const GpadlRange& r);

@@ -12,16 +12,15 @@ namespace skerry::e1000 {
 namespace {
 
 constexpr ModelInfo kModels[] = {
-    {0x100E, "82540EM", Family::I8254x, false},  // QEMU `e1000`
-    {0x1015, "82540EM", Family::I8254x, false},  // LOM
-    {0x1016, "82540EP", Family::I8254x, false},  // LOM
-    {0x1017, "82540EP", Family::I8254x, false},
-    {0x101E, "82540EP", Family::I8254x, false},  // low profile
-    {0x100F, "82545EM", Family::I8254x, false},  // copper; VMware's e1000
-    {0x1026, "82545GM", Family::I8254x, false},  // copper
-    {0x1010, "82546EB", Family::I8254x, true},   // copper, two ports
-    {0x1079, "82546GB", Family::I8254x, true},   // copper, two ports
-    {0x1008, "82544EI", Family::I82544, false},  // copper
+    {0x100E, "82540EM", Family::I8254x, false},                                              // QEMU `e1000`
+    {0x1015, "82540EM", Family::I8254x, false},                                              // LOM
+    {0x1016, "82540EP", Family::I8254x, false},                                              // LOM
+    {0x1017, "82540EP", Family::I8254x, false}, {0x101E, "82540EP", Family::I8254x, false},  // low profile
+    {0x100F, "82545EM", Family::I8254x, false},                                              // copper; VMware's e1000
+    {0x1026, "82545GM", Family::I8254x, false},                                              // copper
+    {0x1010, "82546EB", Family::I8254x, true},                                               // copper, two ports
+    {0x1079, "82546GB", Family::I8254x, true},                                               // copper, two ports
+    {0x1008, "82544EI", Family::I82544, false},                                              // copper
     {0x100C, "82544GC", Family::I82544, false},  // copper; QEMU `e1000-82544gc`
     {0x100D, "82544GC", Family::I82544, false},  // LOM
     {0x10D3, "82574L", Family::I82574, false},   // QEMU/VMware `e1000e`
@@ -198,9 +197,9 @@ bool Driver::reset_device() {
 bool Driver::read_eeprom(uint8_t word, uint16_t& out) const {
     uint32_t done, shift;
     switch (model_->family) {
-        case Family::I8254x: done = reg::kEerdDone8254x, shift = reg::kEerdAddrShift8254x; break;
-        case Family::I82574: done = reg::kEerdDone82574, shift = reg::kEerdAddrShift82574; break;
-        default: return false;  // 82544: no EERD
+    case Family::I8254x: done = reg::kEerdDone8254x, shift = reg::kEerdAddrShift8254x; break;
+    case Family::I82574: done = reg::kEerdDone82574, shift = reg::kEerdAddrShift82574; break;
+    default: return false;  // 82544: no EERD
     }
     wr(reg::kEerd, (static_cast<uint32_t>(word) << shift) | reg::kEerdStart);
     for (int i = 0; i < 2000; ++i) {
@@ -234,8 +233,8 @@ bool Driver::read_mac() {
     }
     if (model_->dual_port && (dev_.fn & 1)) mac_[5] ^= 1;
     if (!valid_unicast(mac_)) {
-        log::error("%s: the EEPROM holds no valid address (%02x:%02x:%02x:%02x:%02x:%02x)", prefix_, mac_[0],
-                   mac_[1], mac_[2], mac_[3], mac_[4], mac_[5]);
+        log::error("%s: the EEPROM holds no valid address (%02x:%02x:%02x:%02x:%02x:%02x)", prefix_, mac_[0], mac_[1],
+                   mac_[2], mac_[3], mac_[4], mac_[5]);
         return false;
     }
     return true;
@@ -394,10 +393,10 @@ bool Driver::start(net::NicClient& client) {
 void Driver::log_summary() {
     char irq[32];
     switch (irq_.kind) {
-        case pci::IrqKind::Msi: snprintf(irq, sizeof irq, "MSI"); break;
-        case pci::IrqKind::Msix: snprintf(irq, sizeof irq, "MSI-X"); break;
-        case pci::IrqKind::Intx: snprintf(irq, sizeof irq, "INTx GSI %u", static_cast<unsigned>(irq_.gsi)); break;
-        default: snprintf(irq, sizeof irq, interrupts_on_ ? "interrupts" : "polled"); break;
+    case pci::IrqKind::Msi: snprintf(irq, sizeof irq, "MSI"); break;
+    case pci::IrqKind::Msix: snprintf(irq, sizeof irq, "MSI-X"); break;
+    case pci::IrqKind::Intx: snprintf(irq, sizeof irq, "INTx GSI %u", static_cast<unsigned>(irq_.gsi)); break;
+    default: snprintf(irq, sizeof irq, interrupts_on_ ? "interrupts" : "polled"); break;
     }
     char link[32];
     if (link_up_) {
@@ -742,7 +741,7 @@ size_t Driver::poll(size_t budget) {
         refill();
     }
     deliver();  // also after a failed reset: the frames that were in flight go back
-    refill();  // buffers the client gave back during the delivery
+    refill();   // buffers the client gave back during the delivery
     return rx + tx;
 }
 

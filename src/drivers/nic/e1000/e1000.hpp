@@ -58,19 +58,17 @@ inline constexpr uint32_t kRxcsum = 0x5000, kMta = 0x5200, kRal0 = 0x5400, kRah0
 inline constexpr uint32_t kMtaWords = 128;
 
 // Statistics (read to clear; the 64-bit octet counters clear when the high half is read).
-inline constexpr uint32_t kCrcerrs = 0x4000, kAlgnerrc = 0x4004, kSymerrs = 0x4008, kRxerrc = 0x400C,
-                          kMpc = 0x4010, kEcol = 0x4018, kLatecol = 0x4020, kColc = 0x4028, kRlec = 0x4040,
-                          kGprc = 0x4074, kBprc = 0x4078, kMprc = 0x407C, kGptc = 0x4080, kGorcl = 0x4088,
-                          kGorch = 0x408C, kGotcl = 0x4090, kGotch = 0x4094, kRnbc = 0x40A0, kRuc = 0x40A4,
-                          kRoc = 0x40AC, kTorl = 0x40C0, kTorh = 0x40C4, kTotl = 0x40C8, kToth = 0x40CC,
-                          kTpr = 0x40D0, kTpt = 0x40D4, kMptc = 0x40F0, kBptc = 0x40F4;
+inline constexpr uint32_t kCrcerrs = 0x4000, kAlgnerrc = 0x4004, kSymerrs = 0x4008, kRxerrc = 0x400C, kMpc = 0x4010,
+                          kEcol = 0x4018, kLatecol = 0x4020, kColc = 0x4028, kRlec = 0x4040, kGprc = 0x4074,
+                          kBprc = 0x4078, kMprc = 0x407C, kGptc = 0x4080, kGorcl = 0x4088, kGorch = 0x408C,
+                          kGotcl = 0x4090, kGotch = 0x4094, kRnbc = 0x40A0, kRuc = 0x40A4, kRoc = 0x40AC,
+                          kTorl = 0x40C0, kTorh = 0x40C4, kTotl = 0x40C8, kToth = 0x40CC, kTpr = 0x40D0, kTpt = 0x40D4,
+                          kMptc = 0x40F0, kBptc = 0x40F4;
 
 inline constexpr uint32_t kCtrlFd = 1u << 0, kCtrlLrst = 1u << 3, kCtrlAsde = 1u << 5, kCtrlSlu = 1u << 6,
-                          kCtrlIlos = 1u << 7, kCtrlFrcspd = 1u << 11, kCtrlFrcdplx = 1u << 12,
-                          kCtrlRst = 1u << 26, kCtrlRfce = 1u << 27, kCtrlTfce = 1u << 28, kCtrlVme = 1u << 30,
-                          kCtrlPhyRst = 1u << 31;
-inline constexpr uint32_t kStatusFd = 1u << 0, kStatusLu = 1u << 1, kStatusSpeedShift = 6,
-                          kStatusSpeedMask = 3u << 6;
+                          kCtrlIlos = 1u << 7, kCtrlFrcspd = 1u << 11, kCtrlFrcdplx = 1u << 12, kCtrlRst = 1u << 26,
+                          kCtrlRfce = 1u << 27, kCtrlTfce = 1u << 28, kCtrlVme = 1u << 30, kCtrlPhyRst = 1u << 31;
+inline constexpr uint32_t kStatusFd = 1u << 0, kStatusLu = 1u << 1, kStatusSpeedShift = 6, kStatusSpeedMask = 3u << 6;
 inline constexpr uint32_t kEecdAutoRd = 1u << 9;
 // EERD: 8254x (82540/5/6): done bit 4, word address at bit 8; 82541/7 and 82574: done bit 1, address at bit 2.
 inline constexpr uint32_t kEerdStart = 1u << 0, kEerdDone8254x = 1u << 4, kEerdAddrShift8254x = 8,
@@ -83,9 +81,8 @@ inline constexpr uint32_t kIntTxdw = 1u << 0, kIntTxqe = 1u << 1, kIntLsc = 1u <
                           kIntAsserted = 1u << 31;  // 82574: an interrupt was signalled
 
 inline constexpr uint32_t kRctlEn = 1u << 1, kRctlSbp = 1u << 2, kRctlUpe = 1u << 3, kRctlMpe = 1u << 4,
-                          kRctlLpe = 1u << 5, kRctlRdmtsMask = 3u << 8, kRctlMoMask = 3u << 12,
-                          kRctlBam = 1u << 15, kRctlBsizeMask = 3u << 16, kRctlBsex = 1u << 25,
-                          kRctlSecrc = 1u << 26;
+                          kRctlLpe = 1u << 5, kRctlRdmtsMask = 3u << 8, kRctlMoMask = 3u << 12, kRctlBam = 1u << 15,
+                          kRctlBsizeMask = 3u << 16, kRctlBsex = 1u << 25, kRctlSecrc = 1u << 26;
 inline constexpr uint32_t kTctlEn = 1u << 1, kTctlPsp = 1u << 3, kTctlCtShift = 4, kTctlColdShift = 12,
                           kTctlColdMask = 0x3FFu << 12, kTctlRtlc = 1u << 24;
 inline constexpr uint32_t kRxcsumIpofl = 1u << 8, kRxcsumTuofl = 1u << 9, kRxcsumPcsd = 1u << 13;
@@ -135,7 +132,7 @@ struct ModelInfo {
     uint16_t device_id;
     const char* name;  // "82540EM"
     Family family;
-    bool dual_port;    // 82546: function 1's address is the EEPROM's with the last bit flipped
+    bool dual_port;  // 82546: function 1's address is the EEPROM's with the last bit flipped
 };
 // The supported device (vendor 0x8086) with this id, nullptr when it is not one of ours.
 const ModelInfo* find_model(uint16_t vendor, uint16_t device_id);
@@ -144,9 +141,9 @@ struct Options {
     bool use_interrupts = true;  // attach MSI (preferred) or INTx through the Env; false: a timer polls
     uint16_t rx_ring = 256;      // descriptors, multiple of 8, 8..kMaxRing
     uint16_t tx_ring = 256;
-    uint16_t rx_buffers = 0;     // receive buffer pool; 0 = twice rx_ring (at most kMaxRxBuffers)
-    uint32_t itr_per_sec = 8000; // interrupt moderation ceiling; 0 = none
-    size_t poll_budget = 64;     // frames per pass from the interrupt work and the poller (at most kMaxBudget)
+    uint16_t rx_buffers = 0;      // receive buffer pool; 0 = twice rx_ring (at most kMaxRxBuffers)
+    uint32_t itr_per_sec = 8000;  // interrupt moderation ceiling; 0 = none
+    size_t poll_budget = 64;      // frames per pass from the interrupt work and the poller (at most kMaxBudget)
 };
 
 // The device's statistics registers, accumulated (they clear when read).
@@ -293,7 +290,7 @@ private:
     uint32_t ticks_ = 0;
 
     bool link_up_ = false, full_duplex_ = false;
-    bool link_report_ = false;  // link_up_ changed since the client last heard: told in the next delivery
+    bool link_report_ = false;       // link_up_ changed since the client last heard: told in the next delivery
     bool tctl_half_duplex_ = false;  // TCTL.COLD holds the half-duplex distance
     uint32_t speed_ = 0;
 
@@ -307,9 +304,9 @@ private:
     dma::Region rx_ring_mem_{};
     volatile RxDesc* rx_ = nullptr;
     uint16_t rx_ring_size_ = 0;
-    uint16_t rx_next_ = 0;    // oldest descriptor given to the device
-    uint16_t rx_tail_ = 0;    // next descriptor to give (RDT)
-    uint16_t rx_filled_ = 0;  // descriptors the device owns: [rx_next_, rx_tail_)
+    uint16_t rx_next_ = 0;        // oldest descriptor given to the device
+    uint16_t rx_tail_ = 0;        // next descriptor to give (RDT)
+    uint16_t rx_filled_ = 0;      // descriptors the device owns: [rx_next_, rx_tail_)
     bool rx_discarding_ = false;  // dropping the rest of a frame spread over descriptors
     uint16_t rx_slot_buf_[kMaxRing] = {};
     static constexpr size_t kChunkBytes = 64 * 1024;
@@ -336,14 +333,14 @@ private:
     uint16_t tx_tail_ = 0;   // next free descriptor (TDT)
     uint16_t tx_clean_ = 0;  // first descriptor of the oldest frame in flight
     uint16_t tx_used_ = 0;
-    bool tx_blocked_ = false;  // transmit() said Full: tell the client when there is room
-    uint16_t tdt_written_ = 0; // the tail the device was last told (the end-of-iteration hook moves it)
+    bool tx_blocked_ = false;           // transmit() said Full: tell the client when there is room
+    uint16_t tdt_written_ = 0;          // the tail the device was last told (the end-of-iteration hook moves it)
     void* tx_done_[2 * kMaxRing] = {};  // reclaimed frames whose tx_done waits for the next delivery
     size_t tx_done_count_ = 0;
     void* tx_cookie_[kMaxRing] = {};
     uint8_t tx_ndesc_[kMaxRing] = {};  // on a frame's first descriptor: how many it has (0 = not a start)
     TxContext tx_ctx_{};               // the context the device holds
-    uint32_t tx_completed_ = 0;  // frames completed, ever (the watchdog's progress mark)
+    uint32_t tx_completed_ = 0;        // frames completed, ever (the watchdog's progress mark)
     uint32_t wd_tx_completed_ = 0;
     bool wd_tx_pending_ = false;
     uint8_t wd_tx_stalls_ = 0;

@@ -25,7 +25,8 @@ Options probe_options() {
 }
 
 devices::Product probe(const pci::Device& dev, const pci::Match&) {
-    return devices::Product::nic(Driver::create(dev, pci::kernel_env(), probe_options()));  // nullptr (logged by init) when unusable
+    return devices::Product::nic(
+        Driver::create(dev, pci::kernel_env(), probe_options()));  // nullptr (logged by init) when unusable
 }
 
 pci::Registration registration{"e1000", kPciIds, &probe};

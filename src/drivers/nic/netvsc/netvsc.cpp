@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "drivers/nic/netvsc/nvsp.hpp"
 #include "drivers/bus/vmbus/wire.hpp"
+#include "drivers/nic/netvsc/nvsp.hpp"
 #include "kernel/event_loop.hpp"
 #include "kernel/log.hpp"
 
@@ -24,7 +24,7 @@ constexpr uint64_t kTidSectionBase = 1ull << 32;  // + send-buffer section index
 constexpr uint64_t kTidGpaBase = 2ull << 32;      // + GPA-direct slot
 constexpr size_t kGpaArea = 128;                  // per slot: an RNDIS header or control message
 
-constexpr uint32_t kNdisFrameMtu = 1514;           // what NDIS_CONFIG announces (Ethernet header included)
+constexpr uint32_t kNdisFrameMtu = 1514;  // what NDIS_CONFIG announces (Ethernet header included)
 constexpr uint32_t kEthHeader = 14;
 constexpr uint32_t kMaxFrame = kNdisFrameMtu + 4;  // a VLAN tag may ride along
 constexpr uint32_t kRndisMaxTransfer = 0x4000;
@@ -34,8 +34,8 @@ constexpr uint32_t kFilter = kFilterDirected | kFilterMulticast | kFilterAllMult
 constexpr uint32_t kStatusLinkSpeedChange = 0x40010013;
 constexpr uint32_t kNvspRecvBufCompleteMin = 28;
 
-constexpr size_t kLogFirst = 16;       // malformed input: log the first ones...
-constexpr uint64_t kLogEvery = 1024;   // ...then one in this many
+constexpr size_t kLogFirst = 16;      // malformed input: log the first ones...
+constexpr uint64_t kLogEvery = 1024;  // ...then one in this many
 
 }  // namespace
 
@@ -134,8 +134,7 @@ bool Driver::begin() {
         return false;
     }
     const uint32_t ring_pages = p.ring_out_pages + p.ring_in_pages;
-    if (!dma_.alloc(ring_pages * 4096ull, ring_mem_, 4096) ||
-        !dma_.alloc(p.recv_buffer_bytes, recv_mem_, 4096) ||
+    if (!dma_.alloc(ring_pages * 4096ull, ring_mem_, 4096) || !dma_.alloc(p.recv_buffer_bytes, recv_mem_, 4096) ||
         !dma_.alloc(kGpaSlots * kGpaArea, gpa_mem_, 4096) ||
         (p.use_send_buffer && !dma_.alloc(p.send_buffer_bytes, send_mem_, 4096))) {
         kLog.error("%s: out of DMA memory for rings and buffers", name_);
@@ -144,8 +143,7 @@ bool Driver::begin() {
     }
     scratch_size_ = (p.ring_in_pages - 1) * 4096ull;
     scratch_ = new uint8_t[scratch_size_];
-    if (!channel_.begin_open(conn_, port_, relid_, ring_mem_.phys, ring_mem_.virt, p.ring_out_pages,
-                             p.ring_in_pages)) {
+    if (!channel_.begin_open(conn_, port_, relid_, ring_mem_.phys, ring_mem_.virt, p.ring_out_pages, p.ring_in_pages)) {
         kLog.error("%s: cannot start opening the channel", name_);
         free_memory();
         return false;
@@ -249,9 +247,7 @@ int Driver::alloc_gpa() {
     return -1;
 }
 
-bool Driver::can_send() const {
-    return section_count_ != 0 ? sections_busy_ < section_count_ : gpa_busy_ < kGpaSlots;
-}
+bool Driver::can_send() const { return section_count_ != 0 ? sections_busy_ < section_count_ : gpa_busy_ < kGpaSlots; }
 
 // One RNDIS message as a GPA-direct packet: the first range is slot's header area (`head_len` bytes, written by
 // the caller), then one range per frame segment, each listing the pages it spans (kernel addresses are
@@ -279,8 +275,8 @@ bool Driver::send_gpa(uint32_t slot, size_t head_len, const net::TxFrame* f, uin
     put32(extra + 4, ranges);
     uint8_t m[kNvspMessageSize];
     build_rndis_packet(m, channel, kNvspNoSection, 0);
-    return channel_.send(vmbus::kPacketDataGpaDirect, vmbus::kPacketFlagCompletionRequested, kTidGpaBase + slot,
-                         extra, n, m, sizeof m) == vmbus::RingStatus::Ok;
+    return channel_.send(vmbus::kPacketDataGpaDirect, vmbus::kPacketFlagCompletionRequested, kTidGpaBase + slot, extra,
+                         n, m, sizeof m) == vmbus::RingStatus::Ok;
 }
 
 // An RNDIS control message through a send-buffer section, or GPA direct without one (NVSP 107, control).
@@ -340,8 +336,7 @@ void Driver::advance() {
     const vmbus::GpadlState r = conn_.gpadl_state(recv_gpadl_);
     const vmbus::GpadlState s = send_gpadl_ != 0 ? conn_.gpadl_state(send_gpadl_) : vmbus::GpadlState::Created;
     if (r == vmbus::GpadlState::Failed || s == vmbus::GpadlState::Failed) return fail("the host refused a GPADL");
-    if (c != vmbus::Channel::State::Open || r != vmbus::GpadlState::Created || s != vmbus::GpadlState::Created)
-        return;
+    if (c != vmbus::Channel::State::Open || r != vmbus::GpadlState::Created || s != vmbus::GpadlState::Created) return;
     enter(BringUp::NvspInit);
     if (!send_init()) fail("cannot send NVSP INIT");
 }
@@ -356,16 +351,12 @@ void Driver::on_timeout() {
         return;
     case BringUp::Ready:
     case BringUp::Failed:
-    case BringUp::Stopped:
-        return;
-    case BringUp::Stopping:
-        kLog.warn("%s: the host did not confirm the teardown", name_);
-        return;
+    case BringUp::Stopped: return;
+    case BringUp::Stopping: kLog.warn("%s: the host did not confirm the teardown", name_); return;
     case BringUp::Draining:
         kLog.warn("%s: the host did not complete our last sends; closing anyway", name_);
         return teardown();
-    default:
-        return fail("the host did not answer");
+    default: return fail("the host did not answer");
     }
 }
 
@@ -489,8 +480,7 @@ void Driver::handle_rndis_control(const uint8_t* msg, size_t len) {
     rndis_request_ = 0;
     const bool ok = r.status == kRndisStatusSuccess;
     switch (state_) {
-    case BringUp::Draining:
-        return;  // the filter-0 SET's answer: nothing more to do
+    case BringUp::Draining: return;  // the filter-0 SET's answer: nothing more to do
     case BringUp::RndisInit:
         if (r.type != kRndisInitializeCmplt) return fail("expected INITIALIZE_CMPLT");
         if (!ok) return fail("RNDIS INITIALIZE refused");
@@ -556,8 +546,7 @@ void Driver::handle_rndis_control(const uint8_t* msg, size_t len) {
                   static_cast<unsigned>(mtu_), link_ ? "up" : "down", static_cast<unsigned>(speed_mbps_),
                   static_cast<unsigned>(sub_alloc_count_), static_cast<unsigned>(sub_alloc_size_), sends);
         return;
-    default:
-        return malformed(false, "RNDIS completion outside bring-up", r.type);
+    default: return malformed(false, "RNDIS completion outside bring-up", r.type);
     }
 }
 
@@ -569,10 +558,8 @@ void Driver::handle_packet(const uint8_t* pkt, size_t len) {
     const size_t off = d.offset8 * 8u;
     if (off > len) return malformed(false, "packet header longer than the packet", off);
     switch (d.type) {
-    case vmbus::kPacketCompletion:
-        return handle_completion(d.transaction_id, pkt + off, len - off);
-    case vmbus::kPacketDataXferPages:
-        return handle_xfer(d, pkt, len);
+    case vmbus::kPacketCompletion: return handle_completion(d.transaction_id, pkt + off, len - off);
+    case vmbus::kPacketDataXferPages: return handle_xfer(d, pkt, len);
     case vmbus::kPacketDataInband: {
         // Host-initiated NVSP messages (VF association, indirection table) are for features we do not ask
         // for; note them and go on.
@@ -580,8 +567,7 @@ void Driver::handle_packet(const uint8_t* pkt, size_t len) {
         kLog.debug("%s: ignored host NVSP message %u", name_, static_cast<unsigned>(get32(pkt + off)));
         return;
     }
-    default:
-        return malformed(false, "packet of unexpected type", d.type);
+    default: return malformed(false, "packet of unexpected type", d.type);
     }
 }
 

@@ -45,11 +45,10 @@
 // Receive is zero copy: each RNDIS PACKET_MSG of a transfer-page packet is handed to the client as an RxFrame
 // pointing into the receive buffer; the packet's completion (NVSP SEND_RNDIS_PKT_COMPLETE with the host's
 // transaction id) is sent when the last of its frames came back: from rx_release() itself, from the delivery
-// when the client refused the frame, or by a later pass when the outbound ring was full. Every range and every RNDIS offset is bounds-checked; malformed input is logged
-// (rate-limited), counted and dropped.
-// Counters: per-frame counting is the glue's; the driver counts what only it sees (NicCounters: malformed
-// frames, no free frame reference, ring-full refusals, transmit errors, link changes, malformed host input) and
-// its own protocol statistics (NetvscStats).
+// when the client refused the frame, or by a later pass when the outbound ring was full. Every range and every RNDIS
+// offset is bounds-checked; malformed input is logged (rate-limited), counted and dropped. Counters: per-frame counting
+// is the glue's; the driver counts what only it sees (NicCounters: malformed frames, no free frame reference, ring-full
+// refusals, transmit errors, link changes, malformed host input) and its own protocol statistics (NetvscStats).
 //
 // A rescinded channel (on_rescind(), or noticed by poll()) takes the link down, closes the channel, tears the
 // GPADLs down and releases the relid; stop() does the same after packet filter 0, HALT and the buffer revokes.
@@ -70,8 +69,8 @@
 namespace skerry::netvsc {
 
 struct Options {
-    uint32_t ring_out_pages = 1 + 16;    // guest->host ring, control page included
-    uint32_t ring_in_pages = 1 + 32;     // host->guest ring (transfer-page packets carry many ranges)
+    uint32_t ring_out_pages = 1 + 16;  // guest->host ring, control page included
+    uint32_t ring_in_pages = 1 + 32;   // host->guest ring (transfer-page packets carry many ranges)
     uint32_t recv_buffer_bytes = 1u << 20;
     uint32_t send_buffer_bytes = 512u << 10;
     uint32_t max_nvsp_version = 0x00060001;  // start the version walk here (newest we speak: 6.1)
@@ -82,8 +81,8 @@ struct Options {
 };
 
 enum class BringUp : uint8_t {
-    Opening,       // ring GPADL, OPENCHANNEL, receive/send buffer GPADLs
-    NvspInit,      // INIT for versions_[version_index_]
+    Opening,   // ring GPADL, OPENCHANNEL, receive/send buffer GPADLs
+    NvspInit,  // INIT for versions_[version_index_]
     RecvBuf,
     SendBuf,
     RndisInit,
@@ -94,24 +93,24 @@ enum class BringUp : uint8_t {
     SetFilter,
     Ready,
     Failed,
-    Draining,      // stop(): filter 0 and HALT sent; waiting for send completions, then revoke
-    Stopping,      // rescinded / stopped: waiting for the GPADL teardowns
+    Draining,  // stop(): filter 0 and HALT sent; waiting for send completions, then revoke
+    Stopping,  // rescinded / stopped: waiting for the GPADL teardowns
     Stopped,
 };
 const char* bring_up_name(BringUp s);
 
 struct NetvscStats {
     uint64_t polls = 0;
-    uint64_t host_packets = 0;        // packets read from the inbound ring
-    uint64_t rx_xfer_packets = 0;     // transfer-page packets
+    uint64_t host_packets = 0;     // packets read from the inbound ring
+    uint64_t rx_xfer_packets = 0;  // transfer-page packets
     uint64_t rx_completions_sent = 0;
     uint64_t rx_completions_deferred = 0;  // the outbound ring was full: sent on a later poll
     uint64_t tx_completions = 0;
-    uint64_t control_messages = 0;    // RNDIS control messages from the host
-    uint64_t malformed = 0;           // also counted in device_errors or rx_dropped_bad_frame
+    uint64_t control_messages = 0;  // RNDIS control messages from the host
+    uint64_t malformed = 0;         // also counted in device_errors or rx_dropped_bad_frame
     uint64_t timeouts = 0;
-    uint64_t rx_stalls = 0;           // inbound reading paused: every transfer-page slot held by the stack
-    uint64_t rx_no_client = 0;        // frames dropped because nobody takes frames (before start(), stopping)
+    uint64_t rx_stalls = 0;     // inbound reading paused: every transfer-page slot held by the stack
+    uint64_t rx_no_client = 0;  // frames dropped because nobody takes frames (before start(), stopping)
 };
 
 class Driver final : public net::NicDriver {
@@ -183,9 +182,9 @@ public:
     size_t poll(size_t budget);
 
     static constexpr uint32_t kMaxSections = 1024;
-    static constexpr uint32_t kGpaSlots = 32;      // GPA-direct sends in flight (each with a 128-byte header area)
-    static constexpr size_t kMaxRxPackets = 256;   // transfer-page packets with frames still lent
-    static constexpr size_t kMaxRxFrames = 1024;   // frames queued for delivery or lent at once
+    static constexpr uint32_t kGpaSlots = 32;     // GPA-direct sends in flight (each with a 128-byte header area)
+    static constexpr size_t kMaxRxPackets = 256;  // transfer-page packets with frames still lent
+    static constexpr size_t kMaxRxFrames = 1024;  // frames queued for delivery or lent at once
     // Cookies waiting for tx_done. Between two deliveries transmit() can queue at most one per section (or
     // slot): sections are freed only by the ring work that precedes a delivery. So the cookies of the delivery
     // under way and those queued during it fit twice the sections.

@@ -1,16 +1,16 @@
 // The netvsc driver's place in the kernel: its VMBus registration, and the factory the registry calls at boot
 // once the host's offers are in (hyperv::kernel_init, before the appliance and its network stack start).
-#include "drivers/nic/netvsc/netvsc.hpp"
 #include "drivers/bus/vmbus/platform.hpp"
 #include "drivers/bus/vmbus/registry.hpp"
+#include "drivers/nic/netvsc/netvsc.hpp"
 #include "kernel/log.hpp"
 #include "kernel/time.hpp"
 
 namespace skerry::netvsc {
 namespace {
 
-constexpr uint64_t kStepNs = 1'000'000'000;    // a bring-up step the host leaves unanswered this long times out
-constexpr uint64_t kBudgetNs = 10'000'000'000; // and the whole bring-up gives up after this
+constexpr uint64_t kStepNs = 1'000'000'000;     // a bring-up step the host leaves unanswered this long times out
+constexpr uint64_t kBudgetNs = 10'000'000'000;  // and the whole bring-up gives up after this
 
 void on_channel_signal(void* driver) { static_cast<Driver*>(driver)->poll(64); }
 

@@ -255,8 +255,7 @@ Parse parse_rndis(const uint8_t* m, size_t len, RndisMessage& out) {
         }
         return Parse::Ok;
     }
-    default:
-        return Parse::Invalid;
+    default: return Parse::Invalid;
     }
 }
 

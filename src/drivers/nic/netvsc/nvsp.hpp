@@ -112,16 +112,16 @@ size_t build_rndis_halt(uint8_t* buf, uint32_t request_id);                     
 size_t build_rndis_query(uint8_t* buf, uint32_t request_id, uint32_t oid);          // 28 bytes
 // SET with `len` bytes of information at offset 28 (buf must hold 28 + len).
 size_t build_rndis_set(uint8_t* buf, uint32_t request_id, uint32_t oid, const void* info, uint32_t len);
-size_t build_rndis_keepalive_cmplt(uint8_t* buf, uint32_t request_id);              // 16 bytes
+size_t build_rndis_keepalive_cmplt(uint8_t* buf, uint32_t request_id);  // 16 bytes
 // The 44-byte PACKET_MSG header for a frame of `frame_len` bytes placed right after it (no PPI, no OOB).
 size_t build_rndis_packet_header(uint8_t* buf, uint32_t frame_len);
 
 // A host RNDIS message, validated: the length field within `len`, every offset/length pair inside the message.
 struct RndisMessage {
     uint32_t type = 0;
-    uint32_t length = 0;      // from the header (the transfer range may be longer)
-    uint32_t request_id = 0;  // completions
-    uint32_t status = 0;      // completions and INDICATE_STATUS
+    uint32_t length = 0;            // from the header (the transfer range may be longer)
+    uint32_t request_id = 0;        // completions
+    uint32_t status = 0;            // completions and INDICATE_STATUS
     const uint8_t* info = nullptr;  // QUERY_CMPLT information / INDICATE_STATUS buffer / PACKET_MSG frame
     uint32_t info_len = 0;
     // INITIALIZE_CMPLT
