@@ -8,10 +8,11 @@
 //     acknowledges the device and loop::raise()s the driver's own work; nothing here runs in interrupt context.
 //  2. A driver calls its client (receive, tx_done, link_changed, tx_ready) only from its own loop work
 //     (raised work, poller, timer) and from start(), and only between ring passes: it first finishes its ring
-//     work for the pass (harvest up to its budget of received frames, give the ring fresh buffers and write
-//     the receive tail, reclaim finished transmits, recover from device errors), and then delivers what it
-//     collected: tx_done for the reclaimed frames, receive() for each harvested frame in ring order, then
-//     link_changed and tx_ready. While it delivers, its ring state is consistent and stays so.
+//     work for the pass (harvest up to its budget of received frames, reclaim finished transmits, recover from
+//     device errors; give the ring fresh buffers when it runs low), and then delivers what it collected:
+//     tx_done for the reclaimed frames, receive() for each harvested frame in ring order, then link_changed
+//     and tx_ready. While it delivers, its ring state is consistent and stays so. After the delivery it may
+//     do more ring work that calls nobody (one refill and tail write for the buffers that came back).
 //  3. Inside those callbacks the client may call transmit(), rx_release(), add_multicast() and
 //     remove_multicast() (lwIP answers a frame from inside receive() and frees buffers there). These calls
 //     never call back into the client and never walk the receive ring: transmit() only fills descriptors

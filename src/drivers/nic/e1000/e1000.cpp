@@ -738,10 +738,13 @@ size_t Driver::poll(size_t budget) {
         tx = tx_reclaim();
         rx = rx_harvest(budget);
         rx_backlog_ = budget && rx >= budget;
-        refill();
+        // A ring running low gets buffers before the delivery; otherwise one refill after it also covers the
+        // buffers the client gives back during the delivery: one tail write a pass (each is a trap into the
+        // hypervisor's device model).
+        if (rx_filled_ < rx_ring_size_ / 2) refill();
     }
     deliver();  // also after a failed reset: the frames that were in flight go back
-    refill();   // buffers the client gave back during the delivery
+    refill();
     return rx + tx;
 }
 
