@@ -130,7 +130,7 @@ build/kernel/ksyms_empty.o:
 # ---------------------------------------------------------------------------------------------------
 APP_ELFS := $(foreach a,$(APPS),build/appliances/$(a).elf)
 
-.PHONY: all build-all kernels unit check test test-qemu run clean iso bench images release test-images
+.PHONY: all build-all kernels unit check test test-qemu run clean iso bench bench-ab images release test-images
 # `make` on a fresh machine sets up first (packages, pinned sources), then builds in a new make that
 # sees what the set-up installed (the console font, GoogleTest).
 all: setup
@@ -173,6 +173,15 @@ test:
 	$(Q)$(MAKE) --no-print-directory fuzz-http
 	$(Q)$(MAKE) --no-print-directory fuzz-hyperv
 	$(Q)$(MAKE) --no-print-directory test-images-quick
+
+# Skerry against Skerry: this tree's appliances and those of BASE (a git revision, built in build/bench-base),
+# taking turns round by round; for changes that must not slow anything down. `make bench-ab BASE=main~3`.
+BASE ?= HEAD
+bench-ab: setup
+	$(Q)$(MAKE) --no-print-directory kernels
+	$(Q)rm -rf build/bench-base && git worktree prune && git worktree add --detach build/bench-base $(BASE) >/dev/null
+	$(Q)$(MAKE) --no-print-directory -C build/bench-base kernels
+	$(Q)$(PYTHON) tests/bench/ab.py build/bench-base; rc=$$?; git worktree remove --force build/bench-base; exit $$rc
 
 # The benchmark (not part of `make test`): every appliance against a Linux guest in the same QEMU.
 bench: setup
