@@ -57,6 +57,9 @@ inline void* phys_to_virt(uint64_t phys, size_t len = 1) { return model().phys_t
 inline void io_wait() {}
 inline void pause() {}
 inline void compiler_barrier() { __asm__ __volatile__("" ::: "memory"); }
+// A full barrier: stores before it are visible before loads after it (x86 reorders only that pair). For rings
+// shared with a device where the driver stores an index and then reads the device's event field (virtio §4.6).
+inline void memory_barrier() { __asm__ __volatile__("mfence" ::: "memory"); }
 // Keeps interrupt handlers out of a short critical section (the loop's work queue). Host tests are one thread
 // with no interrupts: nothing to do.
 class InterruptGuard {
@@ -121,6 +124,9 @@ inline uint64_t rdtsc() {
 inline void io_wait() { outb(0x80, 0); }
 inline void pause() { __asm__ __volatile__("pause"); }
 inline void compiler_barrier() { __asm__ __volatile__("" ::: "memory"); }
+// A full barrier: stores before it are visible before loads after it (x86 reorders only that pair). For rings
+// shared with a device where the driver stores an index and then reads the device's event field (virtio §4.6).
+inline void memory_barrier() { __asm__ __volatile__("mfence" ::: "memory"); }
 // Saves the interrupt flag and disables interrupts for a short critical section; restores the flag after.
 class InterruptGuard {
 public:

@@ -7,6 +7,7 @@
 #include "boot/bootinfo.hpp"
 #include "drivers/bus/pci/pci.hpp"
 #include "drivers/bus/pci/registry.hpp"
+#include "drivers/bus/virtio/mmio_transport.hpp"
 #include "drivers/bus/vmbus/platform.hpp"
 #include "drivers/console/console.hpp"
 #include "drivers/devices.hpp"
@@ -414,6 +415,8 @@ extern "C" __attribute__((no_stack_protector)) [[noreturn]] void kernel_entry(ui
     log::info("pci: %zu devices (configuration access: %s)", functions, pci::ecam() ? "ECAM" : "port 0xcf8");
     pci::registry().bind(devices::registry());  // the registered PCI drivers take their devices
     pci::log_devices(devices::registry());
+    // virtio-MMIO devices (microVMs: Firecracker, QEMU's microvm) named on the command line.
+    virtio::bind_mmio_devices(devices::registry());
     // Hyper-V's synthetic devices (VMBus) are found and given to their drivers here too. Only under Hyper-V.
     hyperv::kernel_init();
     hand_over_nics();
