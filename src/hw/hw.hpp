@@ -53,6 +53,7 @@ inline uint64_t rdmsr(uint32_t m) { return model().rdmsr(m); }
 inline void wrmsr(uint32_t m, uint64_t v) { model().wrmsr(m, v); }
 inline CpuidResult cpuid(uint32_t leaf, uint32_t sub = 0) { return model().cpuid(leaf, sub); }
 inline uint64_t rdtsc() { return model().rdtsc(); }
+inline uint64_t rdtsc_ordered() { return model().rdtsc(); }
 inline void* phys_to_virt(uint64_t phys, size_t len = 1) { return model().phys_to_host(phys, len); }
 inline void io_wait() {}
 inline void pause() {}
@@ -119,6 +120,12 @@ inline CpuidResult cpuid(uint32_t leaf, uint32_t sub = 0) {
 inline uint64_t rdtsc() {
     uint32_t lo, hi;
     __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+    return (static_cast<uint64_t>(hi) << 32) | lo;
+}
+// RDTSC after every earlier load has completed (LFENCE first), for reads paired with memory (pvclock).
+inline uint64_t rdtsc_ordered() {
+    uint32_t lo, hi;
+    __asm__ __volatile__("lfence; rdtsc" : "=a"(lo), "=d"(hi)::"memory");
     return (static_cast<uint64_t>(hi) << 32) | lo;
 }
 inline void io_wait() { outb(0x80, 0); }
