@@ -1,7 +1,7 @@
 // virtio-MMIO devices in the kernel: found through `virtio_mmio.device=` options on the command line (what
 // Firecracker and QEMU's microvm without ACPI append; docs/protocols/virtio.md §6.2) and in the ACPI DSDT (§6.3),
-// each handed to the driver of its device type and recorded in the device registry. The kernel's MmioEnv maps windows through the page tables and
-// routes the interrupt line through the I/O APIC.
+// each handed to the driver of its device type and recorded in the device registry. The kernel's MmioEnv maps windows
+// through the page tables and routes the interrupt line through the I/O APIC.
 #include <string.h>
 
 #include "drivers/bus/virtio/mmio_transport.hpp"

@@ -13,8 +13,8 @@ namespace {
 
 using virtio::bit;
 
-constexpr uint64_t kWanted = bit(kFeatCsum) | bit(kFeatGuestCsum) | bit(kFeatMtu) | bit(kFeatMac) |
-                             bit(kFeatMrgRxbuf) | bit(kFeatStatus) | bit(virtio::kFeatureEventIdx);
+constexpr uint64_t kWanted = bit(kFeatCsum) | bit(kFeatGuestCsum) | bit(kFeatMtu) | bit(kFeatMac) | bit(kFeatMrgRxbuf) |
+                             bit(kFeatStatus) | bit(virtio::kFeatureEventIdx);
 constexpr uint64_t kWatchdogNs = 1000000000ull, kPollNs = 1000000ull;
 constexpr int kStallTicks = 3;
 constexpr uint8_t kDefaultMac[6] = {0x02, 0x00, 0x5e, 0x10, 0x00, 0x01};  // locally administered
@@ -668,7 +668,7 @@ void Driver::deliver() {
         client_->link_changed(link_up_);
     }
     const uint16_t room = static_cast<uint16_t>(net::kMaxTxSegments + 1 < txq_.size() ? net::kMaxTxSegments + 1
-                                                                                         : txq_.size());
+                                                                                      : txq_.size());
     if (tx_blocked_ && state_ == State::Running && txq_.free_descriptors() >= room && tx_slots_free_ > 0) {
         tx_blocked_ = false;
         client_->tx_ready();

@@ -60,9 +60,9 @@ inline constexpr uint16_t kRxQueue = 0, kTxQueue = 1;
 
 struct Options {
     bool use_interrupts = true;
-    uint16_t rx_ring = 256;      // at most the device's maximum; a power of two
+    uint16_t rx_ring = 256;  // at most the device's maximum; a power of two
     uint16_t tx_ring = 256;
-    uint16_t rx_buffers = 0;     // 0 = twice the receive ring
+    uint16_t rx_buffers = 0;  // 0 = twice the receive ring
     size_t poll_budget = 64;
     const uint8_t* fallback_mac = nullptr;  // used when the device has no MAC (else a fixed locally administered one)
 };
@@ -100,9 +100,9 @@ public:
     net::NicCounters counters() const override;
 
     size_t poll(size_t budget);
-    bool flush();                         // the end-of-iteration hook: publish and notify
-    void handle_irq(uint32_t sources);    // the interrupt callback's body (interrupt context)
-    void run_work();                      // the raised work
+    bool flush();                       // the end-of-iteration hook: publish and notify
+    void handle_irq(uint32_t sources);  // the interrupt callback's body (interrupt context)
+    void run_work();                    // the raised work
     void watchdog();
 
     State state() const { return state_; }
