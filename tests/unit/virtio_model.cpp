@@ -51,7 +51,7 @@ void NetModel::set_status(uint8_t s) {
     }
     if ((s & kStatusFeaturesOk) && !(status & kStatusFeaturesOk)) {
         if (!features_written) violation("FEATURES_OK before the features were written");
-        if (driver_features & ~offered) {
+        if ((driver_features & ~offered) || refuse_features_ok) {
             s = static_cast<uint8_t>(s & ~kStatusFeaturesOk);  // refused: the bit does not stick
         }
     }

@@ -64,6 +64,7 @@ public:
     uint8_t status = 0;
     uint64_t driver_features = 0;
     bool features_written = false;
+    bool refuse_features_ok = false;  // the device does not accept the driver's feature set
     int resets = 0;
     Queue q[2];
 

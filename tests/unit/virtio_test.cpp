@@ -166,14 +166,20 @@ protected:
         log::reset();
         EXPECT_EQ(dma::in_use(), baseline_) << "DMA memory leaked";
     }
-    void make(bool legacy = false, virtio_net::Options o = virtio_net::Options{}) {
+    // Tests see the interrupt path at once unless they ask for lingering.
+    static virtio_net::Options no_linger() {
+        virtio_net::Options o;
+        o.linger_ns = 0;
+        return o;
+    }
+    void make(bool legacy = false, virtio_net::Options o = no_linger()) {
         model = std::make_unique<NetModel>(legacy);
         transport = std::make_unique<DirectTransport>(*model, legacy ? "model, legacy" : "model");
         drv = std::make_unique<Driver>();
         client.drv = drv.get();
         opts = o;
     }
-    void start(bool legacy = false, virtio_net::Options o = virtio_net::Options{}) {
+    void start(bool legacy = false, virtio_net::Options o = no_linger()) {
         make(legacy, o);
         ASSERT_TRUE(drv->init(*transport, opts));
         ASSERT_TRUE(drv->start(client));
@@ -217,21 +223,21 @@ TEST_F(VirtioNetTest, NegotiatesAndReadsTheConfiguration) {
 TEST_F(VirtioNetTest, RefusesAModernDeviceWithoutVersion1AndFailsItCleanly) {
     make();
     model->offered &= ~bit(virtio::kFeatureVersion1);
-    EXPECT_FALSE(drv->init(*transport));
+    EXPECT_FALSE(drv->init(*transport, opts));
     EXPECT_TRUE(model->status & virtio::kStatusFailed);
 }
 
 TEST_F(VirtioNetTest, DeviceRefusingFeaturesOkIsFailed) {
     make();
-    // The device offers a bit it then refuses to accept once written (FEATURES_OK does not stick).
-    model->offered |= bit(40);
-    transport->with_interrupts = true;
-    EXPECT_TRUE(drv->init(*transport));  // 40 is not wanted: nothing refused
+    model->refuse_features_ok = true;  // FEATURES_OK does not stick
+    EXPECT_FALSE(drv->init(*transport, opts));
+    EXPECT_TRUE(model->status & virtio::kStatusFailed);
+    EXPECT_FALSE(model->status & virtio::kStatusDriverOk);
 }
 
 TEST_F(VirtioNetTest, WithoutMacFeatureAMacIsMadeLocallyAdministered) {
     const uint8_t fallback[6] = {0x13, 0x22, 0x33, 0x44, 0x55, 0x66};
-    virtio_net::Options o;
+    virtio_net::Options o = no_linger();
     o.fallback_mac = fallback;
     make(false, o);
     model->offered &= ~bit(virtio_net::kFeatMac);
@@ -243,7 +249,7 @@ TEST_F(VirtioNetTest, WithoutMacFeatureAMacIsMadeLocallyAdministered) {
 TEST_F(VirtioNetTest, SmallMtuFromTheDeviceIsUsedAndFramesBeyondItDropped) {
     make();
     model->mtu = 1280;
-    ASSERT_TRUE(drv->init(*transport));
+    ASSERT_TRUE(drv->init(*transport, opts));
     ASSERT_TRUE(drv->start(client));
     EXPECT_EQ(drv->mtu(), 1280);
     ASSERT_TRUE(model->deliver(eth_frame(1280 + 14, 1)));
@@ -403,7 +409,7 @@ TEST_F(VirtioNetTest, BadFramesAreDroppedNotQueued) {
 }
 
 TEST_F(VirtioNetTest, FullQueueSaysFullThenTxReady) {
-    virtio_net::Options o;
+    virtio_net::Options o = no_linger();
     o.tx_ring = 16;
     ASSERT_NO_FATAL_FAILURE(start(false, o));
     const auto f = eth_frame(60, 1);
@@ -420,7 +426,7 @@ TEST_F(VirtioNetTest, FullQueueSaysFullThenTxReady) {
 }
 
 TEST_F(VirtioNetTest, ContractRepliesFromInsideReceiveNeverNest) {
-    virtio_net::Options o;
+    virtio_net::Options o = no_linger();
     o.tx_ring = 16;
     ASSERT_NO_FATAL_FAILURE(start(false, o));
     const auto answer = eth_frame(80, 9);
@@ -469,6 +475,22 @@ TEST_F(VirtioNetTest, ReceiveInterruptIsReArmedAfterAPass) {
     EXPECT_EQ(model->interrupts_raised, 2u);
     settle();
     EXPECT_EQ(client.frames.size(), 2u);
+}
+
+TEST_F(VirtioNetTest, WhileFramesFlowThePollerTakesThemWithTheInterruptOff) {
+    virtio_net::Options o = no_linger();
+    o.linger_ns = 60ull * 1000000000ull;  // longer than the test
+    ASSERT_NO_FATAL_FAILURE(start(false, o));
+    settle();
+    ASSERT_TRUE(model->deliver(eth_frame(60, 1)));
+    EXPECT_EQ(model->interrupts_raised, 1u);
+    for (int i = 0; i < 3; ++i) loop::run_once();
+    for (uint32_t i = 2; i < 50; ++i) {
+        ASSERT_TRUE(model->deliver(eth_frame(60, i)));
+        loop::run_once();  // the poller's pass
+    }
+    EXPECT_EQ(client.frames.size(), 49u);
+    EXPECT_EQ(model->interrupts_raised, 1u);  // no interrupt per frame while polling
 }
 
 TEST_F(VirtioNetTest, MaliciousUsedIdsAndLengthsAreDroppedAndCounted) {
@@ -579,7 +601,7 @@ TEST_F(VirtioNetTest, LegacyDeviceUsesTheShortHeaderAndLegacyLayout) {
 TEST_F(VirtioNetTest, LegacyDeviceWithoutMergeableBuffersHasATenByteHeader) {
     make(true);
     model->offered &= ~bit(virtio_net::kFeatMrgRxbuf);
-    ASSERT_TRUE(drv->init(*transport));
+    ASSERT_TRUE(drv->init(*transport, opts));
     ASSERT_TRUE(drv->start(client));
     EXPECT_EQ(model->hdr_len(), 10u);
     ASSERT_TRUE(model->deliver(eth_frame(300, 1)));
@@ -597,7 +619,7 @@ TEST_F(VirtioNetTest, LegacyDeviceWithoutMergeableBuffersHasATenByteHeader) {
 TEST_F(VirtioNetTest, PolledWithoutInterrupts) {
     make();
     transport->with_interrupts = false;
-    ASSERT_TRUE(drv->init(*transport));
+    ASSERT_TRUE(drv->init(*transport, opts));
     ASSERT_TRUE(drv->start(client));
     ASSERT_TRUE(model->deliver(eth_frame(60, 1)));
     EXPECT_EQ(model->interrupt, nullptr);
@@ -662,7 +684,9 @@ TEST_P(VirtioMmioTest, EchoesFramesThroughTheRegisters) {
     EXPECT_EQ(t->legacy(), version == 1);
     drv = std::make_unique<Driver>();
     client.drv = drv.get();
-    ASSERT_TRUE(drv->init(*t));
+    virtio_net::Options o;
+    o.linger_ns = 0;
+    ASSERT_TRUE(drv->init(*t, o));
     ASSERT_TRUE(drv->start(client));
     EXPECT_EQ(front->gsi, 12u);
     EXPECT_STREQ(t->interrupt_mode(), "GSI 12");

@@ -7,6 +7,7 @@
 #include "hw/hw.hpp"
 #include "kernel/event_loop.hpp"
 #include "kernel/log.hpp"
+#include "kernel/time.hpp"
 
 namespace skerry::virtio_net {
 namespace {
@@ -640,12 +641,22 @@ size_t Driver::poll(size_t budget) {
     }
     deliver();
     refill();
-    if (state_ == State::Running && interrupts_on_ && !rx_backlog_) {
+    if (state_ != State::Running) {
+        polling_ = false;
+        return rx + tx;
+    }
+    // While frames keep coming, the poller takes them with the receive interrupt off (the device has no interrupt
+    // moderation of its own: QEMU signals every frame): until the queue has been empty for opt_.linger_ns.
+    const uint64_t now = time::now_ns();
+    if (rx) linger_until_ = now + opt_.linger_ns;
+    bool keep = rx_backlog_ || now < linger_until_;
+    if (interrupts_on_ && !keep) {
         // Interrupt at the next frame; if frames came meanwhile, the poller takes them instead.
-        if (!rxq_.enable_interrupts()) rx_backlog_ = true;
-    } else if (state_ == State::Running && rx_backlog_) {
+        keep = !rxq_.enable_interrupts();
+    } else if (keep) {
         rxq_.disable_interrupts();
     }
+    polling_ = keep;
     return rx + tx;
 }
 
@@ -737,7 +748,7 @@ bool Driver::on_iteration_end(void* context) { return static_cast<Driver*>(conte
 
 bool Driver::on_poller(void* context) {
     Driver* d = static_cast<Driver*>(context);
-    if (d->state_ != State::Running || !d->rx_backlog_) return false;
+    if (d->state_ != State::Running || !(d->rx_backlog_ || d->polling_)) return false;
     d->poll(d->opt_.poll_budget);
     return true;
 }
