@@ -113,7 +113,10 @@ public:
             return v;
         }
         switch (off - kCommon) {
-        case cap::kDeviceFeature: return dev_sel_ == 0 ? static_cast<uint32_t>(m_.offered) : dev_sel_ == 1 ? static_cast<uint32_t>(m_.offered >> 32) : 0;
+        case cap::kDeviceFeature:
+            return dev_sel_ == 0   ? static_cast<uint32_t>(m_.offered)
+                   : dev_sel_ == 1 ? static_cast<uint32_t>(m_.offered >> 32)
+                                   : 0;
         case cap::kConfigMsixVector: return config_vector_;
         case cap::kNumQueues: return 3;
         case cap::kDeviceStatus: return m_.status;
@@ -129,7 +132,8 @@ public:
         const uint64_t off = phys - kBar4;
         const auto v = static_cast<uint32_t>(value);
         if (off >= kNotify && off < kNotify + 0x10) {
-            if ((off - kNotify) % kMult != 0 || (off - kNotify) / kMult != v) m_.violations.push_back("notify at the wrong address");
+            if ((off - kNotify) % kMult != 0 || (off - kNotify) / kMult != v)
+                m_.violations.push_back("notify at the wrong address");
             m_.notify(static_cast<uint16_t>(v));
             return;
         }
@@ -144,16 +148,35 @@ public:
         case cap::kConfigMsixVector: config_vector_ = refuse_vectors ? 0xFFFF : static_cast<uint16_t>(v); break;
         case cap::kDeviceStatus: m_.set_status(static_cast<uint8_t>(v)); break;
         case cap::kQueueSelect: sel_ = static_cast<uint16_t>(v); break;
-        case cap::kQueueSize: if (sel_ < 2) pending_[sel_].size = static_cast<uint16_t>(v); break;
-        case cap::kQueueMsixVector: if (sel_ < 3) queue_vector_[sel_] = refuse_vectors ? 0xFFFF : static_cast<uint16_t>(v); break;
-        case cap::kQueueDesc: if (sel_ < 2) pending_[sel_].desc = (pending_[sel_].desc & ~0xFFFFFFFFull) | v; break;
-        case cap::kQueueDesc + 4: if (sel_ < 2) pending_[sel_].desc = (pending_[sel_].desc & 0xFFFFFFFFull) | static_cast<uint64_t>(v) << 32; break;
-        case cap::kQueueDriver: if (sel_ < 2) pending_[sel_].avail = (pending_[sel_].avail & ~0xFFFFFFFFull) | v; break;
-        case cap::kQueueDriver + 4: if (sel_ < 2) pending_[sel_].avail = (pending_[sel_].avail & 0xFFFFFFFFull) | static_cast<uint64_t>(v) << 32; break;
-        case cap::kQueueDevice: if (sel_ < 2) pending_[sel_].used = (pending_[sel_].used & ~0xFFFFFFFFull) | v; break;
-        case cap::kQueueDevice + 4: if (sel_ < 2) pending_[sel_].used = (pending_[sel_].used & 0xFFFFFFFFull) | static_cast<uint64_t>(v) << 32; break;
+        case cap::kQueueSize:
+            if (sel_ < 2) pending_[sel_].size = static_cast<uint16_t>(v);
+            break;
+        case cap::kQueueMsixVector:
+            if (sel_ < 3) queue_vector_[sel_] = refuse_vectors ? 0xFFFF : static_cast<uint16_t>(v);
+            break;
+        case cap::kQueueDesc:
+            if (sel_ < 2) pending_[sel_].desc = (pending_[sel_].desc & ~0xFFFFFFFFull) | v;
+            break;
+        case cap::kQueueDesc + 4:
+            if (sel_ < 2) pending_[sel_].desc = (pending_[sel_].desc & 0xFFFFFFFFull) | static_cast<uint64_t>(v) << 32;
+            break;
+        case cap::kQueueDriver:
+            if (sel_ < 2) pending_[sel_].avail = (pending_[sel_].avail & ~0xFFFFFFFFull) | v;
+            break;
+        case cap::kQueueDriver + 4:
+            if (sel_ < 2)
+                pending_[sel_].avail = (pending_[sel_].avail & 0xFFFFFFFFull) | static_cast<uint64_t>(v) << 32;
+            break;
+        case cap::kQueueDevice:
+            if (sel_ < 2) pending_[sel_].used = (pending_[sel_].used & ~0xFFFFFFFFull) | v;
+            break;
+        case cap::kQueueDevice + 4:
+            if (sel_ < 2) pending_[sel_].used = (pending_[sel_].used & 0xFFFFFFFFull) | static_cast<uint64_t>(v) << 32;
+            break;
         case cap::kQueueEnable:
-            if (sel_ < 2 && v == 1) m_.setup_queue(sel_, pending_[sel_].size, {pending_[sel_].desc, pending_[sel_].avail, pending_[sel_].used});
+            if (sel_ < 2 && v == 1)
+                m_.setup_queue(sel_, pending_[sel_].size,
+                               {pending_[sel_].desc, pending_[sel_].avail, pending_[sel_].used});
             break;
         default: break;
         }
@@ -169,7 +192,8 @@ public:
         hook();
         return true;
     }
-    bool attach_msix_entry(const pci::Device&, uint16_t entry, interrupts::Handler h, void* ctx, pci::Irq& out) override {
+    bool attach_msix_entry(const pci::Device&, uint16_t entry, interrupts::Handler h, void* ctx,
+                           pci::Irq& out) override {
         if (!msix || entry >= 3) return false;
         entries_[entry] = {h, ctx};
         out = {pci::IrqKind::Msix, static_cast<uint8_t>(0x50 + entry), 0, false, false};
@@ -302,7 +326,8 @@ protected:
             }
         }
         ASSERT_EQ(model->sent.size(), static_cast<size_t>(n));
-        for (int i = 0; i < n; ++i) ASSERT_EQ(model->sent[i].data, frame(60 + static_cast<size_t>(i), static_cast<uint32_t>(i)));
+        for (int i = 0; i < n; ++i)
+            ASSERT_EQ(model->sent[i].data, frame(60 + static_cast<size_t>(i), static_cast<uint32_t>(i)));
     }
 
     std::unique_ptr<NetModel> model;
@@ -322,7 +347,7 @@ TEST_F(VirtioPciTest, DeviceTypeFromIds) {
     d.device = 0x1000;
     d.subsystem_device = 1;
     EXPECT_EQ(virtio::pci_device_type(d), virtio::kTypeNet);  // transitional: the subsystem id says
-    d.device = 0x1110;  // ivshmem: same vendor, not virtio
+    d.device = 0x1110;                                        // ivshmem: same vendor, not virtio
     EXPECT_EQ(virtio::pci_device_type(d), 0u);
     d.vendor = 0x8086;
     d.device = 0x1041;
@@ -373,7 +398,7 @@ TEST_F(VirtioPciTest, LegacyOnlyDeviceIsRefused) {
 TEST_F(VirtioPciTest, CapabilityListLoopIsBounded) {
     machine->cfg()[0x71] = 0x40;  // notify's next points back at the first
     machine->cfg()[0x89] = 0x40;
-    ASSERT_TRUE(bring_up());  // every structure was found before the loop closes
+    ASSERT_TRUE(bring_up());      // every structure was found before the loop closes
     machine->cfg()[0x41] = 0x40;  // a capability pointing at itself, first thing
     virtio::PciTransport again;
     EXPECT_FALSE(again.init(machine->device(), *machine));
