@@ -17,7 +17,7 @@ kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-im
 [ -n "$kpkg" ] || fail "cannot resolve linux-image-amd64 (apt lists missing? run make setup)"
 for b in socat iperf iperf3; do command -v "$b" >/dev/null || fail "$b is not installed (run make setup)"; done
 
-stamp="$out/.built-$kpkg"
+stamp="$out/.built-$kpkg-$(sha256sum "$0" | cut -c1-12)"
 if [ -e "$stamp" ] && [ -e "$out/vmlinuz" ] && [ -e "$out/initrd.img" ]; then exit 0; fi
 
 echo "linux-guest: fetching $kpkg and busybox-static"
@@ -35,6 +35,19 @@ for a in sh mount insmod ip udhcpc httpd sleep cat echo ifconfig route poweroff 
 # NIC drivers the bench may use (modules, loaded in order).
 for m in drivers/net/ethernet/intel/e1000/e1000.ko; do
   cp "$work/kernel/lib/modules/$kver/kernel/$m" "$r/modules/"
+done
+# vsock (the vsock tests; harmless without a vsock device): virtio transports and the vsock stack, in load
+# order (virtio_ring before virtio, which uses it) in their own directory; a failed insmod (a module already
+# loaded) is ignored.
+vsock_modules="drivers/virtio/virtio_ring.ko drivers/virtio/virtio.ko drivers/virtio/virtio_pci_legacy_dev.ko
+  drivers/virtio/virtio_pci_modern_dev.ko drivers/virtio/virtio_pci.ko drivers/virtio/virtio_mmio.ko
+  net/vmw_vsock/vsock.ko net/vmw_vsock/vmw_vsock_virtio_transport_common.ko net/vmw_vsock/vmw_vsock_virtio_transport.ko"
+mkdir -p "$r/modules/vsock"
+n=10
+for m in $vsock_modules; do
+  f="$work/kernel/lib/modules/$kver/kernel/$m"
+  [ -e "$f" ] && cp "$f" "$r/modules/vsock/$n-$(basename "$m")"
+  n=$((n + 1))
 done
 # Dynamic tools from this Debian system, with their libraries.
 for b in socat iperf iperf3; do
@@ -62,6 +75,19 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 for m in /modules/*.ko; do insmod "$m"; done
+# vsock services (before the NIC's DHCP, which may wait): echo on port 7, a source of zeros on port 8 (the
+# backpressure tests), and port 9 relays each connection to the host's port 5000 (a guest-initiated connection
+# on the host's demand). -t 60: socat waits that long (not 0.5 s) for the data still in flight after an EOF.
+# insmod does not read module options from the kernel command line (modprobe would): pass virtio_mmio's
+# device= options (QEMU's microvm and Firecracker put the MMIO devices there) by hand.
+mmio=$(for w in $(cat /proc/cmdline); do case "$w" in virtio_mmio.device=*) echo "${w#virtio_mmio.}";; esac; done)
+for m in /modules/vsock/*.ko; do
+  case "$m" in *virtio_mmio.ko) insmod "$m" $mmio 2>/dev/null;; *) insmod "$m" 2>/dev/null;; esac
+done
+socat -t 60 VSOCK-LISTEN:7,fork,backlog=128 EXEC:/bin/cat 2>/dev/null &
+socat VSOCK-LISTEN:8,fork,backlog=128 EXEC:"/bin/cat /dev/zero" 2>/dev/null &
+socat -t 60 VSOCK-LISTEN:9,fork,backlog=128 VSOCK-CONNECT:2:5000 2>/dev/null &
+[ -e /dev/vsock ] && echo "linux-guest: vsock ready" > /dev/console
 ip link set lo up
 ip link set eth0 up
 udhcpc -q -n -t 10 -i eth0 -s /udhcpc.sh >/dev/null 2>&1 || ip addr add 10.0.2.15/24 dev eth0
