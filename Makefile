@@ -41,6 +41,7 @@ include mk/deps.mk
 -include appliances/*/*.mk
 include tests/unit.mk
 include mk/images.mk
+include mk/tools.mk
 
 # ---------------------------------------------------------------------------------------------------
 # Kernel objects. Everything under src/ is kernel code except *_host.cpp (host-test implementations).
@@ -135,7 +136,7 @@ APP_ELFS := $(foreach a,$(APPS),build/appliances/$(a).elf)
 # sees what the set-up installed (the console font, GoogleTest).
 all: setup
 	$(Q)$(MAKE) --no-print-directory build-all
-build-all: kernels $(UNIT_BIN) $(DEPS_LINK_CHECK)
+build-all: kernels $(UNIT_BIN) $(TOOL_BINS) $(DEPS_LINK_CHECK)
 kernels: $(APP_ELFS)
 unit: $(UNIT_BIN)
 
@@ -172,6 +173,7 @@ test:
 	$(Q)$(MAKE) --no-print-directory test-qemu
 	$(Q)$(MAKE) --no-print-directory test-http
 	$(Q)$(MAKE) --no-print-directory test-iperf
+	$(Q)$(MAKE) --no-print-directory test-vsock-linux
 	$(Q)$(MAKE) --no-print-directory fuzz-http
 	$(Q)$(MAKE) --no-print-directory fuzz-hyperv
 	$(Q)$(MAKE) --no-print-directory test-images-quick
@@ -200,7 +202,7 @@ clean:
 
 # ---------------------------------------------------------------------------------------------------
 # Habits: one C/C++ style and a compilation database.
-#   make format                 rewrite every tracked .cpp/.hpp/.h/.c under src/ appliances/ tests/ in the
+#   make format                 rewrite every tracked .cpp/.hpp/.h/.c under src/ appliances/ tests/ tools/ in the
 #                               style of .clang-format
 #   make format-check           list the files that differ from it (fails; the first step of `make test`)
 #   make compile_commands.json  compile_commands.json at the top of the tree for editors and clang-tidy
@@ -210,8 +212,8 @@ CLANG_FORMAT ?= clang-format
 # lwIP's and mbedTLS's configuration headers keep their hand-aligned tables; they are also part of the
 # dependency cache key (mk/deps.mk), so reformatting them would rebuild lwIP and mbedTLS for everyone.
 FORMAT_EXCLUDE := src/net/lwip/lwipopts.h src/net/lwip/arch/%.h src/net/tls/mbedtls_config.h
-FORMAT_FILES = $(filter-out $(FORMAT_EXCLUDE),$(wildcard $(shell git ls-files -- src appliances tests 2>/dev/null \
-                 || find src appliances tests -type f) ))
+FORMAT_FILES = $(filter-out $(FORMAT_EXCLUDE),$(wildcard $(shell git ls-files -- src appliances tests tools 2>/dev/null \
+                 || find src appliances tests tools -type f) ))
 FORMAT_SRCS = $(filter %.cpp %.hpp %.h %.c,$(FORMAT_FILES))
 
 .PHONY: format format-check compile_commands compile_commands.json
