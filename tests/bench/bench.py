@@ -68,6 +68,7 @@ class Vm:
             cmd += ["-initrd", initrd, "-append", f"console=ttyS0 quiet {append}".strip()]
         else:
             cmd += ["-append", append]
+        open(self.log, "w").close()   # not the previous guest's log (its panic) while QEMU starts
         self.t0 = time.monotonic()
         self.qemu_log = os.path.join(OUT, f"{kind}.qemu.log")   # QEMU's own complaints (a hostfwd port taken)
         with open(self.qemu_log, "wb") as err:
