@@ -180,6 +180,7 @@ public:
 
     const Counters& counters() const { return ctr_; }
     size_t connections() const;
+    uint64_t local_cid() const { return dev_.local_cid(); }
 
 private:
     friend class Conn;

@@ -74,7 +74,9 @@ bool Driver::setup_queues() {
         log::error("%s: the device lacks a queue (sizes %u, %u, %u)", name_, rmax, tmax, emax);
         return false;
     }
-    auto pick = [&](uint16_t want, uint16_t max) -> uint16_t { return legacy ? max : floor_pow2(want < max ? want : max); };
+    auto pick = [&](uint16_t want, uint16_t max) -> uint16_t {
+        return legacy ? max : floor_pow2(want < max ? want : max);
+    };
     const uint16_t rs = pick(opt_.rx_ring, rmax), ts = pick(opt_.tx_ring, tmax), es = pick(kEventBuffers, emax);
     if (!rxq_.create(kRxQueue, rs, event_idx, legacy) || !txq_.create(kTxQueue, ts, event_idx, legacy) ||
         !evq_.create(kEventQueue, es, event_idx, legacy)) {
@@ -82,7 +84,8 @@ bool Driver::setup_queues() {
         return false;
     }
     if (!dma::alloc(static_cast<size_t>(rs) * kBufferSize, rx_mem_) ||
-        !dma::alloc(static_cast<size_t>(ts) * kBufferSize, tx_mem_) || !dma::alloc(8 * static_cast<size_t>(es), ev_mem_)) {
+        !dma::alloc(static_cast<size_t>(ts) * kBufferSize, tx_mem_) ||
+        !dma::alloc(8 * static_cast<size_t>(es), ev_mem_)) {
         log::error("%s: out of DMA memory for buffers", name_);
         return false;
     }
@@ -274,8 +277,9 @@ size_t Driver::poll(size_t budget) {
         ++ctr_.transport_resets;
         uint64_t cid = cid_;
         if (read_cid(cid)) {
-            if (cid != cid_) log::info("%s: transport reset: guest CID %llu (was %llu)", name_,
-                                       static_cast<unsigned long long>(cid), static_cast<unsigned long long>(cid_));
+            if (cid != cid_)
+                log::info("%s: transport reset: guest CID %llu (was %llu)", name_, static_cast<unsigned long long>(cid),
+                          static_cast<unsigned long long>(cid_));
             cid_ = cid;
         }
         log::info("%s: transport reset: every connection ends", name_);

@@ -32,8 +32,8 @@ inline constexpr uint32_t kEventTransportReset = 0;
 
 struct Counters {
     uint64_t rx_packets, tx_packets;
-    uint64_t rx_bad;       // shorter than a header, or a length beyond what the device wrote
-    uint64_t tx_no_room;   // send() found no free slot (the engine waits for device_ready)
+    uint64_t rx_bad;      // shorter than a header, or a length beyond what the device wrote
+    uint64_t tx_no_room;  // send() found no free slot (the engine waits for device_ready)
     uint64_t events, bad_events, transport_resets;
     uint64_t device_errors;
     uint64_t interrupts;
