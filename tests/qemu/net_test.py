@@ -31,8 +31,9 @@ def slirp_guest(kernel, workdir, name, append="", guest_ip=""):
     return g, tport, uport
 
 
-def echo_bytes(sock, data, chunk=16384, timeout=120):
-    """Send data while reading the echo back; returns what came back (bounded by timeout)."""
+def echo_bytes(sock, data, chunk=16384, timeout=120, progress=None):
+    """Send data while reading the echo back; returns what came back (bounded by timeout). progress(sent,
+    received), when given, is called after each read: a test can act in the middle of the transfer."""
     got = bytearray()
     sent = 0
     sock.setblocking(False)
@@ -52,6 +53,8 @@ def echo_bytes(sock, data, chunk=16384, timeout=120):
             if not b:
                 raise Failure(f"connection closed after {len(got)} of {len(data)} echoed bytes")
             got += b
+            if progress:
+                progress(sent, len(got))
     return bytes(got)
 
 
