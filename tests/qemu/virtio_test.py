@@ -63,6 +63,7 @@ class Appliance:
         self.m, self.app, self.kernel = machine, app, kernel
         self.guest_ports, self.ready = guest_ports, ready
         self.g = None
+        self.booted = False
         self.port = {}
 
     def boot(self, workdir):
@@ -79,8 +80,13 @@ class Appliance:
         g = self.g
         if self.m.pvh:
             expect(g, r"boot: PVH", timeout=READY_TIMEOUT, what="the PVH boot line")
-        m = expect(g, r"net e0: (virtio-net[^,\n]*), MAC ([0-9a-f:]{17}), link up", timeout=READY_TIMEOUT,
-                   what="the virtio-net NIC as e0 with its MAC and link up")
+        # The first NIC line, or the line saying there is none (fails at once rather than at the deadline).
+        first = expect(g, r"net e0: [^\n]*|net: no network interface found", timeout=READY_TIMEOUT,
+                       what="the network stack's first NIC (e0)").group(0)
+        m = re.match(r"net e0: (virtio-net[^,\n]*), MAC ([0-9a-f:]{17}), link up", first)
+        if not m:
+            seen = "\n    ".join(l for l in g.log().splitlines() if re.search(r"virtio|devices: |acpi: |cmdline: ", l))
+            raise Failure(f"e0 is not a virtio-net NIC with its link up: {first!r}; related lines:\n    {seen}")
         if not re.search(self.m.bus[0], m.group(1)):
             raise Failure(f"the NIC's name {m.group(1)!r} shows no {self.m.bus[1]}")
         if m.group(2) != MAC:
@@ -90,11 +96,12 @@ class Appliance:
         expect(g, r"net e0: 10\.0\.2\.15/24 .*DHCP", timeout=READY_TIMEOUT, what="the DHCP lease 10.0.2.15")
         expect(g, self.ready, timeout=READY_TIMEOUT, what=f"the {self.app} ready line")
         RESULTS[f"{self.m.name} {self.app}: start to ready, s"] = time.monotonic() - t0
+        self.booted = True
 
     def case(self, fn):
         def run(workdir):
-            if self.g is None:
-                raise Failure("the guest did not boot")
+            if not self.booted:
+                raise Failure("the guest did not boot (see the boot step)")
             if self.g.proc.poll() is not None:
                 raise Failure("the guest is gone (an earlier check crashed it?)")
             fn(self)
