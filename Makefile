@@ -156,6 +156,8 @@ build/test/hello-test.iso: build/appliances/hello.elf images/grub.cfg.in images/
 test-qemu: kernels build/test/hello-test.iso
 	@echo "== QEMU integration tests"
 	$(Q)$(PYTHON) tests/qemu/boot_test.py --kernel build/appliances/hello.elf --iso build/test/hello-test.iso
+	@echo "== QEMU microvm tests (PVH, MP table or hardware-reduced ACPI, PIT clock, power-off, no RTC)"
+	$(Q)$(PYTHON) tests/qemu/microvm_test.py --kernel build/appliances/hello.elf
 	@echo "== QEMU network tests (echo appliance, e1000)"
 	$(Q)$(PYTHON) tests/qemu/net_test.py --kernel build/appliances/echo.elf
 

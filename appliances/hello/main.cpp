@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "appliances/hello/hello.hpp"
+#include "hw/hw.hpp"
 #include "kernel/event_loop.hpp"
 #include "kernel/log.hpp"
 #include "kernel/time.hpp"
@@ -17,6 +18,35 @@
 namespace {
 skerry::loop::Timer wake_timer;
 uint64_t armed_at;
+
+// The clock self-check: a 64 ms timer through the event loop (APIC timer or TSC deadline, from the calibrated
+// clock). It logs when it is armed and when it fires; the QEMU tests time the two lines on the host, so a wrong
+// TSC frequency (a 64 ms timer taking seconds) shows.
+constexpr uint64_t kCheckMs = 64;
+skerry::loop::Timer clock_check_timer;
+uint64_t clock_check_armed_ns;
+uint64_t clock_check_armed_tsc;
+
+void clock_check_fired(void*) {
+    const uint64_t ns = skerry::time::now_ns() - clock_check_armed_ns;
+    const uint64_t cycles = skerry::hw::rdtsc() - clock_check_armed_tsc;
+    const uint64_t hz = skerry::time::tsc_hz();
+    const uint64_t tsc_us = hz ? static_cast<uint64_t>(static_cast<unsigned __int128>(cycles) * 1000000 / hz) : 0;
+    const bool ok = ns >= kCheckMs * 1000000 && ns < (kCheckMs + 50) * 1000000;
+    skerry::log::info("clock: self-check: the %llu ms timer fired after %llu.%03llu ms by the clock (%llu.%03llu ms by "
+                      "the TSC at %llu kHz): %s",
+                      static_cast<unsigned long long>(kCheckMs), static_cast<unsigned long long>(ns / 1000000),
+                      static_cast<unsigned long long>(ns / 1000 % 1000), static_cast<unsigned long long>(tsc_us / 1000),
+                      static_cast<unsigned long long>(tsc_us % 1000), static_cast<unsigned long long>(hz / 1000),
+                      ok ? "ok" : "OUT OF RANGE");
+}
+
+void start_clock_check() {
+    skerry::log::info("clock: self-check: arming a %llu ms timer", static_cast<unsigned long long>(kCheckMs));
+    clock_check_armed_tsc = skerry::hw::rdtsc();
+    clock_check_armed_ns = skerry::time::now_ns();
+    skerry::loop::arm(clock_check_timer, clock_check_armed_ns + kCheckMs * 1000000ull, clock_check_fired, nullptr);
+}
 
 void woke(void*) {
     uint64_t ms = (skerry::time::now_ns() - armed_at) / 1000000;
@@ -58,5 +88,6 @@ int main() {
     armed_at = skerry::time::now_ns();
     skerry::loop::arm(wake_timer, armed_at + 50 * 1000000ull, woke, nullptr);
     hello::start_irq_check();
+    start_clock_check();
     return 0;
 }

@@ -17,6 +17,7 @@ const char* bus_name(Bus b) {
     switch (b) {
     case Bus::Pci: return "pci";
     case Bus::Vmbus: return "vmbus";
+    case Bus::VirtioMmio: return "virtio-mmio";
     }
     return "?";
 }
@@ -40,6 +41,7 @@ size_t format_location(const Record& r, char* buf, size_t size) {
         break;
     }
     case Bus::Vmbus: l.add("relid %u", static_cast<unsigned>(r.address)); break;
+    case Bus::VirtioMmio: l.add("0x%llx", static_cast<unsigned long long>(r.address) << 8); break;
     }
     return l.len;
 }

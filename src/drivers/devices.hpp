@@ -21,8 +21,11 @@ class NicDriver;
 
 namespace skerry::devices {
 
-enum class Bus : uint8_t { Pci, Vmbus };
-const char* bus_name(Bus b);  // "pci", "vmbus"
+enum class Bus : uint8_t { Pci, Vmbus, VirtioMmio };
+const char* bus_name(Bus b);  // "pci", "vmbus", "virtio-mmio"
+
+// The address of a virtio-MMIO device in a record: its register window's base in 256-byte units.
+constexpr uint32_t mmio_address(uint64_t base) { return static_cast<uint32_t>(base >> 8); }
 
 // The address of a PCI function in a record: segment, bus, device, function packed into 32 bits.
 constexpr uint32_t pci_address(uint16_t segment, uint8_t bus, uint8_t dev, uint8_t fn) {
@@ -62,14 +65,15 @@ enum class Outcome : uint8_t {
 
 struct Record {
     Bus bus = Bus::Pci;
-    uint32_t address = 0;  // PCI: pci_address(); VMBus: the channel's relid
+    uint32_t address = 0;  // PCI: pci_address(); VMBus: the channel's relid; virtio-MMIO: mmio_address()
     Outcome outcome = Outcome::NoDriver;
     const char* driver = nullptr;  // the driver that matched (Bound, Failed, NoRoom); nullptr for NoDriver
     const char* detail = nullptr;  // what the driver's ID table calls the device ("82540EM"), or nullptr
     Product product;               // what the driver made (Bound)
 };
 
-// "00:03.0", "0001:00:03.0" (a non-zero PCI segment), "relid 14". Return the length (truncated to size - 1).
+// "00:03.0", "0001:00:03.0" (a non-zero PCI segment), "relid 14", "0xfeb00000". Return the length (truncated to size -
+// 1).
 size_t format_location(const Record& r, char* buf, size_t size);
 // The boot log's verdict: "e1000 (82540EM)", "netvsc", "no driver", "e1000 failed", "netvsc: no room".
 size_t format_outcome(const Record& r, char* buf, size_t size);

@@ -53,10 +53,14 @@ inline uint64_t rdmsr(uint32_t m) { return model().rdmsr(m); }
 inline void wrmsr(uint32_t m, uint64_t v) { model().wrmsr(m, v); }
 inline CpuidResult cpuid(uint32_t leaf, uint32_t sub = 0) { return model().cpuid(leaf, sub); }
 inline uint64_t rdtsc() { return model().rdtsc(); }
+inline uint64_t rdtsc_ordered() { return model().rdtsc(); }
 inline void* phys_to_virt(uint64_t phys, size_t len = 1) { return model().phys_to_host(phys, len); }
 inline void io_wait() {}
 inline void pause() {}
 inline void compiler_barrier() { __asm__ __volatile__("" ::: "memory"); }
+// A full barrier: stores before it are visible before loads after it (x86 reorders only that pair). For rings
+// shared with a device where the driver stores an index and then reads the device's event field (virtio §4.6).
+inline void memory_barrier() { __asm__ __volatile__("mfence" ::: "memory"); }
 // Keeps interrupt handlers out of a short critical section (the loop's work queue). Host tests are one thread
 // with no interrupts: nothing to do.
 class InterruptGuard {
@@ -118,9 +122,18 @@ inline uint64_t rdtsc() {
     __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
     return (static_cast<uint64_t>(hi) << 32) | lo;
 }
+// RDTSC after every earlier load has completed (LFENCE first), for reads paired with memory (pvclock).
+inline uint64_t rdtsc_ordered() {
+    uint32_t lo, hi;
+    __asm__ __volatile__("lfence; rdtsc" : "=a"(lo), "=d"(hi)::"memory");
+    return (static_cast<uint64_t>(hi) << 32) | lo;
+}
 inline void io_wait() { outb(0x80, 0); }
 inline void pause() { __asm__ __volatile__("pause"); }
 inline void compiler_barrier() { __asm__ __volatile__("" ::: "memory"); }
+// A full barrier: stores before it are visible before loads after it (x86 reorders only that pair). For rings
+// shared with a device where the driver stores an index and then reads the device's event field (virtio §4.6).
+inline void memory_barrier() { __asm__ __volatile__("mfence" ::: "memory"); }
 // Saves the interrupt flag and disables interrupts for a short critical section; restores the flag after.
 class InterruptGuard {
 public:

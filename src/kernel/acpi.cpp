@@ -27,7 +27,8 @@ constexpr size_t kFadtFacs = 36, kFadtDsdt = 40, kFadtSci = 46, kFadtSmiCmd = 48
                  kFadtAcpiDisable = 53, kFadtPm1aEvt = 56, kFadtPm1bEvt = 60, kFadtPm1aCnt = 64, kFadtPm1bCnt = 68,
                  kFadtPmTmr = 76, kFadtPmTmrLen = 91, kFadtBootArch = 109, kFadtFlags = 112, kFadtResetReg = 116,
                  kFadtResetValue = 128, kFadtXFacs = 132, kFadtXDsdt = 140, kFadtXPm1aEvt = 148, kFadtXPm1bEvt = 160,
-                 kFadtXPm1aCnt = 172, kFadtXPm1bCnt = 184, kFadtXPmTmr = 208;
+                 kFadtXPm1aCnt = 172, kFadtXPm1bCnt = 184, kFadtXPmTmr = 208, kFadtSleepControl = 244,
+                 kFadtSleepStatus = 256;
 constexpr uint32_t kFadtTmrValExt = 1u << 8;
 constexpr uint32_t kFadtResetRegSup = 1u << 10;
 constexpr uint32_t kFadtHwReduced = 1u << 20;
@@ -265,6 +266,22 @@ void parse_fadt(AcpiInfo& out, const uint8_t* t, uint32_t len) {
     if (out.hardware_reduced) tmr = 0;  // no fixed hardware (and its PM timer) in hardware-reduced ACPI
     out.pm_timer_port = tmr;
     out.pm_timer_32bit = tmr && (out.fadt_flags & kFadtTmrValExt);
+
+    // ACPI 5.0+ hardware-reduced sleep registers (GAS, 12 bytes each), e.g. QEMU microvm's GED.
+    if (out.fadt_revision >= 5 && has(kFadtSleepStatus, 12)) {
+        const uint8_t space = t[kFadtSleepControl];
+        const uint64_t addr = le64(t + kFadtSleepControl + 4);
+        if (addr && (space == kGasMemory || space == kGasIo)) {
+            out.sleep_control_space = space;
+            out.sleep_control_address = addr;
+        }
+        const uint8_t sspace = t[kFadtSleepStatus];
+        const uint64_t saddr = le64(t + kFadtSleepStatus + 4);
+        if (saddr && (sspace == kGasMemory || sspace == kGasIo)) {
+            out.sleep_status_space = sspace;
+            out.sleep_status_address = saddr;
+        }
+    }
 
     if ((out.fadt_flags & kFadtResetRegSup) && has(kFadtResetValue, 1)) {
         const uint8_t space = t[kFadtResetReg];
@@ -605,6 +622,9 @@ void format_summary(const AcpiInfo& info, char* line1, size_t size1, char* line2
     else if (info.s5_slp_typa == info.s5_slp_typb) b.add(", S5 type %u", info.s5_slp_typa);
     else b.add(", S5 types %u/%u", info.s5_slp_typa, info.s5_slp_typb);
     if (info.hardware_reduced) b.add(", hardware-reduced");
+    if (info.sleep_control_address)
+        b.add(", sleep control %s 0x%llx", info.sleep_control_space == kGasIo ? "port" : "at",
+              static_cast<unsigned long long>(info.sleep_control_address));
 }
 
 void log_summary(const AcpiInfo& info) {

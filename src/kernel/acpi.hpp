@@ -117,6 +117,9 @@ struct AcpiInfo {
     uint8_t reset_reg_space;  // GAS address space: 0 memory, 1 I/O, 2 PCI configuration
     uint64_t reset_reg_address;
     uint8_t reset_value;
+    // ACPI 5.0+ (FADT revision 5, hardware-reduced): SLEEP_CONTROL_REG / SLEEP_STATUS_REG, 0 = none.
+    uint8_t sleep_control_space, sleep_status_space;  // GAS address space: 0 memory, 1 I/O
+    uint64_t sleep_control_address, sleep_status_address;
     uint64_t dsdt_address;  // X_DSDT when present and non-zero, else DSDT
     uint64_t facs_address;
 

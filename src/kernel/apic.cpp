@@ -115,6 +115,10 @@ bool init(uint64_t lapic_address, const IoApicDesc* descs, size_t count, bool le
         IoApic io{descs[i].address, descs[i].gsi_base, 0, descs[i].id};
         if (!paging::map_mmio(io.base, 4096)) continue;
         io.count = ((io_read(io, 1) >> 16) & 0xFF) + 1;
+        if (io.gsi_base == kGsiBaseNext) {
+            // The MP spec has no GSI base: I/O APICs take consecutive ranges in table order (as Linux's mpparse).
+            io.gsi_base = n_ioapics ? ioapics[n_ioapics - 1].gsi_base + ioapics[n_ioapics - 1].count : 0;
+        }
         for (uint32_t e = 0; e < io.count; ++e) {
             io_write(io, 0x10 + 2 * e, kMasked);
             io_write(io, 0x11 + 2 * e, 0);

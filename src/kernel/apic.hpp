@@ -9,8 +9,9 @@ namespace skerry::apic {
 struct IoApicDesc {
     uint8_t id;
     uint64_t address;
-    uint32_t gsi_base;
+    uint32_t gsi_base;  // kGsiBaseNext: right after the previous I/O APIC's inputs (0 for the first), as with MP tables
 };
+inline constexpr uint32_t kGsiBaseNext = 0xFFFFFFFFu;
 
 // Masks the 8259 PICs (when `legacy_pic`: the MADT's PCAT_COMPAT flag, or no MADT at all), enables the local
 // APIC (x2APIC when the CPU has it) with spurious vector 0xFF and sets the EOI hook; masks every I/O APIC

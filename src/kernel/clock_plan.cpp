@@ -6,6 +6,7 @@ namespace skerry::time {
 const char* clock_kind_name(ClockKind k) {
     switch (k) {
     case ClockKind::Reference: return "reference clock";
+    case ClockKind::KvmClock: return "kvmclock";
     case ClockKind::TscStated: return "TSC, stated frequency";
     case ClockKind::TscMeasured: return "TSC, measured frequency";
     case ClockKind::TscGuessed: return "TSC, assumed frequency";
@@ -31,7 +32,13 @@ ClockPlan plan_clock(const ClockFacts& f) {
         p.hz_from_reference = f.stated_hz == 0;
         return p;
     }
-    if (f.stated_hz != 0) {
+    if (f.kvmclock_valid && f.kvmclock_tsc_hz != 0) {
+        p.kind = ClockKind::KvmClock;
+        p.tsc_hz = f.kvmclock_tsc_hz;
+        p.hz_from_reference = true;
+        return p;
+    }
+    if (f.stated_hz != 0 && !f.stated_approximate) {
         p.kind = ClockKind::TscStated;
         p.tsc_hz = f.stated_hz;
         return p;
@@ -40,7 +47,15 @@ ClockPlan plan_clock(const ClockFacts& f) {
     if (f.pm_timer) p.measure[n++] = CalibrationTimer::PmTimer;
     if (f.hpet) p.measure[n++] = CalibrationTimer::Hpet;
     if (f.pit && !f.hyperv) p.measure[n++] = CalibrationTimer::Pit;
-    p.kind = n != 0 ? ClockKind::TscMeasured : ClockKind::TscGuessed;
+    if (n != 0) {
+        p.kind = ClockKind::TscMeasured;
+        p.fallback_hz = f.stated_hz;
+    } else if (f.stated_hz != 0) {
+        p.kind = ClockKind::TscStated;
+        p.tsc_hz = f.stated_hz;
+    } else {
+        p.kind = ClockKind::TscGuessed;
+    }
     return p;
 }
 

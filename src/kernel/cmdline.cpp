@@ -443,6 +443,17 @@ void CommandLine::load(const char* text, Sink sink, void* ctx) {
     }
 }
 
+size_t CommandLine::claim_each(const char* name, void (*fn)(void* ctx, const char* value), void* ctx) {
+    size_t n = 0;
+    for (size_t i = 0; i < count_; i++) {
+        if (!name_equal(tokens_[i].key, name)) continue;
+        tokens_[i].claimed = true;
+        n++;
+        if (fn) fn(ctx, tokens_[i].value);
+    }
+    return n;
+}
+
 size_t CommandLine::apply(std::span<Option* const> options) {
     size_t bad = 0;
     char line[400], expected[160], def[96];

@@ -200,6 +200,10 @@ public:
     // problems). nullptr entries are skipped.
     size_t apply(std::span<Option* const> options);
 
+    // For a key that may be given many times, each with its own meaning (virtio_mmio.device=, one per device):
+    // claims every token with this name and calls fn with each one's value (nullptr for a bare key), in order.
+    // Returns how many there were.
+    size_t claim_each(const char* name, void (*fn)(void* ctx, const char* value), void* ctx);
     // Reports each token that no apply() claimed ("unknown option ... ignored"), each only once.
     // Returns how many were reported by this call.
     size_t report_unknown();

@@ -3,10 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "boot/bootinfo.hpp"
 #include "drivers/bus/pci/pci.hpp"
 #include "drivers/bus/pci/registry.hpp"
+#include "drivers/bus/virtio/mmio_transport.hpp"
 #include "drivers/bus/vmbus/platform.hpp"
 #include "drivers/console/console.hpp"
 #include "drivers/devices.hpp"
@@ -22,7 +24,9 @@
 #include "kernel/event_loop.hpp"
 #include "kernel/heap.hpp"
 #include "kernel/kernel.hpp"
+#include "kernel/kvmclock.hpp"
 #include "kernel/log.hpp"
+#include "kernel/mptable.hpp"
 #include "kernel/page_alloc.hpp"
 #include "kernel/power.hpp"
 #include "kernel/random.hpp"
@@ -173,7 +177,11 @@ void init_heap() {
               static_cast<size_t>(page_allocator.free_pages() * PageAllocator::kPageSize / kMiB));
 }
 
-// ---- ACPI, interrupts, time
+// ---- ACPI (or the MP table), interrupts, time
+mptable::Info mp_info;  // only looked for without ACPI
+kvmclock::Clock kvm_clock;
+uint64_t kvm_page;  // kvmclock's pvclock page (offset 0) and wall-clock structure (offset 64)
+
 void init_acpi() {
     bool ok = false;
     if (boot_info.rsdp.copy_len) ok = acpi::parse_rsdp_copy(boot_info.rsdp.bytes, boot_info.rsdp.copy_len, acpi_info);
@@ -183,7 +191,17 @@ void init_acpi() {
         if (found) ok = acpi::parse(found, acpi_info);
     }
     if (!ok) {
-        log::warn("acpi: no RSDP found: assuming a PC (legacy PIC timer calibration, IOAPIC at 0xfec00000)");
+        // No ACPI (Firecracker before its ACPI support, QEMU microvm with acpi=off): the MP table, if any.
+        log::info("acpi: no RSDP found (no ACPI): looking for an MP table; no ACPI power-off");
+        if (mptable::find(boot::IdentityPhysReader{}, mp_info)) {
+            char line[log::kLineMax - log::kPrefixLen];
+            mptable::format_summary(mp_info, line, sizeof line);
+            log::info("%s", line);
+        } else {
+            log::info("mptable: no MP floating pointer in the EBDA, at 0x9fc00 or in 0xf0000-0xfffff");
+        }
+        for (size_t i = 0; i < mp_info.warning_count && i < mptable::kMaxWarnings; ++i)
+            log::warn("mptable: %s", mp_info.warnings[i]);
         return;
     }
     acpi::log_summary(acpi_info);
@@ -192,37 +210,96 @@ void init_acpi() {
     sleep.pm1b_cnt = static_cast<uint16_t>(acpi_info.pm1b_control);
     sleep.slp_typa = acpi_info.s5_slp_typa;
     sleep.slp_typb = acpi_info.s5_slp_typb;
-    sleep.valid = acpi_info.have_s5 && acpi_info.pm1a_control;
+    // Hardware-reduced ACPI (QEMU microvm): no PM1 control block, the FADT's sleep control register instead.
+    if (!acpi_info.pm1a_control && acpi_info.sleep_control_address &&
+        (acpi_info.sleep_control_space != 0 || paging::map_mmio(acpi_info.sleep_control_address, 1))) {
+        sleep.sleep_control = acpi_info.sleep_control_address;
+        sleep.sleep_control_space = acpi_info.sleep_control_space;
+    }
+    sleep.valid = acpi_info.have_s5 && (acpi_info.pm1a_control || sleep.sleep_control);
     power::set_acpi_sleep(sleep);
     if (acpi_info.have_reset_reg) {
+        if (acpi_info.reset_reg_space == 0) paging::map_mmio(acpi_info.reset_reg_address, 1);
         power::set_acpi_reset({acpi_info.reset_reg_space, acpi_info.reset_reg_address, acpi_info.reset_value, true});
     }
 }
 
+// Interrupt controllers: the MADT, else the MP table, else the architectural defaults; the log says which.
+size_t interrupt_controllers(apic::IoApicDesc* ioapics, size_t max, uint64_t& lapic, const char*& from) {
+    size_t n = 0;
+    lapic = acpi_info.lapic_address;
+    if (acpi_info.have_madt) {
+        for (size_t i = 0; i < acpi_info.ioapic_count && n < max; ++i)
+            ioapics[n++] = {acpi_info.ioapics[i].id, acpi_info.ioapics[i].address, acpi_info.ioapics[i].gsi_base};
+        from = "from the ACPI MADT";
+    } else if (mp_info.table_ok) {
+        for (size_t i = 0; i < mp_info.ioapic_count && n < max; ++i)
+            if (mp_info.ioapics[i].enabled)
+                ioapics[n++] = {mp_info.ioapics[i].id, mp_info.ioapics[i].address, apic::kGsiBaseNext};
+        if (mp_info.lapic_address) lapic = mp_info.lapic_address;
+        from = "from the MP table";
+    }
+    if (n == 0) {
+        ioapics[n++] = {0, 0xFEC00000, 0};
+        from = acpi_info.have_madt || mp_info.table_ok
+                   ? "architectural defaults (the tables list no I/O APIC): I/O APIC at 0xfec00000, GSI base 0, "
+                     "ISA IRQs identity-mapped"
+                   : "architectural defaults (no MADT, no MP table): I/O APIC at 0xfec00000, GSI base 0, ISA IRQs "
+                     "identity-mapped";
+    }
+    return n;
+}
+
+// kvmclock under KVM when its CPUID leaves offer it (Linux's kvmclock_init does the same): the page is enabled
+// here, time::init decides (clock_plan) and takes it.
+void prepare_kvmclock(time::Calibration& cal) {
+    const kvmclock::Support ks = kvmclock::detect(cpu_facts, cpu_info::HwCpuid{});
+    if (!ks.available) return;
+    kvm_page = page_allocator.alloc(1, PageAllocator::kPageSize, k4G);
+    if (!kvm_page) {
+        log::warn("time: KVM offers kvmclock but there is no page for it");
+        return;
+    }
+    memset(hw::phys_to_virt(kvm_page, PageAllocator::kPageSize), 0, PageAllocator::kPageSize);
+    if (!kvm_clock.enable(ks, kvm_page)) {
+        log::warn("time: KVM offers kvmclock (MSR 0x%x) but its page was not filled sanely; not using it",
+                  ks.system_time_msr);
+        return;
+    }
+    cal.kvmclock_ns = [](uint64_t& out) { return kvm_clock.now(out); };
+    cal.kvmclock_tsc_hz = kvm_clock.tsc_hz();
+    cal.kvmclock_source = kvm_clock.stable()
+                              ? "kvmclock: the pvclock page as the clock (TSC stable), frequency from its scale"
+                              : "kvmclock: the pvclock page as the clock, frequency from its scale";
+    // The host writes the page until told otherwise: stop it before power-off or reset, as Linux does.
+    power::add_shutdown_hook([] { kvm_clock.disable(); });
+}
+
 void init_interrupts_and_time() {
     apic::IoApicDesc ioapics[8];
-    size_t n = 0;
-    for (size_t i = 0; i < acpi_info.ioapic_count && n < 8; ++i) {
-        ioapics[n++] = {acpi_info.ioapics[i].id, acpi_info.ioapics[i].address, acpi_info.ioapics[i].gsi_base};
-    }
-    if (n == 0) ioapics[n++] = {0, 0xFEC00000, 0};
+    uint64_t lapic = 0;
+    const char* controllers_from = "";
+    const size_t n = interrupt_controllers(ioapics, 8, lapic, controllers_from);
     const bool legacy_pic = !acpi_info.have_madt || (acpi_info.madt_flags & 1) != 0;  // PCAT_COMPAT
-    if (!apic::init(acpi_info.lapic_address, ioapics, n, legacy_pic))
-        interrupts::panic("apic: cannot enable the local APIC");
+    if (!apic::init(lapic, ioapics, n, legacy_pic)) interrupts::panic("apic: cannot enable the local APIC");
 
     time::Calibration cal;
     cpu_info::TscFrequency f = cpu_info::tsc_frequency(cpu_facts);
     if (f.hz) {
         cal.known_hz = f.hz;
         cal.known_source = cpu_info::tsc_source_name(f.source);
+        cal.known_approximate = f.source == cpu_info::TscSource::Cpuid16;
     }
     cal.pm_timer_port = static_cast<uint16_t>(acpi_info.pm_timer_port);
     cal.pm_timer_32bit = acpi_info.pm_timer_32bit;
     cal.hpet_base = acpi_info.hpet_address;
-    cal.pit_present = !acpi_info.hardware_reduced;
+    cal.pit_present =
+        true;  // probed when needed: QEMU microvm's hardware-reduced ACPI still has one, Firecracker KVM's
+    prepare_kvmclock(cal);
     hyperv::prepare_clock(cal);  // Hyper-V only: partition reference time as the clock
     time::init(cal);
     log::set_clock(time::now_ns);
+    log::info("apic: interrupt controllers %s", controllers_from);
     log::info("apic: %s, local APIC id %u, %u I/O APIC(s) with %u GSIs, %s", apic::x2apic() ? "x2APIC" : "xAPIC",
               apic::lapic_id(), apic::ioapic_count(), apic::gsi_count(),
               legacy_pic ? "legacy PIC masked" : "no legacy PIC (MADT)");
@@ -232,15 +309,38 @@ void init_interrupts_and_time() {
               apic::tsc_deadline() ? "TSC deadline" : "APIC one-shot");
 }
 
+void log_wall_clock(const char* from) {
+    const time_t now = static_cast<time_t>(time::epoch_offset() + static_cast<int64_t>(time::now_ns() / 1000000000ull));
+    struct tm t;
+    if (!gmtime_r(&now, &t)) return;
+    log::info("time: wall clock %04d-%02d-%02d %02d:%02d:%02d UTC (%s)", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday,
+              t.tm_hour, t.tm_min, t.tm_sec, from);
+}
+
 void init_wall_clock() {
+    if (kvm_clock.enabled()) {
+        int64_t sec = 0;
+        uint32_t nsec = 0;
+        if (kvm_clock.wall_clock(kvm_page + 64, sec, nsec)) {
+            time::set_epoch_offset(sec - static_cast<int64_t>(time::now_ns() / 1000000000ull));
+            log_wall_clock("kvmclock's wall clock");
+            return;
+        }
+        log::warn("time: kvmclock's wall clock could not be read; trying the CMOS RTC");
+    }
     if (acpi_info.have_boot_arch && (acpi_info.boot_arch & acpi::kBootArchCmosRtcNotPresent)) {
-        log::info("time: no CMOS RTC (ACPI says so); wall clock starts at the epoch");
+        log::info("time: no CMOS RTC (ACPI says so): wall clock starts at the epoch");
         return;
     }
     rtc::DateTime t;
-    if (!rtc::read(t)) {
+    switch (rtc::read_status(t)) {
+    case rtc::Status::Absent:
+        log::info("time: no CMOS RTC: wall clock starts at the epoch (ports 0x70/0x71 read 0xff)");
+        return;
+    case rtc::Status::Invalid:
         log::warn("time: the CMOS RTC gave no valid date; wall clock starts at the epoch");
         return;
+    case rtc::Status::Ok: break;
     }
     time::set_epoch_offset(rtc::to_unix(t) - static_cast<int64_t>(time::now_ns() / 1000000000ull));
     log::info("time: wall clock %04d-%02d-%02d %02d:%02d:%02d UTC (CMOS RTC)", t.year, t.month, t.day, t.hour, t.minute,
@@ -414,6 +514,8 @@ extern "C" __attribute__((no_stack_protector)) [[noreturn]] void kernel_entry(ui
     log::info("pci: %zu devices (configuration access: %s)", functions, pci::ecam() ? "ECAM" : "port 0xcf8");
     pci::registry().bind(devices::registry());  // the registered PCI drivers take their devices
     pci::log_devices(devices::registry());
+    // virtio-MMIO devices (microVMs: Firecracker, QEMU's microvm) named on the command line.
+    virtio::bind_mmio_devices(devices::registry());
     // Hyper-V's synthetic devices (VMBus) are found and given to their drivers here too. Only under Hyper-V.
     hyperv::kernel_init();
     hand_over_nics();

@@ -82,13 +82,19 @@ int64_t to_unix(const DateTime& t) {
     return days * 86400 + t.hour * 3600 + t.minute * 60 + t.second;
 }
 
-bool read(DateTime& out) {
+Status read_status(DateTime& out) {
+    // An absent RTC (QEMU microvm with rtc=off, Firecracker): nothing decodes ports 0x70/0x71, reads give 0xFF.
+    // Status register A then reads 0xFF, which no RTC holds (its divider bits 6-4 are never 111b while it runs
+    // at 32.768 kHz, and bit 7 only flags an update for under 2 ms).
+    if (cmos(0x0A) == 0xFF && cmos(0x0B) == 0xFF && cmos(0x00) == 0xFF) return Status::Absent;
     Raw a, b;
     for (int tries = 0; tries < 5; ++tries) {
-        if (!read_raw(a) || !read_raw(b)) return false;
-        if (memcmp(&a, &b, sizeof a) == 0) return decode(a, out);
+        if (!read_raw(a) || !read_raw(b)) return Status::Invalid;
+        if (memcmp(&a, &b, sizeof a) == 0) return decode(a, out) ? Status::Ok : Status::Invalid;
     }
-    return false;
+    return Status::Invalid;
 }
+
+bool read(DateTime& out) { return read_status(out) == Status::Ok; }
 
 }  // namespace skerry::rtc

@@ -25,5 +25,9 @@ int64_t to_unix(const DateTime& t);
 // Reads the RTC through ports 0x70/0x71, waiting out an update in progress and re-reading until two reads
 // agree (bounded). False when no sane time could be read.
 bool read(DateTime& out);
+// The same, telling an absent RTC (every register reads 0xFF: nothing at the ports) from one that gave no sane
+// date.
+enum class Status : uint8_t { Ok, Absent, Invalid };
+Status read_status(DateTime& out);
 
 }  // namespace skerry::rtc

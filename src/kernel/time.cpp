@@ -1,9 +1,12 @@
 #include "kernel/time.hpp"
 
+#include <stdio.h>
+
 #include "hw/hw.hpp"
 #include "kernel/apic.hpp"
 #include "kernel/arch/paging.hpp"
 #include "kernel/clock_plan.hpp"
+#include "kernel/pit.hpp"
 
 namespace skerry::time {
 namespace {
@@ -13,15 +16,18 @@ uint64_t tsc0;
 uint64_t ns_per_tsc_fp32;  // nanoseconds per TSC cycle, 32.32 fixed point
 uint64_t tsc_per_ns_fp32;  // TSC cycles per nanosecond, 32.32 fixed point
 const char* src = "none";
+char src_buf[160];  // a source description with details (why a measurement failed)
 bool is_ready;
 int64_t epoch;
 // Reference-clock mode: now_ns() follows the hypervisor's reference time (100 ns units) from ref0.
 bool (*ref_read)(uint64_t&);
 uint64_t ref0;
 uint64_t last_ns;
+// kvmclock mode: now_ns() follows kvmclock's system time (nanoseconds) from kvm0.
+bool (*kvm_read)(uint64_t&);
+uint64_t kvm0;
 
 constexpr uint64_t kPmTimerHz = 3579545;
-constexpr uint64_t kPitHz = 1193182;
 
 // Measures TSC cycles over ~10 ms of the ACPI PM timer.
 uint64_t measure_pm(uint16_t port, bool is32) {
@@ -62,24 +68,6 @@ uint64_t measure_hpet(uint64_t base) {
     return elapsed_ns ? (c1 - c0) * 1000000000ull / elapsed_ns : 0;
 }
 
-uint64_t measure_pit() {
-    // PIT channel 2, gated by port 0x61 bit 0, mode 0 (interrupt on terminal count), output on bit 5.
-    const uint16_t count = static_cast<uint16_t>(kPitHz / 100);  // 10 ms
-    uint8_t gate = hw::inb(0x61);
-    hw::outb(0x61, static_cast<uint8_t>((gate & ~0x02) | 0x01));
-    hw::outb(0x43, 0xB0);  // channel 2, lobyte/hibyte, mode 0, binary
-    hw::outb(0x42, count & 0xFF);
-    hw::outb(0x42, count >> 8);
-    uint64_t c0 = hw::rdtsc();
-    uint64_t guard = 0;
-    while (!(hw::inb(0x61) & 0x20) && ++guard < 100000000) {
-    }
-    uint64_t c1 = hw::rdtsc();
-    hw::outb(0x61, gate);
-    if (!(guard < 100000000)) return 0;
-    return (c1 - c0) * 100;
-}
-
 }  // namespace
 
 bool init(const Calibration& c) {
@@ -87,20 +75,32 @@ bool init(const Calibration& c) {
     facts.reference_valid = c.reference_valid && c.reference_100ns != nullptr;
     facts.reference_tsc_hz = c.reference_tsc_hz;
     facts.stated_hz = c.known_hz;
+    facts.stated_approximate = c.known_approximate;
+    facts.kvmclock_valid = c.kvmclock_ns != nullptr;
+    facts.kvmclock_tsc_hz = c.kvmclock_tsc_hz;
     facts.pm_timer = c.pm_timer_port != 0;
     facts.hpet = c.hpet_base != 0;
     facts.pit = c.pit_present;
     facts.hyperv = c.hyperv;
     const ClockPlan plan = plan_clock(facts);
+    const char* pit_failure = nullptr;
     switch (plan.kind) {
     case ClockKind::Reference:
         hz = plan.tsc_hz;
         src = plan.hz_from_reference ? "Hyper-V reference TSC page (clock and frequency)"
                                      : "Hyper-V reference TSC page as the clock, frequency from the Hyper-V MSR/CPUID";
         break;
+    case ClockKind::KvmClock:
+        hz = plan.tsc_hz;
+        src = c.kvmclock_source;
+        break;
     case ClockKind::TscStated:
         hz = c.known_hz;
         src = c.known_source;
+        if (c.known_approximate) {
+            snprintf(src_buf, sizeof src_buf, "%s (approximate: no timer to measure against)", c.known_source);
+            src = src_buf;
+        }
         break;
     case ClockKind::TscMeasured:
         for (CalibrationTimer t : plan.measure) {
@@ -112,21 +112,35 @@ bool init(const Calibration& c) {
                 hz = measure_hpet(c.hpet_base);
                 if (hz) src = "measured against the HPET";
             } else if (t == CalibrationTimer::Pit) {
-                hz = measure_pit();
-                if (hz) src = "measured against the PIT";
+                const pit::Measurement m = pit::measure_tsc();
+                hz = m.result == pit::Result::Ok ? m.tsc_hz : 0;
+                if (hz) {
+                    src = "measured against the PIT (channel 0, latched reads)";
+                } else {
+                    pit_failure = pit::result_text(m.result);
+                }
             }
+        }
+        if (!hz && plan.fallback_hz) {
+            hz = plan.fallback_hz;
+            snprintf(src_buf, sizeof src_buf, "%s (approximate; measuring failed%s%s)", c.known_source,
+                     pit_failure ? ": " : "", pit_failure ? pit_failure : "");
+            src = src_buf;
         }
         break;
     case ClockKind::TscGuessed: break;
     }
     if (!hz) {
         hz = 1000000000;  // keeps the clock running; the boot log says it is a guess
-        src = "unknown (assuming 1 GHz)";
+        snprintf(src_buf, sizeof src_buf, "unknown (assuming 1 GHz): no PM timer, HPET or stated frequency%s%s",
+                 pit_failure ? "; PIT: " : "", pit_failure ? pit_failure : "");
+        src = src_buf;
     }
     ns_per_tsc_fp32 = (1000000000ull << 32) / hz;
     tsc_per_ns_fp32 = (hz / 1000000000ull << 32) + ((hz % 1000000000ull) << 32) / 1000000000ull;
     tsc0 = hw::rdtsc();
     if (plan.kind == ClockKind::Reference && c.reference_100ns(ref0)) ref_read = c.reference_100ns;
+    if (plan.kind == ClockKind::KvmClock && c.kvmclock_ns(kvm0)) kvm_read = c.kvmclock_ns;
     is_ready = true;
     if (!apic::tsc_deadline()) {
         uint64_t ticks = apic::measure_timer_ticks(hz / 100);
@@ -145,6 +159,18 @@ uint64_t now_ns() {
         uint64_t r, ns;
         if (ref_read(r) && r >= ref0) {
             ns = (r - ref0) * 100;
+        } else {
+            ns = static_cast<uint64_t>((static_cast<unsigned __int128>(hw::rdtsc() - tsc0) * ns_per_tsc_fp32) >> 32);
+        }
+        if (ns < last_ns) ns = last_ns;
+        last_ns = ns;
+        return ns;
+    }
+    if (kvm_read) {
+        // kvmclock's system time (kept monotonic by its reader); when the page would not settle, the TSC.
+        uint64_t k, ns;
+        if (kvm_read(k) && k >= kvm0) {
+            ns = k - kvm0;
         } else {
             ns = static_cast<uint64_t>((static_cast<unsigned __int128>(hw::rdtsc() - tsc0) * ns_per_tsc_fp32) >> 32);
         }

@@ -127,6 +127,8 @@ struct FadtSpec {
     uint8_t reset_space = 1;
     uint64_t reset_addr = 0xCF9;
     uint8_t reset_value = 6;
+    uint8_t sleep_space = 0;  // ACPI 5.0 SLEEP_CONTROL_REG / SLEEP_STATUS_REG (tables of 268+ bytes)
+    uint64_t sleep_control = 0, sleep_status = 0;
 };
 
 Bytes fadt(const FadtSpec& s) {
@@ -153,6 +155,10 @@ Bytes fadt(const FadtSpec& s) {
     if (s.length >= 160) put_gas(t, 148, 1, 32, 0x600);
     if (s.length >= 184) put_gas(t, 172, 1, 16, s.x_pm1a_cnt);
     if (s.length >= 220) put_gas(t, 208, s.x_pm_tmr_space, 32, s.x_pm_tmr);
+    if (s.length >= 268) {
+        put_gas(t, 244, s.sleep_space, 8, s.sleep_control);
+        put_gas(t, 256, s.sleep_space, 8, s.sleep_status);
+    }
     t.resize(s.length);
     Bytes body(t.begin() + 36, t.end());
     return table("FACP", s.revision, body);
@@ -824,6 +830,47 @@ TEST_F(AcpiTest, BiosSearchLooksInTheEbdaFirst) {
     EXPECT_EQ(acpi::find_rsdp_bios(), 0x9FC40u);         // default: 0x80000-0x9FFFF scanned
     EXPECT_EQ(acpi::find_rsdp_bios(0x9FC00), 0x9FC40u);  // given EBDA: first KiB
     EXPECT_EQ(acpi::find_rsdp_bios(0x9F000), 0xF0000u);  // 0x9FC40 is beyond that EBDA's first KiB
+}
+
+// QEMU microvm's FADT (hw/i386/acpi-microvm.c): revision 5, hardware-reduced, no PM1 blocks, the GED's sleep
+// control/status registers and reset register in memory space.
+TEST_F(AcpiTest, FadtHardwareReducedSleepRegistersLikeMicrovm) {
+    FadtSpec f;
+    f.revision = 5;
+    f.length = 268;
+    f.flags = (1u << 20) | (1u << 10);
+    f.pm_tmr = 0;
+    f.x_pm_tmr = 0;
+    f.pm1a_cnt = 0;
+    f.x_pm1a_cnt = 0;
+    f.reset_space = 0;
+    f.reset_addr = 0xFEA00202;
+    f.reset_value = 0x42;
+    f.sleep_space = 0;
+    f.sleep_control = 0xFEA00200;
+    f.sleep_status = 0xFEA00201;
+    uint64_t facp = place(fadt(f));
+    uint64_t rsdt = place(table("RSDT", 1, root_body({facp}, 4)));
+    mem.put(kRsdpAt, rsdp(0, static_cast<uint32_t>(rsdt), 0));
+    ASSERT_TRUE(acpi::parse(kRsdpAt, info)) << warnings(info);
+    EXPECT_TRUE(info.hardware_reduced);
+    EXPECT_EQ(info.pm1a_control, 0u);
+    EXPECT_EQ(info.sleep_control_space, 0);
+    EXPECT_EQ(info.sleep_control_address, 0xFEA00200u);
+    EXPECT_EQ(info.sleep_status_address, 0xFEA00201u);
+    EXPECT_TRUE(info.have_reset_reg);
+    EXPECT_EQ(info.reset_value, 0x42);
+    char l1[512], l2[512];
+    acpi::format_summary(info, l1, sizeof l1, l2, sizeof l2);
+    EXPECT_NE(std::string(l2).find("sleep control at 0xfea00200"), std::string::npos) << l2;
+
+    // A revision-4 table of the same length has no such fields: not read.
+    f.revision = 4;
+    uint64_t facp4 = place(fadt(f));
+    uint64_t rsdt4 = place(table("RSDT", 1, root_body({facp4}, 4)));
+    mem.put(kRsdpAt, rsdp(0, static_cast<uint32_t>(rsdt4), 0));
+    ASSERT_TRUE(acpi::parse(kRsdpAt, info));
+    EXPECT_EQ(info.sleep_control_address, 0u);
 }
 
 }  // namespace

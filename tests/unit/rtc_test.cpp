@@ -93,7 +93,21 @@ TEST(Rtc, AbsentCmosFailsAtOnce) {
     rtc::DateTime t{};
     EXPECT_FALSE(rtc::read(t));
     hw::set_model(nullptr);
-    EXPECT_LE(m.reads, 2);  // not 100000 polls of an "update in progress" that never ends
+    EXPECT_LE(m.reads, 4);  // not 100000 polls of an "update in progress" that never ends
+    m.reads = 0;
+    hw::set_model(&m);
+    EXPECT_EQ(rtc::read_status(t), rtc::Status::Absent);  // said as "no CMOS RTC", not as a bad date
+    hw::set_model(nullptr);
+    EXPECT_LE(m.reads, 4);
+}
+
+TEST(Rtc, PresentButGarbageIsInvalidNotAbsent) {
+    Cmos m;
+    m.regs = {{0x00, 0x99}, {0x02, 0x52}, {0x04, 0x10}, {0x07, 0x25}, {0x08, 0x11}, {0x09, 0x26}, {0x0B, 0x02}};
+    hw::set_model(&m);
+    rtc::DateTime t{};
+    EXPECT_EQ(rtc::read_status(t), rtc::Status::Invalid);  // 99 seconds
+    hw::set_model(nullptr);
 }
 
 }  // namespace

@@ -19,6 +19,9 @@ public:
     // (the driver then polls).
     virtual bool attach_irq(const Device& d, interrupts::Handler handler, void* context, Irq& out, uint8_t allow) = 0;
     virtual void detach_irq(const Device& d, Irq& irq) = 0;
+    // MSI-X table entry `entry` to a new vector running handler(context), for devices with a vector per queue
+    // (virtio). False when the device has no such entry or no vector is left. Undone with detach_irq.
+    virtual bool attach_msix_entry(const Device&, uint16_t, interrupts::Handler, void*, Irq&) { return false; }
     // Busy-waits (device resets, EEPROM reads).
     virtual void delay_us(uint64_t us) = 0;
 

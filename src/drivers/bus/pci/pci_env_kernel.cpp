@@ -14,6 +14,19 @@ public:
         return pci::attach_irq(d, handler, context, out, allow);
     }
     void detach_irq(const Device& d, Irq& irq) override { pci::detach_irq(d, irq); }
+    bool attach_msix_entry(const Device& d, uint16_t entry, interrupts::Handler handler, void* context,
+                           Irq& out) override {
+        out = Irq{};
+        const uint8_t vector = interrupts::allocate_vector(handler, context);
+        if (!vector) return false;
+        d.enable(true, true);
+        if (!enable_msix(d, entry, vector)) {
+            interrupts::free_vector(vector);
+            return false;
+        }
+        out = {IrqKind::Msix, vector, 0, false, false};
+        return true;
+    }
     void delay_us(uint64_t us) override { time::delay_us(us); }
 };
 KernelEnv env;

@@ -59,23 +59,33 @@ size_t Registry::driver_count() const {
     return n;
 }
 
-const DeviceDriver* Registry::match(const Device& d, const Match** entry) const {
+const DeviceDriver* Registry::match(const Device& d, const Match** entry, const char** detail) const {
     const DeviceDriver* best = nullptr;
     const Match* best_entry = nullptr;
+    const char* best_detail = nullptr;
     int best_score = -1;
     for (const DeviceDriver* p = head_; p != nullptr; p = p->next) {
+        const Match* mine = nullptr;
+        int score = -1;
         for (size_t i = 0; i < p->id_count; ++i) {
             const Match& m = p->ids[i];
             if (!matches(m, d)) continue;
             const int s = specificity(m);
-            if (s > best_score) {
-                best = p;
-                best_entry = &m;
-                best_score = s;
+            if (s > score) {
+                mine = &m;
+                score = s;
             }
         }
+        if (mine == nullptr || score <= best_score) continue;
+        const char* name = mine->model;
+        if (p->claim != nullptr && (name = p->claim(d)) == nullptr) continue;
+        best = p;
+        best_entry = mine;
+        best_detail = name;
+        best_score = score;
     }
     if (entry != nullptr) *entry = best_entry;
+    if (detail != nullptr) *detail = best_detail;
     return best;
 }
 
@@ -87,7 +97,8 @@ size_t Registry::bind(devices::Registry& out) {
         if (out.find(devices::Bus::Pci, address) != nullptr) continue;
         stats_.functions_seen++;
         const Match* entry = nullptr;
-        const DeviceDriver* drv = match(d, &entry);
+        const char* detail = nullptr;
+        const DeviceDriver* drv = match(d, &entry, &detail);
         devices::Record* r = out.record(devices::Bus::Pci, address);
         if (r == nullptr) {
             stats_.table_full++;
@@ -100,7 +111,7 @@ size_t Registry::bind(devices::Registry& out) {
             continue;  // the record says NoDriver
         }
         r->driver = drv->name;
-        r->detail = entry->model;
+        r->detail = detail;
         const devices::Product p = drv->probe(d, *entry);
         if (p.empty()) {
             stats_.factory_failures++;

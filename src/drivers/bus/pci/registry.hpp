@@ -65,11 +65,17 @@ bool valid(const Match& m);
 // factory logs why); what it returns lives for the rest of the run.
 using Factory = devices::Product (*)(const Device& dev, const Match& match);
 
+// For a driver whose ID table cannot say everything (virtio: one vendor id, the device type in the device or
+// subsystem id): looks at a function its table matched and returns what the boot log calls it, or nullptr when it is
+// not this driver's after all (then the function is offered as if this driver's table had not matched).
+using Claim = const char* (*)(const Device& dev);
+
 struct DeviceDriver {
     const char* name;
     const Match* ids;
     size_t id_count;
     Factory probe;
+    Claim claim = nullptr;
     DeviceDriver* next = nullptr;  // registry-owned link
 };
 
@@ -88,9 +94,10 @@ public:
     // driver already added.
     bool add(DeviceDriver& d);
     size_t driver_count() const;
-    // The driver for `d`: the most specific matching entry over every driver's table; between equally specific
-    // entries, the driver registered first. nullptr when none matches; *entry is set to the matching entry.
-    const DeviceDriver* match(const Device& d, const Match** entry = nullptr) const;
+    // The driver for `d`: the most specific matching entry over every driver's table (a driver with a Claim must also
+    // claim it); between equally specific entries, the driver registered first. nullptr when none matches; *entry is
+    // set to the matching entry, *detail to the claim's name for the device (else the entry's model).
+    const DeviceDriver* match(const Device& d, const Match** entry = nullptr, const char** detail = nullptr) const;
 
     // Records every enumerated function (pci::count()) not yet in `out`, offering it to its driver first: Bound with
     // the product, Failed, or NoDriver. A function the registry has no room for is left alone (its driver is not
@@ -111,7 +118,8 @@ Registry& registry();
 class Registration {
 public:
     template <size_t N>
-    Registration(const char* name, const Match (&ids)[N], Factory probe) : driver_{name, ids, N, probe} {
+    Registration(const char* name, const Match (&ids)[N], Factory probe, Claim claim = nullptr)
+        : driver_{name, ids, N, probe, claim} {
         registry().add(driver_);
     }
 
