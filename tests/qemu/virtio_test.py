@@ -15,6 +15,8 @@ One boot per (appliance, machine), user networking with hostfwd on 127.0.0.1, se
            2 MiB echo: the appliance logs both changes, the transfer finishes byte-exact, a new connection works
   http     curl GET of index.html and the 1 MiB file over HTTP and HTTPS (curl -k), bodies compared byte for byte
   iperf    iperf3 -t 2 client to appliance and -R (appliance to client), each summarised on the console
+And one more boot, on q35 with a tap (vnet_hdr=on) in a network namespace the test creates, where QEMU offers
+checksum offload (CSUM, GUEST_CSUM; slirp cannot): the NIC must say it uses both, echo over TCP (IPv4, IPv6) and UDP.
 Every wait polls with a deadline; every transfer is bounded. Prints the measured figures at the end."""
 import argparse
 import os
@@ -25,7 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from qemu_harness import Failure, Guest, Runner, connect, expect, free_port, pvh_copy  # noqa: E402
-from net_test import echo_bytes  # noqa: E402
+from net_test import TCP6_CLIENT, Netns, echo_bytes  # noqa: E402
 from http_test import WWW, curl  # noqa: E402
 from iperf_test import check, client, mbits  # noqa: E402
 
@@ -46,13 +48,19 @@ class Machine:
         self.pvh = pvh  # boot through the PVH note (microvm has no Multiboot loader in its firmware path)
 
 
-PCI = (r"\b[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]\b", "a PCI address")
-MMIO = (r"mmio|0x[0-9a-f]{6,}", "an MMIO transport")
+# The NIC's name says where the driver found it and through which transport: "virtio-net 00:02.0 (modern PCI)",
+# "virtio-net mmio 0xfeb00e00 (MMIO v2)". QEMU 7.2's microvm puts the first device on its last transport: with ACPI
+# the 24th (0xfeb02e00) on GSI 24 + 23 of the second I/O APIC, without ACPI the 8th (0xfeb00e00) on GSI 5 + 7.
+PCI = (r"^virtio-net [0-9a-f]{2}:[0-9a-f]{2}\.[0-7] \(modern PCI\)$", "a PCI address and the modern transport")
 MACHINES = [
-    Machine("q35-msix", ["-machine", "q35"], "virtio-net-pci", PCI, irq=r"MSI-X"),
-    Machine("pc-intx", ["-machine", "pc"], "virtio-net-pci,vectors=0", PCI, irq=r"INTx"),
-    Machine("microvm-acpi", ["-machine", "microvm"] + MMIO_V2, "virtio-net-device", MMIO, pvh=True),
-    Machine("microvm-noacpi", ["-machine", "microvm,acpi=off"] + MMIO_V2, "virtio-net-device", MMIO, pvh=True),
+    Machine("q35-msix", ["-machine", "q35"], "virtio-net-pci", PCI, irq=r"interrupts MSI-X"),
+    Machine("pc-intx", ["-machine", "pc"], "virtio-net-pci,vectors=0", PCI, irq=r"interrupts INTx"),
+    Machine("microvm-acpi", ["-machine", "microvm"] + MMIO_V2, "virtio-net-device",
+            (r"^virtio-net mmio 0xfeb02e00 \(MMIO v2\)$", "the DSDT's transport 0xfeb02e00 and MMIO version 2"),
+            irq=r"interrupts GSI 47", pvh=True),
+    Machine("microvm-noacpi", ["-machine", "microvm,acpi=off"] + MMIO_V2, "virtio-net-device",
+            (r"^virtio-net mmio 0xfeb00e00 \(MMIO v2\)$", "the command line's transport 0xfeb00e00 and MMIO version 2"),
+            irq=r"interrupts GSI 12", pvh=True),
 ]
 
 
@@ -92,7 +100,7 @@ class Appliance:
         if m.group(2) != MAC:
             raise Failure(f"MAC {m.group(2)}, QEMU gave {MAC}")
         if self.m.irq:
-            expect(g, rf"^.*virtio.*\b{self.m.irq}\b", timeout=10, what=f"the virtio-net driver using {self.m.irq}")
+            expect(g, rf"^.*virtio-net .*\b{self.m.irq}\b", timeout=10, what=f"the virtio-net driver's {self.m.irq}")
         expect(g, r"net e0: 10\.0\.2\.15/24 .*DHCP", timeout=READY_TIMEOUT, what="the DHCP lease 10.0.2.15")
         expect(g, self.ready, timeout=READY_TIMEOUT, what=f"the {self.app} ready line")
         RESULTS[f"{self.m.name} {self.app}: start to ready, s"] = time.monotonic() - t0
@@ -200,6 +208,52 @@ def t_iperf3(a):
         expect(a.g, console, timeout=10, what="the console summary of the test", since=since)
 
 
+# ------------------------------------------------------------------------------------- tap: checksum offload
+# Slirp has no virtio-net header, so QEMU offers no CSUM/GUEST_CSUM on user networking; a tap with vnet_hdr=on does,
+# and then the host's stack sends the guest TCP/UDP with the checksum left to finish (NEEDS_CSUM) and takes the
+# guest's partial checksums. Over such a tap in a network namespace: echo over TCP (IPv4 and IPv6) and UDP.
+UDP4_CLIENT = r"""
+import socket
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.settimeout(2)
+ok = 0
+for i in range(20):
+    payload = (f"datagram {i} " * 100).encode()
+    u.sendto(payload, ("192.168.77.2", 7))
+    try:
+        ok += u.recvfrom(4096)[0] == payload
+    except socket.timeout:
+        pass
+print("ok" if ok >= 18 else f"only {ok} of 20 datagrams came back intact")
+"""
+
+
+def t_tap_offload(kernel):
+    def run(workdir):
+        if os.geteuid() != 0 or not os.path.exists("/dev/net/tun"):
+            raise Failure("needs root and /dev/net/tun to create a network namespace with a tap device")
+        ns = Netns()
+        g = None
+        try:
+            g = Guest(["-machine", "q35", "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no,vnet_hdr=on",
+                       "-device", f"virtio-net-pci,netdev=n0,mac={MAC}", "-kernel", kernel,
+                       "-append", "debug_exit=0xf4 ip=192.168.77.2/24 gw=192.168.77.1 ip6=fd77::2/64"],
+                      "virtio-tap-offload", workdir, prefix=("ip", "netns", "exec", ns.name))
+            expect(g, r"net e0: virtio-net .*, TX checksum offload, RX checksum offload", timeout=READY_TIMEOUT,
+                   what="e0 on virtio-net with TX and RX checksum offload (CSUM, GUEST_CSUM)")
+            expect(g, r"echo: ready on 192\.168\.77\.2 port 7", timeout=READY_TIMEOUT, what="the echo ready line")
+            for what, code in (("TCP over IPv4", TCP6_CLIENT.replace('"fd77::2"', '"192.168.77.2"')),
+                               ("TCP over IPv6", TCP6_CLIENT), ("UDP over IPv4", UDP4_CLIENT)):
+                out = ns.python(code, timeout=60).strip()
+                if out != "ok":
+                    raise Failure(f"echo {what} through the tap: {out}")
+        finally:
+            if g:
+                g.kill()
+            ns.close()
+    return run
+
+
 APPS = [
     # appliance, guest ports, ready line, checks
     ("echo", (7,), r"echo: ready on 10\.0\.2\.15 port 7", [("echo-dhcp-1MiB", t_echo), ("echo-link-flap", t_link_flap)]),
@@ -233,6 +287,7 @@ def main():
                     r.run(name, a.case(fn))
             finally:
                 a.kill()
+    r.run("virtio-q35-tap-checksum-offload", t_tap_offload(args.echo))
     for k, v in RESULTS.items():
         print(f"measured: {k} = {v:.2f}")
     return r.summary()
