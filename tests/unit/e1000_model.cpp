@@ -91,6 +91,10 @@ void E1000Model::mmio_write(uint64_t phys, uint64_t value, int width) {
     switch (off) {
     case reg::kCtrl:
         if (v & reg::kCtrlRst) {
+            if (stuck_in_reset) {
+                set_reg(off, v);  // never comes out of reset
+                return;
+            }
             reset();
             return;
         }

@@ -83,6 +83,9 @@ public:
     // Link state: STATUS.LU / speed / duplex, and LSC when it changes.
     void set_link(bool up, uint32_t speed_code = 2, bool full_duplex = true);
 
+    // A broken device: CTRL.RST stays set after a reset request (the driver's reset then fails).
+    bool stuck_in_reset = false;
+
     bool irq_pending() const { return (reg(reg::kIcr) & reg(reg::kIms)) != 0; }
     void raise(uint32_t causes) { regs_[reg::kIcr / 4] |= causes; }
 

@@ -1118,4 +1118,17 @@ TEST_F(E1000Test, ContractAFailedResetHandsBackFramesInFlight) {
     EXPECT_EQ(drv->counters().tx_errors, 3u);
 }
 
+TEST_F(E1000Test, AFailedDeviceDropsFramesInsteadOfSayingFull) {
+    ASSERT_NO_FATAL_FAILURE(make_started());
+    model->stuck_in_reset = true;
+    model->set_reg(reg::kRdh, 4096);  // nonsense: the watchdog resets the device, which never comes back
+    drv->watchdog();
+    ASSERT_EQ(drv->state(), Driver::State::Failed);
+    const auto f = eth_frame(60, 1);
+    // Full would promise a tx_ready that never comes: the device is gone for good (nic.hpp: Dropped).
+    EXPECT_EQ(drv->transmit(tx_frame({&f}, cookie(1))), net::TxStatus::Dropped);
+    EXPECT_EQ(drv->counters().tx_errors, 1u);
+    EXPECT_EQ(drv->counters().tx_dropped_ring_full, 0u);
+}
+
 }  // namespace

@@ -51,7 +51,7 @@ void NetModel::set_status(uint8_t s) {
     }
     if ((s & kStatusFeaturesOk) && !(status & kStatusFeaturesOk)) {
         if (!features_written) violation("FEATURES_OK before the features were written");
-        if (driver_features & ~offered) {
+        if ((driver_features & ~offered) || refuse_features_ok) {
             s = static_cast<uint8_t>(s & ~kStatusFeaturesOk);  // refused: the bit does not stick
         }
     }
@@ -113,9 +113,7 @@ size_t NetModel::hdr_len() const { return negotiated(kFeatureVersion1) || negoti
 uint16_t NetModel::avail_idx(uint16_t qi) const { return rd16(ptr(q[qi].addr.avail) + 2); }
 uint16_t NetModel::avail_flags(uint16_t qi) const { return rd16(ptr(q[qi].addr.avail)); }
 uint16_t NetModel::used_event(uint16_t qi) const { return rd16(ptr(q[qi].addr.avail) + 4 + 2 * q[qi].size); }
-void NetModel::set_avail_event(uint16_t qi, uint16_t v) {
-    wr16(ptr(used_base(qi)) + 4 + 8 * q[qi].size, v);
-}
+void NetModel::set_avail_event(uint16_t qi, uint16_t v) { wr16(ptr(used_base(qi)) + 4 + 8 * q[qi].size, v); }
 
 bool NetModel::read_chain(uint16_t qi, uint16_t head, bool want_write,
                           std::vector<std::pair<uint64_t, uint32_t>>& bufs) {
@@ -143,7 +141,8 @@ bool NetModel::read_chain(uint16_t qi, uint16_t head, bool want_write,
         const bool w = flags & kDescWrite;
         if (!addr || !len) violation("a descriptor with address or length 0");
         if (seen_write && !w) violation("a device-readable buffer after a writable one");
-        if (w != want_write) violation(want_write ? "a receive buffer the device may not write" : "a writable transmit buffer");
+        if (w != want_write)
+            violation(want_write ? "a receive buffer the device may not write" : "a writable transmit buffer");
         seen_write = seen_write || w;
         if (flags & kDescIndirect) violation("an indirect descriptor that was not negotiated");
         bufs.emplace_back(addr, len);
@@ -190,7 +189,8 @@ bool NetModel::deliver(const std::vector<uint8_t>& frame, uint8_t flags, uint16_
     Queue& x = q[0];
     if (!x.ready || !(status & kStatusDriverOk)) return false;
     const uint16_t avail = avail_idx(0);
-    if (static_cast<uint16_t>(avail - x.last_avail) > x.size) violation("available index ran ahead by more than the queue");
+    if (static_cast<uint16_t>(avail - x.last_avail) > x.size)
+        violation("available index ran ahead by more than the queue");
     if (avail == x.last_avail) {
         ++rx_dropped_no_buffer;
         return false;
@@ -312,7 +312,8 @@ uint64_t MmioFront::mmio_read(uint64_t phys, int width) {
     const uint64_t off = phys - base_;
     if (off >= mmio::kConfig) {
         uint64_t v = 0;
-        for (int i = 0; i < width; ++i) v |= static_cast<uint64_t>(m_.config_byte(static_cast<uint32_t>(off - mmio::kConfig + i))) << (8 * i);
+        for (int i = 0; i < width; ++i)
+            v |= static_cast<uint64_t>(m_.config_byte(static_cast<uint32_t>(off - mmio::kConfig + i))) << (8 * i);
         return v;
     }
     switch (off) {
@@ -320,10 +321,14 @@ uint64_t MmioFront::mmio_read(uint64_t phys, int width) {
     case mmio::kVersion: return version_;
     case mmio::kDeviceId: return device_id;
     case mmio::kVendorId: return 0x554D4551;  // "QEMU"
-    case mmio::kDeviceFeatures: return dev_sel_ == 0 ? static_cast<uint32_t>(m_.offered) : dev_sel_ == 1 ? static_cast<uint32_t>(m_.offered >> 32) : 0;
+    case mmio::kDeviceFeatures:
+        return dev_sel_ == 0   ? static_cast<uint32_t>(m_.offered)
+               : dev_sel_ == 1 ? static_cast<uint32_t>(m_.offered >> 32)
+                               : 0;
     case mmio::kQueueNumMax: return queue_sel_ < 2 ? m_.q[queue_sel_].max : 0;
     case mmio::kQueueReady: return queue_sel_ < 2 && m_.q[queue_sel_].ready;
-    case mmio::kQueuePfn: return queue_sel_ < 2 && m_.q[queue_sel_].ready ? static_cast<uint32_t>(m_.q[queue_sel_].addr.desc >> 12) : 0;
+    case mmio::kQueuePfn:
+        return queue_sel_ < 2 && m_.q[queue_sel_].ready ? static_cast<uint32_t>(m_.q[queue_sel_].addr.desc >> 12) : 0;
     case mmio::kInterruptStatus: return m_.isr;
     case mmio::kStatus: return m_.status;
     case mmio::kConfigGeneration: return m_.generation;
@@ -357,12 +362,24 @@ void MmioFront::mmio_write(uint64_t phys, uint64_t value, int) {
             m_.setup_queue(static_cast<uint16_t>(queue_sel_), p->num, {desc, desc + l.avail, desc + l.used});
         }
         break;
-    case mmio::kQueueDescLow: if (p) p->desc = (p->desc & ~0xFFFFFFFFull) | v; break;
-    case mmio::kQueueDescHigh: if (p) p->desc = (p->desc & 0xFFFFFFFFull) | static_cast<uint64_t>(v) << 32; break;
-    case mmio::kQueueDriverLow: if (p) p->avail = (p->avail & ~0xFFFFFFFFull) | v; break;
-    case mmio::kQueueDriverHigh: if (p) p->avail = (p->avail & 0xFFFFFFFFull) | static_cast<uint64_t>(v) << 32; break;
-    case mmio::kQueueDeviceLow: if (p) p->used = (p->used & ~0xFFFFFFFFull) | v; break;
-    case mmio::kQueueDeviceHigh: if (p) p->used = (p->used & 0xFFFFFFFFull) | static_cast<uint64_t>(v) << 32; break;
+    case mmio::kQueueDescLow:
+        if (p) p->desc = (p->desc & ~0xFFFFFFFFull) | v;
+        break;
+    case mmio::kQueueDescHigh:
+        if (p) p->desc = (p->desc & 0xFFFFFFFFull) | static_cast<uint64_t>(v) << 32;
+        break;
+    case mmio::kQueueDriverLow:
+        if (p) p->avail = (p->avail & ~0xFFFFFFFFull) | v;
+        break;
+    case mmio::kQueueDriverHigh:
+        if (p) p->avail = (p->avail & 0xFFFFFFFFull) | static_cast<uint64_t>(v) << 32;
+        break;
+    case mmio::kQueueDeviceLow:
+        if (p) p->used = (p->used & ~0xFFFFFFFFull) | v;
+        break;
+    case mmio::kQueueDeviceHigh:
+        if (p) p->used = (p->used & 0xFFFFFFFFull) | static_cast<uint64_t>(v) << 32;
+        break;
     case mmio::kQueueReady:
         if (p && v == 1) m_.setup_queue(static_cast<uint16_t>(queue_sel_), p->num, {p->desc, p->avail, p->used});
         break;
@@ -373,8 +390,10 @@ void MmioFront::mmio_write(uint64_t phys, uint64_t value, int) {
     }
 }
 
-bool MmioFront::attach_gsi(uint32_t g, interrupts::Handler h, void* ctx, uint8_t& vector) {
+bool MmioFront::attach_gsi(uint32_t g, bool level, bool active_low, interrupts::Handler h, void* ctx, uint8_t& vector) {
     gsi = g;
+    gsi_level = level;
+    gsi_active_low = active_low;
     handler_ = h;
     handler_ctx_ = ctx;
     vector = 0x40;

@@ -64,6 +64,7 @@ public:
     uint8_t status = 0;
     uint64_t driver_features = 0;
     bool features_written = false;
+    bool refuse_features_ok = false;  // the device does not accept the driver's feature set
     int resets = 0;
     Queue q[2];
 
@@ -163,7 +164,9 @@ public:
     uint64_t mmio_read(uint64_t phys, int width) override;
     void mmio_write(uint64_t phys, uint64_t value, int width) override;
     bool map_mmio(uint64_t, uint64_t) override { return true; }
-    bool attach_gsi(uint32_t gsi, interrupts::Handler h, void* ctx, uint8_t& vector) override;
+    bool attach_gsi(uint32_t gsi, bool level, bool active_low, interrupts::Handler h, void* ctx,
+                    uint8_t& vector) override;
+    bool gsi_level = false, gsi_active_low = false;
     void detach_gsi(uint32_t, uint8_t) override { handler_ = nullptr; }
     void delay_us(uint64_t) override {}
 

@@ -160,18 +160,26 @@ protected:
     void TearDown() override {
         drv.reset();
         hw::set_model(nullptr);
-        if (model) EXPECT_TRUE(model->violations.empty()) << "first: " << model->violations.front();
+        if (model) {
+            EXPECT_TRUE(model->violations.empty()) << "first: " << model->violations.front();
+        }
         log::reset();
         EXPECT_EQ(dma::in_use(), baseline_) << "DMA memory leaked";
     }
-    void make(bool legacy = false, virtio_net::Options o = virtio_net::Options{}) {
+    // Tests see the interrupt path at once unless they ask for lingering.
+    static virtio_net::Options no_linger() {
+        virtio_net::Options o;
+        o.linger_ns = 0;
+        return o;
+    }
+    void make(bool legacy = false, virtio_net::Options o = no_linger()) {
         model = std::make_unique<NetModel>(legacy);
         transport = std::make_unique<DirectTransport>(*model, legacy ? "model, legacy" : "model");
         drv = std::make_unique<Driver>();
         client.drv = drv.get();
         opts = o;
     }
-    void start(bool legacy = false, virtio_net::Options o = virtio_net::Options{}) {
+    void start(bool legacy = false, virtio_net::Options o = no_linger()) {
         make(legacy, o);
         ASSERT_TRUE(drv->init(*transport, opts));
         ASSERT_TRUE(drv->start(client));
@@ -199,14 +207,15 @@ TEST_F(VirtioNetTest, NegotiatesAndReadsTheConfiguration) {
     EXPECT_TRUE(f & bit(virtio_net::kFeatMrgRxbuf));
     EXPECT_FALSE(f & bit(virtio::kFeatureIndirectDesc));  // offered, not wanted
     EXPECT_FALSE(f & bit(virtio_net::kFeatCtrlVq));
-    EXPECT_EQ(model->status, virtio::kStatusAcknowledge | virtio::kStatusDriver | virtio::kStatusFeaturesOk |
-                                 virtio::kStatusDriverOk);
+    EXPECT_EQ(model->status,
+              virtio::kStatusAcknowledge | virtio::kStatusDriver | virtio::kStatusFeaturesOk | virtio::kStatusDriverOk);
     EXPECT_EQ(memcmp(drv->mac(), kMac, 6), 0);
     EXPECT_EQ(drv->mtu(), 1500);
     EXPECT_TRUE(drv->link_up());
     EXPECT_EQ(client.links, std::vector<bool>{true});
     EXPECT_EQ(model->avail_idx(0), 256);  // every receive descriptor holds a buffer
-    EXPECT_EQ(drv->offloads(), net::kOffloadTxTcpUdpChecksum | net::kOffloadTxTcp6UdpChecksum | net::kOffloadRxChecksum);
+    EXPECT_EQ(drv->offloads(),
+              net::kOffloadTxTcpUdpChecksum | net::kOffloadTxTcp6UdpChecksum | net::kOffloadRxChecksum);
     settle();
     EXPECT_EQ(model->q[0].notifies, 1u);  // told once about the buffers
 }
@@ -214,21 +223,21 @@ TEST_F(VirtioNetTest, NegotiatesAndReadsTheConfiguration) {
 TEST_F(VirtioNetTest, RefusesAModernDeviceWithoutVersion1AndFailsItCleanly) {
     make();
     model->offered &= ~bit(virtio::kFeatureVersion1);
-    EXPECT_FALSE(drv->init(*transport));
+    EXPECT_FALSE(drv->init(*transport, opts));
     EXPECT_TRUE(model->status & virtio::kStatusFailed);
 }
 
 TEST_F(VirtioNetTest, DeviceRefusingFeaturesOkIsFailed) {
     make();
-    // The device offers a bit it then refuses to accept once written (FEATURES_OK does not stick).
-    model->offered |= bit(40);
-    transport->with_interrupts = true;
-    EXPECT_TRUE(drv->init(*transport));  // 40 is not wanted: nothing refused
+    model->refuse_features_ok = true;  // FEATURES_OK does not stick
+    EXPECT_FALSE(drv->init(*transport, opts));
+    EXPECT_TRUE(model->status & virtio::kStatusFailed);
+    EXPECT_FALSE(model->status & virtio::kStatusDriverOk);
 }
 
 TEST_F(VirtioNetTest, WithoutMacFeatureAMacIsMadeLocallyAdministered) {
     const uint8_t fallback[6] = {0x13, 0x22, 0x33, 0x44, 0x55, 0x66};
-    virtio_net::Options o;
+    virtio_net::Options o = no_linger();
     o.fallback_mac = fallback;
     make(false, o);
     model->offered &= ~bit(virtio_net::kFeatMac);
@@ -240,7 +249,7 @@ TEST_F(VirtioNetTest, WithoutMacFeatureAMacIsMadeLocallyAdministered) {
 TEST_F(VirtioNetTest, SmallMtuFromTheDeviceIsUsedAndFramesBeyondItDropped) {
     make();
     model->mtu = 1280;
-    ASSERT_TRUE(drv->init(*transport));
+    ASSERT_TRUE(drv->init(*transport, opts));
     ASSERT_TRUE(drv->start(client));
     EXPECT_EQ(drv->mtu(), 1280);
     ASSERT_TRUE(model->deliver(eth_frame(1280 + 14, 1)));
@@ -275,7 +284,7 @@ TEST_F(VirtioNetTest, HeldBuffersRunThePoolDryWithoutLosingAny) {
     }
     settle();
     EXPECT_EQ(client.frames.size(), delivered);
-    EXPECT_EQ(delivered, 512u);  // the pool: twice the ring
+    EXPECT_EQ(delivered, 512u);                          // the pool: twice the ring
     EXPECT_FALSE(model->deliver(eth_frame(100, 9999)));  // no buffer: the device drops (its counter)
     client.release_all();
     settle();
@@ -400,7 +409,7 @@ TEST_F(VirtioNetTest, BadFramesAreDroppedNotQueued) {
 }
 
 TEST_F(VirtioNetTest, FullQueueSaysFullThenTxReady) {
-    virtio_net::Options o;
+    virtio_net::Options o = no_linger();
     o.tx_ring = 16;
     ASSERT_NO_FATAL_FAILURE(start(false, o));
     const auto f = eth_frame(60, 1);
@@ -417,7 +426,7 @@ TEST_F(VirtioNetTest, FullQueueSaysFullThenTxReady) {
 }
 
 TEST_F(VirtioNetTest, ContractRepliesFromInsideReceiveNeverNest) {
-    virtio_net::Options o;
+    virtio_net::Options o = no_linger();
     o.tx_ring = 16;
     ASSERT_NO_FATAL_FAILURE(start(false, o));
     const auto answer = eth_frame(80, 9);
@@ -468,6 +477,22 @@ TEST_F(VirtioNetTest, ReceiveInterruptIsReArmedAfterAPass) {
     EXPECT_EQ(client.frames.size(), 2u);
 }
 
+TEST_F(VirtioNetTest, WhileFramesFlowThePollerTakesThemWithTheInterruptOff) {
+    virtio_net::Options o = no_linger();
+    o.linger_ns = 60ull * 1000000000ull;  // longer than the test
+    ASSERT_NO_FATAL_FAILURE(start(false, o));
+    settle();
+    ASSERT_TRUE(model->deliver(eth_frame(60, 1)));
+    EXPECT_EQ(model->interrupts_raised, 1u);
+    for (int i = 0; i < 3; ++i) loop::run_once();
+    for (uint32_t i = 2; i < 50; ++i) {
+        ASSERT_TRUE(model->deliver(eth_frame(60, i)));
+        loop::run_once();  // the poller's pass
+    }
+    EXPECT_EQ(client.frames.size(), 49u);
+    EXPECT_EQ(model->interrupts_raised, 1u);  // no interrupt per frame while polling
+}
+
 TEST_F(VirtioNetTest, MaliciousUsedIdsAndLengthsAreDroppedAndCounted) {
     ASSERT_NO_FATAL_FAILURE(start());
     settle();
@@ -480,8 +505,9 @@ TEST_F(VirtioNetTest, MaliciousUsedIdsAndLengthsAreDroppedAndCounted) {
     EXPECT_EQ(drv->rxq().counters().bad_used_id, 1u);
     EXPECT_EQ(drv->rxq().counters().bad_used_len, 1u);
     EXPECT_GE(drv->counters().rx_dropped_bad_frame, 1u);
-    // The same head again: the driver no longer has it outstanding.
-    model->push_used_raw(0, 3, 100);
+    // One head returned twice in a row: the second time the driver no longer has it outstanding.
+    model->push_used_raw(0, 7, 5);
+    model->push_used_raw(0, 7, 5);
     settle();
     EXPECT_EQ(drv->rxq().counters().bad_used_id, 2u);
     EXPECT_EQ(client.frames.size(), 0u);
@@ -496,7 +522,7 @@ TEST_F(VirtioNetTest, UsedIndexJumpResetsTheDeviceAndTrafficResumes) {
     model->bump_used_idx(0, 4000);
     settle();
     EXPECT_EQ(drv->resets(), 1u);
-    EXPECT_EQ(model->resets, 2);  // init and the recovery
+    EXPECT_GE(model->resets, 2);  // init and the recovery
     EXPECT_EQ(drv->state(), Driver::State::Running);
     EXPECT_EQ(client.done.size(), 3u);  // frames in flight came back
     EXPECT_EQ(drv->counters().tx_errors, 3u);
@@ -575,7 +601,7 @@ TEST_F(VirtioNetTest, LegacyDeviceUsesTheShortHeaderAndLegacyLayout) {
 TEST_F(VirtioNetTest, LegacyDeviceWithoutMergeableBuffersHasATenByteHeader) {
     make(true);
     model->offered &= ~bit(virtio_net::kFeatMrgRxbuf);
-    ASSERT_TRUE(drv->init(*transport));
+    ASSERT_TRUE(drv->init(*transport, opts));
     ASSERT_TRUE(drv->start(client));
     EXPECT_EQ(model->hdr_len(), 10u);
     ASSERT_TRUE(model->deliver(eth_frame(300, 1)));
@@ -593,7 +619,7 @@ TEST_F(VirtioNetTest, LegacyDeviceWithoutMergeableBuffersHasATenByteHeader) {
 TEST_F(VirtioNetTest, PolledWithoutInterrupts) {
     make();
     transport->with_interrupts = false;
-    ASSERT_TRUE(drv->init(*transport));
+    ASSERT_TRUE(drv->init(*transport, opts));
     ASSERT_TRUE(drv->start(client));
     ASSERT_TRUE(model->deliver(eth_frame(60, 1)));
     EXPECT_EQ(model->interrupt, nullptr);
@@ -608,8 +634,10 @@ TEST_F(VirtioNetTest, RandomDeviceGarbageNeverCrashes) {
         switch (rng() % 6) {
         case 0: model->push_used_raw(static_cast<uint16_t>(rng() % 2), rng() % 300, rng() % 5000); break;
         case 1: model->bump_used_idx(static_cast<uint16_t>(rng() % 2), static_cast<uint16_t>(rng() % 3)); break;
-        case 2: (void)model->deliver(eth_frame(14 + rng() % 1500, i), static_cast<uint8_t>(rng() % 4),
-                                     static_cast<uint16_t>(rng() % 3)); break;
+        case 2:
+            (void)model->deliver(eth_frame(14 + rng() % 1500, i), static_cast<uint8_t>(rng() % 4),
+                                 static_cast<uint16_t>(rng() % 3));
+            break;
         case 3: model->set_link(rng() % 2); break;
         case 4: {
             const auto f = eth_frame(60, i);
@@ -656,10 +684,13 @@ TEST_P(VirtioMmioTest, EchoesFramesThroughTheRegisters) {
     EXPECT_EQ(t->legacy(), version == 1);
     drv = std::make_unique<Driver>();
     client.drv = drv.get();
-    ASSERT_TRUE(drv->init(*t));
+    virtio_net::Options o;
+    o.linger_ns = 0;
+    ASSERT_TRUE(drv->init(*t, o));
     ASSERT_TRUE(drv->start(client));
     EXPECT_EQ(front->gsi, 12u);
-    EXPECT_STREQ(t->interrupt_mode(), "GSI 12");
+    EXPECT_STREQ(t->interrupt_mode(), "GSI 12 (edge, active high)");  // a command-line device: as Linux takes it
+    EXPECT_FALSE(front->gsi_level);
     const auto reply = eth_frame(90, 77);
     client.reply = &reply;
     for (uint32_t i = 0; i < 40; ++i) {
@@ -731,19 +762,19 @@ TEST(VirtioMmioOption, ParsesWhatVmmsWrite) {
 // A DSDT body as QEMU's microvm writes it (Scope(\_SB) { Device(VR23) { _HID "LNRO0005", _UID 23, _CCA 1,
 // _CRS { Memory32Fixed(RW, 0xfeb02e00, 0x200), Interrupt(Consumer, Level, ActiveHigh, Exclusive) { 47 } } } }),
 // built by hand from the AML encodings in docs/protocols/virtio.md §6.3.
-std::vector<uint8_t> microvm_dsdt(uint32_t base, uint32_t irq) {
+std::vector<uint8_t> microvm_dsdt(uint32_t base, uint32_t irq, uint8_t irq_flags = 0x01) {
     std::vector<uint8_t> crs = {0x86, 0x09, 0x00, 0x01};
     for (int i = 0; i < 4; ++i) crs.push_back(static_cast<uint8_t>(base >> (8 * i)));
     for (uint32_t v : {0x200u}) {
         for (int i = 0; i < 4; ++i) crs.push_back(static_cast<uint8_t>(v >> (8 * i)));
     }
-    crs.insert(crs.end(), {0x89, 0x06, 0x00, 0x03, 0x01});
+    crs.insert(crs.end(), {0x89, 0x06, 0x00, irq_flags, 0x01});
     for (int i = 0; i < 4; ++i) crs.push_back(static_cast<uint8_t>(irq >> (8 * i)));
     crs.insert(crs.end(), {0x79, 0x00});
     std::vector<uint8_t> buf = {0x0A, static_cast<uint8_t>(crs.size())};
     buf.insert(buf.end(), crs.begin(), crs.end());
-    std::vector<uint8_t> body = {0x08, '_', 'H', 'I', 'D', 0x0D, 'L', 'N', 'R', 'O', '0', '0', '0', '5', 0x00,
-                                 0x08, '_', 'U', 'I', 'D', 0x0A, 23,   0x08, '_', 'C', 'C', 'A', 0x01};
+    std::vector<uint8_t> body = {0x08, '_',  'H', 'I', 'D', 0x0D, 'L',  'N', 'R',  'O', '0', '0', '0', '5',
+                                 0x00, 0x08, '_', 'U', 'I', 'D',  0x0A, 23,  0x08, '_', 'C', 'C', 'A', 0x01};
     body.insert(body.end(), {0x08, '_', 'C', 'R', 'S', 0x11});
     body.push_back(static_cast<uint8_t>(1 + buf.size()));  // one-byte package length (< 64)
     body.insert(body.end(), buf.begin(), buf.end());
@@ -771,9 +802,20 @@ TEST(VirtioAcpiScan, FindsMicrovmDevices) {
     EXPECT_EQ(s[0].base, 0xfeb02e00u);
     EXPECT_EQ(s[0].size, 0x200u);
     EXPECT_EQ(s[0].irq, 47u);
+    EXPECT_TRUE(s[0].level);  // flags 0x01 (QEMU): consumer, level (bit 1 clear), active high
+    EXPECT_FALSE(s[0].active_low);
     EXPECT_EQ(s[1].base, 0xfeb02c00u);
     EXPECT_EQ(s[1].irq, 46u);
     EXPECT_EQ(virtio::find_acpi_mmio_devices(aml.data(), aml.size(), s, 1), 1u);  // bounded by max
+}
+
+TEST(VirtioAcpiScan, FirecrackerDescribesEdgeTriggeredLines) {
+    // Firecracker's DSDT: Extended IRQ (consumer, edge, active high, exclusive): flags bits 0 and 1 set.
+    const auto aml = microvm_dsdt(0xc0001000, 5, 0x03);
+    virtio::MmioDeviceSpec s[1];
+    ASSERT_EQ(virtio::find_acpi_mmio_devices(aml.data(), aml.size(), s, 1), 1u);
+    EXPECT_FALSE(s[0].level);
+    EXPECT_FALSE(s[0].active_low);
 }
 
 TEST(VirtioAcpiScan, OtherHidsAndGarbageFindNothingAndNeverReadOutside) {

@@ -147,8 +147,8 @@ bool PciTransport::attach_interrupts(uint16_t queues, IrqCallback callback, void
         bool ok = true;
         for (uint16_t i = 0; i < entries && ok; ++i) {
             vectors_[i].transport = this;
-            vectors_[i].sources =
-                i == 0 ? (per_queue_ ? kIrqConfig : kIrqConfig | kIrqAnyQueue) : irq_queue(static_cast<uint16_t>(i - 1));
+            vectors_[i].sources = i == 0 ? (per_queue_ ? kIrqConfig : kIrqConfig | kIrqAnyQueue)
+                                         : irq_queue(static_cast<uint16_t>(i - 1));
             ok = env_->attach_msix_entry(dev_, i, on_vector, &vectors_[i], vectors_[i].irq);
             if (ok) vector_count_ = static_cast<uint16_t>(i + 1);
         }

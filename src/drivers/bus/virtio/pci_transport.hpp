@@ -93,8 +93,8 @@ private:
     IrqCallback callback_ = nullptr;
     void* callback_context_ = nullptr;
     Vector vectors_[kMaxVectors] = {};
-    uint16_t vector_count_ = 0;      // MSI-X entries in use (0: INTx or none)
-    bool per_queue_ = false;         // one vector per queue (entry 1 + q), else every queue on entry 0
+    uint16_t vector_count_ = 0;  // MSI-X entries in use (0: INTx or none)
+    bool per_queue_ = false;     // one vector per queue (entry 1 + q), else every queue on entry 0
     pci::Irq intx_{};
 };
 

@@ -829,6 +829,10 @@ bool Driver::tx_context(const net::TxFrame& f, uint32_t offload, TxContext& ctx,
 }
 
 net::TxStatus Driver::transmit(const net::TxFrame& f) {
+    if (state_ == State::Failed) {  // gone for good: no tx_ready will ever follow (nic.hpp, TxStatus)
+        ++counters_.tx_errors;
+        return net::TxStatus::Dropped;
+    }
     if (state_ != State::Running) {
         tx_blocked_ = true;
         ++counters_.tx_dropped_ring_full;

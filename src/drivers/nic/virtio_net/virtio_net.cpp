@@ -7,14 +7,15 @@
 #include "hw/hw.hpp"
 #include "kernel/event_loop.hpp"
 #include "kernel/log.hpp"
+#include "kernel/time.hpp"
 
 namespace skerry::virtio_net {
 namespace {
 
 using virtio::bit;
 
-constexpr uint64_t kWanted = bit(kFeatCsum) | bit(kFeatGuestCsum) | bit(kFeatMtu) | bit(kFeatMac) |
-                             bit(kFeatMrgRxbuf) | bit(kFeatStatus) | bit(virtio::kFeatureEventIdx);
+constexpr uint64_t kWanted = bit(kFeatCsum) | bit(kFeatGuestCsum) | bit(kFeatMtu) | bit(kFeatMac) | bit(kFeatMrgRxbuf) |
+                             bit(kFeatStatus) | bit(virtio::kFeatureEventIdx);
 constexpr uint64_t kWatchdogNs = 1000000000ull, kPollNs = 1000000ull;
 constexpr int kStallTicks = 3;
 constexpr uint8_t kDefaultMac[6] = {0x02, 0x00, 0x5e, 0x10, 0x00, 0x01};  // locally administered
@@ -640,12 +641,22 @@ size_t Driver::poll(size_t budget) {
     }
     deliver();
     refill();
-    if (state_ == State::Running && interrupts_on_ && !rx_backlog_) {
+    if (state_ != State::Running) {
+        polling_ = false;
+        return rx + tx;
+    }
+    // While frames keep coming, the poller takes them with the receive interrupt off (the device has no interrupt
+    // moderation of its own: QEMU signals every frame): until the queue has been empty for opt_.linger_ns.
+    const uint64_t now = time::now_ns();
+    if (rx) linger_until_ = now + opt_.linger_ns;
+    bool keep = rx_backlog_ || now < linger_until_;
+    if (interrupts_on_ && !keep) {
         // Interrupt at the next frame; if frames came meanwhile, the poller takes them instead.
-        if (!rxq_.enable_interrupts()) rx_backlog_ = true;
-    } else if (state_ == State::Running && rx_backlog_) {
+        keep = !rxq_.enable_interrupts();
+    } else if (keep) {
         rxq_.disable_interrupts();
     }
+    polling_ = keep;
     return rx + tx;
 }
 
@@ -668,7 +679,7 @@ void Driver::deliver() {
         client_->link_changed(link_up_);
     }
     const uint16_t room = static_cast<uint16_t>(net::kMaxTxSegments + 1 < txq_.size() ? net::kMaxTxSegments + 1
-                                                                                         : txq_.size());
+                                                                                      : txq_.size());
     if (tx_blocked_ && state_ == State::Running && txq_.free_descriptors() >= room && tx_slots_free_ > 0) {
         tx_blocked_ = false;
         client_->tx_ready();
@@ -737,7 +748,7 @@ bool Driver::on_iteration_end(void* context) { return static_cast<Driver*>(conte
 
 bool Driver::on_poller(void* context) {
     Driver* d = static_cast<Driver*>(context);
-    if (d->state_ != State::Running || !d->rx_backlog_) return false;
+    if (d->state_ != State::Running || !(d->rx_backlog_ || d->polling_)) return false;
     d->poll(d->opt_.poll_budget);
     return true;
 }

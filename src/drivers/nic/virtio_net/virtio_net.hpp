@@ -60,10 +60,13 @@ inline constexpr uint16_t kRxQueue = 0, kTxQueue = 1;
 
 struct Options {
     bool use_interrupts = true;
-    uint16_t rx_ring = 256;      // at most the device's maximum; a power of two
+    uint16_t rx_ring = 256;  // at most the device's maximum; a power of two
     uint16_t tx_ring = 256;
-    uint16_t rx_buffers = 0;     // 0 = twice the receive ring
+    uint16_t rx_buffers = 0;  // 0 = twice the receive ring
     size_t poll_budget = 64;
+    // After a pass that received frames, keep polling (receive interrupt off) this long before waiting for an
+    // interrupt again: NAPI-style moderation for a device that interrupts once per frame. 0 = interrupt at once.
+    uint64_t linger_ns = 200000;
     const uint8_t* fallback_mac = nullptr;  // used when the device has no MAC (else a fixed locally administered one)
 };
 
@@ -100,9 +103,9 @@ public:
     net::NicCounters counters() const override;
 
     size_t poll(size_t budget);
-    bool flush();                         // the end-of-iteration hook: publish and notify
-    void handle_irq(uint32_t sources);    // the interrupt callback's body (interrupt context)
-    void run_work();                      // the raised work
+    bool flush();                       // the end-of-iteration hook: publish and notify
+    void handle_irq(uint32_t sources);  // the interrupt callback's body (interrupt context)
+    void run_work();                    // the raised work
     void watchdog();
 
     State state() const { return state_; }
@@ -173,6 +176,8 @@ private:
     uint32_t pending_ = 0;  // interrupt sources not yet handled (touched with __atomic builtins)
     bool work_queued_ = false;
     bool rx_backlog_ = false;
+    bool polling_ = false;       // the poller runs passes (receive interrupt off)
+    uint64_t linger_until_ = 0;  // keep polling until then (time::now_ns)
 
     virtio::Virtqueue rxq_;
     virtio::Virtqueue txq_;
