@@ -230,15 +230,12 @@ print("ok" if ok >= 18 else f"only {ok} of 20 datagrams came back intact")
 
 def t_tap_offload(kernel):
     def run(workdir):
-        if os.geteuid() != 0 or not os.path.exists("/dev/net/tun"):
-            raise Failure("needs root and /dev/net/tun to create a network namespace with a tap device")
+        Netns.check_possible()
         ns = Netns()
         g = None
         try:
-            g = Guest(["-machine", "q35", "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no,vnet_hdr=on",
-                       "-device", f"virtio-net-pci,netdev=n0,mac={MAC}", "-kernel", kernel,
-                       "-append", "debug_exit=0xf4 ip=192.168.77.2/24 gw=192.168.77.1 ip6=fd77::2/64"],
-                      "virtio-tap-offload", workdir, prefix=("ip", "netns", "exec", ns.name))
+            g = ns.guest(kernel, workdir, "virtio-tap-offload", device="virtio-net-pci", tap_opts=",vnet_hdr=on",
+                         machine=("-machine", "q35"))
             expect(g, r"net e0: virtio-net .*, TX checksum offload, RX checksum offload", timeout=READY_TIMEOUT,
                    what="e0 on virtio-net with TX and RX checksum offload (CSUM, GUEST_CSUM)")
             expect(g, r"echo: ready on 192\.168\.77\.2 port 7", timeout=READY_TIMEOUT, what="the echo ready line")
