@@ -193,7 +193,8 @@ bench-ab: setup
 	$(Q)$(MAKE) --no-print-directory -C build/bench-base kernels
 	$(Q)$(PYTHON) tests/bench/ab.py build/bench-base; rc=$$?; git worktree remove --force build/bench-base; exit $$rc
 
-# The benchmark (not part of `make test`): every appliance against a Linux guest in the same QEMU.
+# The benchmark (not part of `make test`): every appliance against a Linux guest in the same QEMU, on e1000 and
+# on virtio-net-pci (BENCH_NICS=e1000 for the first set only).
 bench: setup
 	$(Q)$(MAKE) --no-print-directory kernels
 	$(Q)bash scripts/bench/linux_guest.sh build/linux-guest

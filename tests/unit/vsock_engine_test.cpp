@@ -137,8 +137,8 @@ TEST(VsockHeader, LayoutAndRoundTrip) {
     h.fwd_cnt = 0xDEADBEEF;
     uint8_t b[kHeaderSize];
     encode(h, b);
-    EXPECT_EQ(b[0], 0x88);  // little endian, src_cid at 0
-    EXPECT_EQ(b[8], 2);     // dst_cid at 8
+    EXPECT_EQ(b[0], 0x88);   // little endian, src_cid at 0
+    EXPECT_EQ(b[8], 2);      // dst_cid at 8
     EXPECT_EQ(b[16], 0xA4);  // src_port at 16
     EXPECT_EQ(b[20], 7);     // dst_port at 20
     EXPECT_EQ(b[25], 1);     // len at 24
@@ -270,7 +270,7 @@ TEST_F(VsockEngineTest, GuestClosesOrderly) {
     ASSERT_NE(c, nullptr);
     const auto d = pattern(2500, 5);
     EXPECT_EQ(c->write(d.data(), d.size()), d.size());
-    c->close();  // data first, then SHUTDOWN
+    c->close();                      // data first, then SHUTDOWN
     ASSERT_EQ(dev.sent.size(), 2u);  // 1000 bytes, and a CREDIT_REQUEST
     dev.sent.clear();
     eng.receive(from_host(Op::CreditUpdate, 1000, 7, 0, 0, 1000, 1000), nullptr, 0);
@@ -343,7 +343,7 @@ TEST_F(VsockEngineTest, SendBufferFullThenWritable) {
     const auto d = pattern(Engine::kSendBuffer + 5000, 1);
     const size_t n = c->write(d.data(), d.size());
     EXPECT_EQ(n, Engine::kSendBuffer);  // the send buffer's worth; 1000 of it went out at once
-    EXPECT_EQ(app.writable, 0);  // never from inside write()
+    EXPECT_EQ(app.writable, 0);         // never from inside write()
     eng.receive(from_host(Op::CreditUpdate, 1000, 7, 0, 0, 1000, 1000), nullptr, 0);
     EXPECT_EQ(app.writable, 1);
 }

@@ -84,22 +84,24 @@ uint32_t Conn::peer_credit() const {
     return in_flight >= peer_buf_alloc_ ? 0 : peer_buf_alloc_ - in_flight;
 }
 
-size_t Conn::read(void* buf, size_t len) {
-    auto* out = static_cast<uint8_t*>(buf);
-    size_t n = 0;
-    while (n < len && rx_len_ > 0) {
-        size_t chunk = Engine::kBufAlloc - rx_head_;
-        if (chunk > rx_len_) chunk = rx_len_;
-        if (chunk > len - n) chunk = len - n;
-        memcpy(out + n, rx_ + rx_head_, chunk);
-        rx_head_ = (rx_head_ + chunk) % Engine::kBufAlloc;
-        rx_len_ -= chunk;
-        n += chunk;
+size_t Conn::peek(const void** data) const {
+    if (rx_len_ == 0) {
+        *data = nullptr;
+        return 0;
     }
-    if (n == 0) return 0;
+    const size_t contiguous = Engine::kBufAlloc - rx_head_;
+    *data = rx_ + rx_head_;
+    return rx_len_ < contiguous ? rx_len_ : contiguous;
+}
+
+void Conn::consume(size_t n) {
+    if (n > rx_len_) n = rx_len_;
+    if (n == 0) return;
+    rx_head_ = (rx_head_ + n) % Engine::kBufAlloc;
+    rx_len_ -= n;
     fwd_cnt_ += static_cast<uint32_t>(n);
-    // Give credit back once a quarter of the buffer has been consumed since the peer last heard (or the peer is
-    // out of room): one CREDIT_UPDATE per quarter, not per read.
+    // Give credit back once a quarter of the buffer has been consumed since the peer last heard: one CREDIT_UPDATE
+    // per quarter, not per read.
     if (state_ == State::Open && fwd_cnt_ - fwd_told_ >= Engine::kBufAlloc / 4) credit_update_due_ = true;
     Engine* e = eng_;
     {
@@ -107,6 +109,22 @@ size_t Conn::read(void* buf, size_t len) {
         e->pump(*this);
     }
     e->sweep();  // may free this connection (closed by the peer, released, all read): nothing here touches it after
+}
+
+size_t Conn::read(void* buf, size_t len) {
+    auto* out = static_cast<uint8_t*>(buf);
+    size_t n = 0;
+    size_t head = rx_head_, left = rx_len_;
+    while (n < len && left > 0) {
+        size_t chunk = Engine::kBufAlloc - head;
+        if (chunk > left) chunk = left;
+        if (chunk > len - n) chunk = len - n;
+        memcpy(out + n, rx_ + head, chunk);
+        head = (head + chunk) % Engine::kBufAlloc;
+        left -= chunk;
+        n += chunk;
+    }
+    if (n) consume(n);
     return n;
 }
 

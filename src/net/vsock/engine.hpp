@@ -78,8 +78,8 @@ struct ConnHandlers {
 
 struct Counters {
     uint64_t rx_packets, tx_packets;
-    uint64_t rx_bad;             // malformed, wrong CID, unknown type or op: dropped
-    uint64_t rx_no_connection;   // for no connection or listener (answered with RST unless it was one)
+    uint64_t rx_bad;                // malformed, wrong CID, unknown type or op: dropped
+    uint64_t rx_no_connection;      // for no connection or listener (answered with RST unless it was one)
     uint64_t rx_credit_violations;  // a peer sent more than its credit: connection reset
     uint64_t resets_sent, connections_accepted, connections_opened, transport_resets;
     uint64_t refused_no_memory;
@@ -94,6 +94,8 @@ public:
 
     size_t available() const { return rx_len_; }
     size_t read(void* buf, size_t len);
+    size_t peek(const void** data) const;  // the first contiguous piece of the available bytes (0: none)
+    void consume(size_t n);                // drops n available bytes; credit goes back to the peer
     bool peer_closed() const { return peer_shutdown_ & kShutdownSend; }
     bool at_eof() const { return peer_closed() && rx_len_ == 0; }
 
