@@ -88,9 +88,10 @@ class Appliance:
         g = self.g
         if self.m.pvh:
             expect(g, r"boot: PVH", timeout=READY_TIMEOUT, what="the PVH boot line")
-        # The first NIC line, or the line saying there is none (fails at once rather than at the deadline).
-        first = expect(g, r"net e0: [^\n]*|net: no network interface found", timeout=READY_TIMEOUT,
-                       what="the network stack's first NIC (e0)").group(0)
+        # The first NIC line, or the line saying there is none (fails at once rather than at the deadline); whole
+        # lines only: the log may be read while QEMU is in the middle of writing one.
+        first = expect(g, r"(net e0: [^\n]*|net: no network interface found)\n", timeout=READY_TIMEOUT,
+                       what="the network stack's first NIC (e0)").group(1)
         m = re.match(r"net e0: (virtio-net[^,\n]*), MAC ([0-9a-f:]{17}), link up", first)
         if not m:
             seen = "\n    ".join(l for l in g.log().splitlines() if re.search(r"virtio|devices: |acpi: |cmdline: ", l))
