@@ -182,6 +182,7 @@ test:
 	$(Q)$(MAKE) --no-print-directory test-virtio
 	$(Q)$(MAKE) --no-print-directory fuzz-http
 	$(Q)$(MAKE) --no-print-directory fuzz-hyperv
+	$(Q)$(MAKE) --no-print-directory fuzz-vsock
 	$(Q)$(MAKE) --no-print-directory test-images-quick
 
 # Skerry against Skerry: this tree's appliances and those of BASE (a git revision, built in build/bench-base),
