@@ -1,4 +1,4 @@
-// The vsock stream protocol engine against a scripted peer (the host side, written from docs/protocols/vsock.md:
+// The vsock stream protocol engine against a scripted peer (the host side, written from docs/protocols/virtio-vsock.md:
 // the virtio specification's socket device section and Linux's virtio_transport_common.c behaviour): header layout,
 // passive and active open, RST rules, credit accounting both ways, close handshakes, a device without room, transport
 // reset, and garbage.

@@ -68,8 +68,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 if (size - i < kHeaderSize) break;
                 Header h = decode(data + i);
                 i += kHeaderSize;
-                h.dst_cid = (kind & 1) ? 3 : h.dst_cid;        // mostly for us
-                h.src_cid = (kind & 2) ? 2 : h.src_cid;        // mostly from the host
+                h.dst_cid = (kind & 1) ? 3 : h.dst_cid;  // mostly for us
+                h.src_cid = (kind & 2) ? 2 : h.src_cid;  // mostly from the host
                 if (kind & 4) h.type = kTypeStream;
                 if (kind & 8) h.dst_port = (kind & 16) ? 7 : 80;
                 if (kind & 32) h.op = static_cast<uint16_t>(h.op % 8);

@@ -1,5 +1,5 @@
 // The socket layer's vsock family: the unchanged echo appliance behind Listener::open(Address::vsock) on the vsock
-// engine, driven by a scripted host that keeps to the credit rules (docs/protocols/vsock.md), and an outgoing
+// engine, driven by a scripted host that keeps to the credit rules (docs/protocols/virtio-vsock.md), and an outgoing
 // Stream::connect to the host.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// The vsock stream protocol engine (see engine.hpp; docs/protocols/vsock.md).
+// The vsock stream protocol engine (see engine.hpp; docs/protocols/virtio-vsock.md).
 #include "net/vsock/engine.hpp"
 
 #include <stdlib.h>

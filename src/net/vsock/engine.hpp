@@ -1,4 +1,4 @@
-// The vsock stream protocol as virtio-vsock carries it (docs/protocols/vsock.md): packets with a 44-byte header,
+// The vsock stream protocol as virtio-vsock carries it (docs/protocols/virtio-vsock.md): packets with a 44-byte header,
 // connections named by (cid, port) pairs, an open/close state machine, and credit-based flow control. This is the
 // part above the device: a transport driver (virtio-vsock; Firecracker's and QEMU's devices) moves packets between its
 // queues and an Engine through the small Device interface, and the socket layer's vsock streams sit on Conns.

@@ -2,7 +2,7 @@
 // (vhost-vsock, vhost-user-vsock). Three queues: 0 receive (device -> driver packets), 1 transmit, 2 events
 // (TRANSPORT_RESET). The guest's CID comes from the configuration. Packets are a 44-byte header and a payload in one
 // buffer; the stream protocol above them (connections, credit) is net::vsock::Engine, which this driver owns and feeds.
-// Facts and sources: docs/protocols/vsock.md.
+// Facts and sources: docs/protocols/virtio-vsock.md.
 //
 // Receive: 4 KiB DMA buffers, one device-writable descriptor each (header and payload); a used buffer is checked (at
 // least a header, the header's length within what the device wrote, within the buffer), handed to the engine, which
