@@ -402,6 +402,7 @@ def cmd_pxe(a):
 FC_TAP, FC_HOST_IP, FC_GUEST_IP, FC_PREFIX = "tap0", "172.16.0.1", "172.16.0.2", 30
 FC_GUEST_MAC = "06:00:AC:10:00:02"     # locally administered, unicast; the last four bytes spell the guest IP
 FC_MIN_VERSION = "1.12.0"
+FC_VSOCK_CID, FC_VSOCK_UDS = 3, "v.sock"
 
 
 def firecracker_config(kernel_name, cmdline, mem_mib):
@@ -413,6 +414,9 @@ def firecracker_config(kernel_name, cmdline, mem_mib):
         "drives": [],
         "machine-config": {"vcpu_count": 1, "mem_size_mib": mem_mib, "smt": False},
         "network-interfaces": [{"iface_id": "eth0", "host_dev_name": FC_TAP, "guest_mac": FC_GUEST_MAC}],
+        # virtio-vsock: Firecracker listens on uds_path (relative to where it runs: run.sh starts it in the bundle)
+        # for host-initiated connections ("CONNECT <port>"); skerry-vsock forwards a TCP port through it.
+        "vsock": {"guest_cid": FC_VSOCK_CID, "uds_path": FC_VSOCK_UDS},
     }
 
 
@@ -430,7 +434,8 @@ def cmd_firecracker(a):
         json.dump(config, f, indent=2)
         f.write("\n")
     subst = dict(APP=app, TAP=FC_TAP, HOST_IP=FC_HOST_IP, GUEST_IP=FC_GUEST_IP, PREFIX=FC_PREFIX,
-                 MAC=FC_GUEST_MAC, MEM=a.mem_mib, FC_VERSION=FC_MIN_VERSION, BOOT_ARGS=config["boot-source"]["boot_args"])
+                 MAC=FC_GUEST_MAC, MEM=a.mem_mib, FC_VERSION=FC_MIN_VERSION, BOOT_ARGS=config["boot-source"]["boot_args"],
+                 VSOCK_CID=FC_VSOCK_CID, VSOCK_UDS=FC_VSOCK_UDS)
     run_sh = os.path.join(tmp, "run.sh")
     open(run_sh, "w").write(template("firecracker-run.sh.in", **subst))
     os.chmod(run_sh, 0o755)

@@ -308,8 +308,11 @@ def check_fc_schema(cfg, mem_limit_mib=128):
     mac = nets[0].get("guest_mac")
     if not mac or not re.fullmatch(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}", mac) or int(mac[:2], 16) & 1:
         raise Failure(f"guest_mac {mac!r} is not a unicast MAC written as six colon-separated hex bytes")
-    if cfg.get("vsock") is not None:
-        check_fc_section("vsock", cfg["vsock"])
+    if cfg.get("vsock") is None:
+        raise Failure("vm-config.json has no vsock device")
+    check_fc_section("vsock", cfg["vsock"])
+    if not 3 <= cfg["vsock"]["guest_cid"] < 0xFFFFFFFF:
+        raise Failure(f"vsock guest_cid {cfg['vsock']['guest_cid']} is not a guest CID (3 and up)")
     args = cfg["boot-source"].get("boot_args") or ""
     if not all(32 <= ord(c) < 127 for c in args) or len(args) > FC_CMDLINE_MAX - 256:
         raise Failure(f"boot_args must be printable ASCII and leave room for Firecracker's additions: {args!r}")
@@ -375,8 +378,8 @@ def check_firecracker_files(imgs, mem_mib):
         for needle in [f"TAP={tap}", "ip tuntap add dev \"$TAP\" mode tap", "--no-api --config-file vm-config.json"]:
             if needle not in text:
                 raise Failure(f"run.sh lacks {needle!r}")
-        if "vsock" not in open(os.path.join(imgs.fc, "README.txt")).read():
-            raise Failure("firecracker/README.txt does not say when vsock comes")
+        if "skerry-vsock" not in open(os.path.join(imgs.fc, "README.txt")).read():
+            raise Failure("firecracker/README.txt does not say how to reach the appliance over vsock")
         return f"{summary}; PVH entry {pvh:#x}; run.sh ok"
     return run
 
