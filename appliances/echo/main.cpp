@@ -41,8 +41,9 @@ int main() {
     if (vsock && echo::start_vsock(vport)) {
         const unsigned long long cid = net::vsock_local_cid();
         log::info(
-            "echo: ready on vsock CID %llu port %u: from the host, `socat - VSOCK-CONNECT:%llu:%u` (vhost-vsock), "
-            "or through Firecracker's socket: `skerry-vsock <uds> %u` then `nc 127.0.0.1 <local port>`",
+            "echo: ready on vsock CID %llu port %u: from the host `socat - VSOCK-CONNECT:%llu:%u` (vhost-vsock), or "
+            "through Firecracker's Unix socket `skerry-vsock --uds <uds_path> --port %u --listen 127.0.0.1:10007` "
+            "then `nc 127.0.0.1 10007`",
             cid, vport, cid, vport, vport);
     }
     return 0;

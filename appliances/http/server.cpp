@@ -589,9 +589,9 @@ bool start_https() {
 void print_vsock() {
     if (!vsock_listener) return;
     const unsigned long long cid = net::vsock_local_cid();
-    log::info("http: ready on vsock CID %llu port %u: from the host, `skerry-vsock` forwards a TCP port to it, then "
-              "`curl http://127.0.0.1:<port>/`",
-              cid, opts.vsock_port);
+    log::info("http: ready on vsock CID %llu port %u: `skerry-vsock --uds <uds_path> --port %u --listen "
+              "127.0.0.1:8080` (Firecracker) or `--cid %llu` (vhost-vsock), then `curl http://127.0.0.1:8080/`",
+              cid, opts.vsock_port, opts.vsock_port, cid);
     if (vsock_tls_listener) log::info("https: ready on vsock CID %llu port %u", cid, opts.vsock_https_port);
 }
 

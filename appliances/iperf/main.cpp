@@ -48,9 +48,10 @@ int main() {
         log::info("iperf: no network interface: iperf3 on vsock only");
     }
     if (vsock && iperf::start_v3_vsock(vport)) {
-        log::info("iperf: iperf3 ready on vsock CID %llu port %u: from the host, `skerry-vsock` forwards a TCP port to "
-                  "it, then `iperf3 -c 127.0.0.1 -p <port>`",
-                  static_cast<unsigned long long>(net::vsock_local_cid()), vport);
+        log::info("iperf: iperf3 ready on vsock CID %llu port %u: `skerry-vsock --uds <uds_path> --port %u --listen "
+                  "127.0.0.1:5201` (Firecracker) or `--cid %llu` (vhost-vsock), then `iperf3 -c 127.0.0.1`",
+                  static_cast<unsigned long long>(net::vsock_local_cid()), vport, vport,
+                  static_cast<unsigned long long>(net::vsock_local_cid()));
     }
     return 0;
 }
