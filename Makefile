@@ -131,7 +131,7 @@ build/kernel/ksyms_empty.o:
 # ---------------------------------------------------------------------------------------------------
 APP_ELFS := $(foreach a,$(APPS),build/appliances/$(a).elf)
 
-.PHONY: all build-all kernels unit check test test-qemu run clean iso bench bench-ab images release test-images
+.PHONY: all build-all kernels unit check test test-qemu test-virtio run clean iso bench bench-ab images release test-images
 # `make` on a fresh machine sets up first (packages, pinned sources), then builds in a new make that
 # sees what the set-up installed (the console font, GoogleTest).
 all: setup
@@ -162,6 +162,13 @@ test-qemu: kernels build/test/hello-test.iso
 	@echo "== QEMU network tests (echo appliance, e1000)"
 	$(Q)$(PYTHON) tests/qemu/net_test.py --kernel build/appliances/echo.elf
 
+# virtio-net end to end: echo, http and iperf with stock clients on q35 (MSI-X), i440fx (INTx) and microvm
+# (virtio-MMIO v2, PVH) with and without ACPI, and the link taken down and up during a transfer.
+test-virtio: build/appliances/echo.elf build/appliances/http.elf build/appliances/iperf.elf
+	@echo "== QEMU virtio-net tests (echo, http, iperf; q35, i440fx, microvm with and without ACPI)"
+	$(Q)$(PYTHON) tests/qemu/virtio_test.py --echo build/appliances/echo.elf --http build/appliances/http.elf \
+	    --iperf build/appliances/iperf.elf
+
 # The style check runs first (fails fast); the packages step before it (scripts/setup.sh, quick when all is
 # installed) brings clang-format to a fresh machine before `setup` builds the dependencies.
 test:
@@ -173,9 +180,11 @@ test:
 	$(Q)$(MAKE) --no-print-directory test-qemu
 	$(Q)$(MAKE) --no-print-directory test-http
 	$(Q)$(MAKE) --no-print-directory test-iperf
+	$(Q)$(MAKE) --no-print-directory test-virtio
 	$(Q)$(MAKE) --no-print-directory test-vsock-linux
 	$(Q)$(MAKE) --no-print-directory fuzz-http
 	$(Q)$(MAKE) --no-print-directory fuzz-hyperv
+	$(Q)$(MAKE) --no-print-directory fuzz-vsock
 	$(Q)$(MAKE) --no-print-directory test-images-quick
 
 # Skerry against Skerry: this tree's appliances and those of BASE (a git revision, built in build/bench-base),
@@ -187,7 +196,8 @@ bench-ab: setup
 	$(Q)$(MAKE) --no-print-directory -C build/bench-base kernels
 	$(Q)$(PYTHON) tests/bench/ab.py build/bench-base; rc=$$?; git worktree remove --force build/bench-base; exit $$rc
 
-# The benchmark (not part of `make test`): every appliance against a Linux guest in the same QEMU.
+# The benchmark (not part of `make test`): every appliance against a Linux guest in the same QEMU, on e1000 and
+# on virtio-net-pci (BENCH_NICS=e1000 for the first set only).
 bench: setup
 	$(Q)$(MAKE) --no-print-directory kernels
 	$(Q)bash scripts/bench/linux_guest.sh build/linux-guest

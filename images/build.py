@@ -5,6 +5,7 @@
   build.py ova      DISK.img OUT.ova --app A --mem-mib N  OVF 1.0 + stream-optimized VMDK v3 + SHA-256 manifest
   build.py hyperv   OUT.ps1 --app A --mem-mib N           PowerShell script creating the Hyper-V VM
   build.py pxe      KERNEL OUTDIR [--cmdline S]           PXE tree: iPXE (BIOS) and GRUB EFI netboot (UEFI)
+  build.py firecracker KERNEL OUTDIR [--cmdline S] --mem-mib N   Firecracker bundle: kernel, vm-config.json, run.sh
   build.py sums     DIR                                   DIR/SHA256SUMS over every file below DIR
   build.py readme   OUT --apps "a b" --mem-mib N          the release README (import steps per hypervisor)
 
@@ -14,6 +15,7 @@ and SOURCE_DATE_EPOCH) so the same inputs give the same bytes where the tools al
 import argparse
 import hashlib
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -391,6 +393,58 @@ def cmd_pxe(a):
 
 
 # ------------------------------------------------------------------------------------------------------
+# Firecracker (docs/protocols/firecracker.md): `firecracker --no-api --config-file vm-config.json` boots the ELF by
+# PVH (Firecracker 1.12.0 and later use the XEN_ELFNOTE_PHYS32_ENTRY note; older ones would take the ELF entry
+# in 64-bit mode and fail). Field names are Firecracker's own (src/vmm/src/vmm_config/*.rs, resources.rs):
+# the top level is kebab-case, the fields snake_case; "drives" has no default there, so it must be present.
+# Firecracker has no DHCP server: the appliance gets the static address of Firecracker's network-setup guide
+# (guest 172.16.0.2/30, tap 172.16.0.1), and Firecracker appends virtio_mmio.device=... for the NIC itself.
+FC_TAP, FC_HOST_IP, FC_GUEST_IP, FC_PREFIX = "tap0", "172.16.0.1", "172.16.0.2", 30
+FC_GUEST_MAC = "06:00:AC:10:00:02"     # locally administered, unicast; the last four bytes spell the guest IP
+FC_MIN_VERSION = "1.12.0"
+FC_VSOCK_CID, FC_VSOCK_UDS = 3, "v.sock"
+
+
+def firecracker_config(kernel_name, cmdline, mem_mib):
+    boot_args = f"ip={FC_GUEST_IP}/{FC_PREFIX} gw={FC_HOST_IP}"
+    if cmdline:
+        boot_args += " " + cmdline
+    return {
+        "boot-source": {"kernel_image_path": kernel_name, "boot_args": boot_args},
+        "drives": [],
+        "machine-config": {"vcpu_count": 1, "mem_size_mib": mem_mib, "smt": False},
+        "network-interfaces": [{"iface_id": "eth0", "host_dev_name": FC_TAP, "guest_mac": FC_GUEST_MAC}],
+        # virtio-vsock: Firecracker listens on uds_path (relative to where it runs: run.sh starts it in the bundle)
+        # for host-initiated connections ("CONNECT <port>"); skerry-vsock forwards a TCP port through it.
+        "vsock": {"guest_cid": FC_VSOCK_CID, "uds_path": FC_VSOCK_UDS},
+    }
+
+
+def cmd_firecracker(a):
+    app = app_of(a.kernel)
+    if not 1 <= a.mem_mib <= 128:
+        fail(f"--mem-mib {a.mem_mib}: the Firecracker bundle asks for at most 128 MiB")
+    out = os.path.abspath(a.outdir)
+    tmp = out + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    shutil.copyfile(a.kernel, os.path.join(tmp, f"{app}.elf"))
+    config = firecracker_config(f"{app}.elf", a.cmdline, a.mem_mib)
+    with open(os.path.join(tmp, "vm-config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+        f.write("\n")
+    subst = dict(APP=app, TAP=FC_TAP, HOST_IP=FC_HOST_IP, GUEST_IP=FC_GUEST_IP, PREFIX=FC_PREFIX,
+                 MAC=FC_GUEST_MAC, MEM=a.mem_mib, FC_VERSION=FC_MIN_VERSION, BOOT_ARGS=config["boot-source"]["boot_args"],
+                 VSOCK_CID=FC_VSOCK_CID, VSOCK_UDS=FC_VSOCK_UDS)
+    run_sh = os.path.join(tmp, "run.sh")
+    open(run_sh, "w").write(template("firecracker-run.sh.in", **subst))
+    os.chmod(run_sh, 0o755)
+    open(os.path.join(tmp, "README.txt"), "w").write(template("firecracker-README.txt.in", **subst))
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+
+
+# ------------------------------------------------------------------------------------------------------
 def cmd_sums(a):
     entries = []
     for root, dirs, files in os.walk(a.dir):
@@ -423,6 +477,8 @@ def main():
     s = sub.add_parser("hyperv"); s.add_argument("out"); s.add_argument("--app", required=True)
     s.add_argument("--mem-mib", type=int, required=True)
     s = sub.add_parser("pxe"); s.add_argument("kernel"); s.add_argument("outdir"); s.add_argument("--cmdline", default="")
+    s = sub.add_parser("firecracker"); s.add_argument("kernel"); s.add_argument("outdir")
+    s.add_argument("--cmdline", default=""); s.add_argument("--mem-mib", type=int, required=True)
     s = sub.add_parser("sums"); s.add_argument("dir")
     s = sub.add_parser("readme"); s.add_argument("out"); s.add_argument("--apps", required=True)
     s.add_argument("--mem-mib", type=int, required=True); s.add_argument("--version", default="unknown")

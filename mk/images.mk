@@ -3,7 +3,7 @@
 #   make images        build/images/<app>/: <app>.iso (BIOS+UEFI), <app>.img (raw GPT disk, BIOS+UEFI),
 #                      <app>.vmdk (VMware, monolithic sparse), <app>.ova (OVF 1.0 + stream-optimized VMDK),
 #                      <app>.vhdx + <app>-hyperv.ps1 (Hyper-V), pxe/ (iPXE for BIOS, GRUB netboot for UEFI,
-#                      dnsmasq example), SHA256SUMS
+#                      dnsmasq example), firecracker/ (the kernel, vm-config.json, run.sh, README.txt), SHA256SUMS
 #   make release       all of them for all appliances in dist/, one dist/SHA256SUMS, dist/README.txt
 #   make test-images   boot every artifact in QEMU (TCG) and check it serves; test-images-quick: the subset
 #                      `make test` runs
@@ -50,7 +50,12 @@ build/images/$(1)/pxe/boot.ipxe: build/appliances/$(1).elf images/boot.ipxe.in i
 	@echo "  PXE     $$(dir $$@)"
 	$(Q)$(IMAGE_BUILD) pxe $$< $$(dir $$@) --cmdline "$$(strip $$(CMDLINE))"
 
-IMAGE_FILES_$(1) := $(foreach k,.iso .img .vmdk .vhdx .ova -hyperv.ps1,build/images/$(1)/$(1)$(k)) build/images/$(1)/pxe/boot.ipxe
+build/images/$(1)/firecracker/vm-config.json: build/appliances/$(1).elf images/firecracker-run.sh.in images/firecracker-README.txt.in $(IMAGE_COMMON)
+	@echo "  FC      $$(dir $$@)"
+	$(Q)$(IMAGE_BUILD) firecracker $$< $$(dir $$@) --cmdline "$$(strip $$(CMDLINE))" --mem-mib $(IMAGE_MEM_MIB)
+
+IMAGE_FILES_$(1) := $(foreach k,.iso .img .vmdk .vhdx .ova -hyperv.ps1,build/images/$(1)/$(1)$(k)) build/images/$(1)/pxe/boot.ipxe \
+	build/images/$(1)/firecracker/vm-config.json
 build/images/$(1)/SHA256SUMS: $$(IMAGE_FILES_$(1))
 	$(Q)$(IMAGE_BUILD) sums $$(dir $$@)
 	@echo "  IMAGES  build/images/$(1)/ ($$$$(du -sh --apparent-size build/images/$(1) | cut -f1) apparent, $$$$(du -sh build/images/$(1) | cut -f1) on disk)"

@@ -17,6 +17,7 @@ using net::Stream;
 constexpr int kBacklog = 128;
 
 net::Listener* listener;
+net::Listener* vsock_listener = nullptr;
 net::Datagram* datagram;
 uint16_t listen_port;
 Totals totals_;
@@ -110,7 +111,19 @@ bool start(uint16_t port) {
     return true;
 }
 
+bool start_vsock(uint32_t port) {
+    Error e = Error::None;
+    vsock_listener = net::Listener::open(net::Address::vsock(net::kVsockCidAny, port), kBacklog, accepted, nullptr, &e);
+    if (!vsock_listener) {
+        log::error("echo: cannot listen on vsock port %u: %s", port, net::error_text(e));
+        return false;
+    }
+    return true;
+}
+
 void stop() {
+    if (vsock_listener) vsock_listener->close();
+    vsock_listener = nullptr;
     if (listener) listener->close();
     if (datagram) datagram->close();
     listener = nullptr;

@@ -23,6 +23,8 @@ struct Totals {
 
 // Listens on TCP and UDP `port` (IPv4 and IPv6). False (logged) if either cannot be opened.
 bool start(uint16_t port);
+// The same echo on a vsock port (net::add_vsock must have given the socket layer a transport).
+bool start_vsock(uint32_t port);
 // Stops listening; open connections stay until their peers close them.
 void stop();
 uint16_t port();

@@ -7,6 +7,7 @@
 #include "kernel/cmdline.hpp"
 #include "kernel/kernel.hpp"
 #include "kernel/log.hpp"
+#include "net/socket.hpp"
 #include "net/stack.hpp"
 
 namespace {
@@ -22,8 +23,12 @@ cmdline::Option opt_keepalive = cmdline::Option::integer("http.keepalive", 15, 1
 cmdline::Option opt_log_rate = cmdline::Option::integer("http.log_rate", 20, 0, 100000,
                                                         "http: access log lines per second at most");
 cmdline::Option opt_https_port = cmdline::Option::integer("https.port", 443, 0, 65535, "https: TCP port (0: off)");
-cmdline::Option* const kHttpOptions[] = {&opt_port,      &opt_max,      &opt_timeout,
-                                         &opt_keepalive, &opt_log_rate, &opt_https_port};
+cmdline::Option opt_vsock_port = cmdline::Option::integer("http.vsock_port", 80, 0, 0xFFFFFFFE,
+                                                          "http: vsock port (0: not on vsock)");
+cmdline::Option opt_vsock_https_port = cmdline::Option::integer("https.vsock_port", 443, 0, 0xFFFFFFFE,
+                                                                "https: vsock port (0: not on vsock)");
+cmdline::Option* const kHttpOptions[] = {&opt_port,     &opt_max,        &opt_timeout,    &opt_keepalive,
+                                         &opt_log_rate, &opt_https_port, &opt_vsock_port, &opt_vsock_https_port};
 
 void ready(void*) { http::print_how_to_reach(); }
 }  // namespace
@@ -37,13 +42,18 @@ int main() {
     o.keepalive_timeout_ms = static_cast<uint32_t>(opt_keepalive.as_int() * 1000);
     o.log_per_second = static_cast<uint32_t>(opt_log_rate.as_int());
     o.https_port = static_cast<uint16_t>(opt_https_port.as_int());
-    if (!net::start()) {
-        log::error("http: no network; nothing to serve");
+    o.vsock_port = static_cast<uint32_t>(opt_vsock_port.as_int());
+    o.vsock_https_port = static_cast<uint32_t>(opt_vsock_https_port.as_int());
+    o.inet = net::start();
+    if (!o.inet && !(o.vsock_port && net::vsock_available())) {
+        log::error("http: no network and no vsock transport; nothing to serve");
         return 1;
     }
+    if (!o.inet) log::info("http: no network interface: serving on vsock only");
     if (!http::start(o)) return 1;
-    log::info("http: listening on port %u (IPv4 and IPv6)", static_cast<unsigned>(o.port));
+    if (o.inet) log::info("http: listening on port %u (IPv4 and IPv6)", static_cast<unsigned>(o.port));
     http::start_https();
-    net::on_ready(ready, nullptr);
+    http::print_vsock();
+    if (o.inet) net::on_ready(ready, nullptr);
     return 0;
 }

@@ -62,6 +62,8 @@ struct Conn {
 Options opts;
 net::Listener* listener;
 net::Listener* tls_listener;
+net::Listener* vsock_listener;
+net::Listener* vsock_tls_listener;
 Totals totals_;
 Timer tick_timer;
 Conn** conns;  // every open connection, for the tick (opts.max_connections slots)
@@ -544,28 +546,53 @@ bool start(const Options& o) {
         return false;
     }
     Error e = Error::None;
-    listener = net::Listener::open(net::Address::any(opts.port), kBacklog, accepted, nullptr, &e);
-    if (!listener) {
-        log::error("http: cannot listen on TCP port %u: %s", opts.port, net::error_text(e));
-        return false;
+    if (opts.inet) {
+        listener = net::Listener::open(net::Address::any(opts.port), kBacklog, accepted, nullptr, &e);
+        if (!listener) {
+            log::error("http: cannot listen on TCP port %u: %s", opts.port, net::error_text(e));
+            return false;
+        }
     }
+    if (opts.vsock_port && net::vsock_available()) {
+        vsock_listener = net::Listener::open(net::Address::vsock(net::kVsockCidAny, opts.vsock_port), kBacklog,
+                                             accepted, nullptr, &e);
+        if (!vsock_listener)
+            log::error("http: cannot listen on vsock port %u: %s", opts.vsock_port, net::error_text(e));
+    }
+    if (!listener && !vsock_listener) return false;
     loop::arm_in(tick_timer, kTickNs, tick, nullptr);
     return true;
 }
 
 bool start_https() {
-    if (opts.https_port == 0) return false;
+    const bool on_vsock = opts.vsock_https_port && vsock_listener;
+    if ((opts.https_port == 0 || !opts.inet) && !on_vsock) return false;
     if (!tls::init()) {
         log::error("https: off (no key or certificate); plain HTTP goes on");
         return false;
     }
     Error e = Error::None;
-    tls_listener = net::Listener::open(net::Address::any(opts.https_port), kBacklog, accepted_tls, nullptr, &e);
-    if (!tls_listener) {
-        log::error("https: cannot listen on TCP port %u: %s", opts.https_port, net::error_text(e));
-        return false;
+    if (opts.inet && opts.https_port) {
+        tls_listener = net::Listener::open(net::Address::any(opts.https_port), kBacklog, accepted_tls, nullptr, &e);
+        if (!tls_listener) log::error("https: cannot listen on TCP port %u: %s", opts.https_port, net::error_text(e));
     }
-    return true;
+    if (on_vsock) {
+        vsock_tls_listener = net::Listener::open(net::Address::vsock(net::kVsockCidAny, opts.vsock_https_port),
+                                                 kBacklog, accepted_tls, nullptr, &e);
+        if (!vsock_tls_listener) {
+            log::error("https: cannot listen on vsock port %u: %s", opts.vsock_https_port, net::error_text(e));
+        }
+    }
+    return tls_listener || vsock_tls_listener;
+}
+
+void print_vsock() {
+    if (!vsock_listener) return;
+    const unsigned long long cid = net::vsock_local_cid();
+    log::info("http: ready on vsock CID %llu port %u: `skerry-vsock --uds <uds_path> --port %u --listen "
+              "127.0.0.1:8080` (Firecracker) or `--cid %llu` (vhost-vsock), then `curl http://127.0.0.1:8080/`",
+              cid, opts.vsock_port, opts.vsock_port, cid);
+    if (vsock_tls_listener) log::info("https: ready on vsock CID %llu port %u", cid, opts.vsock_https_port);
 }
 
 Totals totals() { return totals_; }

@@ -16,6 +16,9 @@ struct Options {
     uint32_t request_timeout_ms = 10000;    // a request (headers) must be complete within this: else 408
     uint32_t keepalive_timeout_ms = 15000;  // an idle kept-alive connection is closed after this
     uint32_t log_per_second = 20;           // access log lines per second; the rest are counted
+    bool inet = true;                       // listen on IP (false: a machine with no NIC, vsock only)
+    uint32_t vsock_port = 80;               // the same server on vsock (0: not on vsock; needs a vsock transport)
+    uint32_t vsock_https_port = 443;        // and HTTPS on vsock (0: not)
 };
 
 struct Totals {
@@ -32,6 +35,8 @@ struct Totals {
 bool start(const Options& o);
 // HTTPS on opts.https_port (tls.hpp): makes the key and certificate, then listens. After start().
 bool start_https();
+// The console line for reaching the server over vsock (nothing without a vsock listener).
+void print_vsock();
 Totals totals();
 const Options& options();
 

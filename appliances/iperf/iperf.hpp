@@ -9,8 +9,9 @@
 
 namespace iperf {
 
-bool start_v3(uint16_t port);  // iperf3 server; false (logged) if the port cannot be opened
-bool start_v2(uint16_t port);  // iperf2 server
+bool start_v3(uint16_t port);        // iperf3 server; false (logged) if the port cannot be opened
+bool start_v3_vsock(uint32_t port);  // the same iperf3 server on a vsock port (TCP tests only)
+bool start_v2(uint16_t port);        // iperf2 server
 void print_how_to_reach(uint16_t port3, uint16_t port2);
 
 // Logs "iperf3: TCP receive from 10.0.2.2: 12345 bytes in 2.00 s = 49.4 Mbit/s (1 stream)".

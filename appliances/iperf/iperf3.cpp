@@ -87,6 +87,7 @@ struct Test {
 };
 
 net::Listener* listener;
+net::Listener* vsock_listener;
 net::Datagram* udp;
 Test* test;
 loop::Timer watchdog;
@@ -583,6 +584,16 @@ bool open_ports(const char* tool, uint16_t port, net::Listener::AcceptFn on_acce
     }
     *udp = net::Datagram::open(net::Address::any(port), on_datagram, nullptr, &e);
     if (!*udp) log::error("%s: cannot bind UDP port %u: %s (UDP tests will fail)", tool, port, net::error_text(e));
+    return true;
+}
+
+bool start_v3_vsock(uint32_t port) {
+    Error e = Error::None;
+    vsock_listener = net::Listener::open(net::Address::vsock(net::kVsockCidAny, port), 64, accepted, nullptr, &e);
+    if (!vsock_listener) {
+        log::error("iperf3: cannot listen on vsock port %u: %s", port, net::error_text(e));
+        return false;
+    }
     return true;
 }
 

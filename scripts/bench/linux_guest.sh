@@ -3,6 +3,9 @@
 # busybox initramfs running the same services on the same ports (busybox httpd :80, iperf -s :5001,
 # iperf3 -s :5201, a TCP/UDP echo on :7 via socat). Everything comes from Debian packages at bench time;
 # nothing is committed. Output: <out>/vmlinuz and <out>/initrd.img (gzip cpio).
+# NICs: e1000, and virtio-net on PCI (virtio_pci) and on MMIO (virtio_mmio, QEMU's microvm and Firecracker):
+# the modules and everything they depend on (each module's own "depends" list), loaded at boot in dependency
+# order (what is built into the kernel, per modules.builtin, needs no module).
 #   linux_guest.sh <outdir>
 set -euo pipefail
 out=${1:?usage: linux_guest.sh <outdir>}
@@ -17,6 +20,7 @@ kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-im
 [ -n "$kpkg" ] || fail "cannot resolve linux-image-amd64 (apt lists missing? run make setup)"
 for b in socat iperf iperf3; do command -v "$b" >/dev/null || fail "$b is not installed (run make setup)"; done
 
+# The stamp names the kernel package and this script's contents: a changed recipe rebuilds the guest.
 stamp="$out/.built-$kpkg-$(sha256sum "$0" | cut -c1-12)"
 if [ -e "$stamp" ] && [ -e "$out/vmlinuz" ] && [ -e "$out/initrd.img" ]; then exit 0; fi
 
@@ -31,24 +35,69 @@ cp "$work/kernel/boot/vmlinuz-$kver" "$out/vmlinuz"
 r="$work/root"
 mkdir -p "$r"/{bin,sbin,etc,proc,sys,dev,tmp,www,lib,lib64,usr/lib,modules}
 cp "$work/bb/bin/busybox" "$r/bin/busybox"
-for a in sh mount insmod ip udhcpc httpd sleep cat echo ifconfig route poweroff mkdir; do ln -sf busybox "$r/bin/$a"; done
-# NIC drivers the bench may use (modules, loaded in order).
-for m in drivers/net/ethernet/intel/e1000/e1000.ko; do
-  cp "$work/kernel/lib/modules/$kver/kernel/$m" "$r/modules/"
-done
-# vsock (the vsock tests; harmless without a vsock device): virtio transports and the vsock stack, in load
-# order (virtio_ring before virtio, which uses it) in their own directory; a failed insmod (a module already
-# loaded) is ignored.
-vsock_modules="drivers/virtio/virtio_ring.ko drivers/virtio/virtio.ko drivers/virtio/virtio_pci_legacy_dev.ko
-  drivers/virtio/virtio_pci_modern_dev.ko drivers/virtio/virtio_pci.ko drivers/virtio/virtio_mmio.ko
-  net/vmw_vsock/vsock.ko net/vmw_vsock/vmw_vsock_virtio_transport_common.ko net/vmw_vsock/vmw_vsock_virtio_transport.ko"
-mkdir -p "$r/modules/vsock"
-n=10
-for m in $vsock_modules; do
-  f="$work/kernel/lib/modules/$kver/kernel/$m"
-  [ -e "$f" ] && cp "$f" "$r/modules/vsock/$n-$(basename "$m")"
-  n=$((n + 1))
-done
+for a in sh mount insmod ip udhcpc httpd sleep cat echo ifconfig route poweroff mkdir readlink; do ln -sf busybox "$r/bin/$a"; done
+# NIC drivers the bench may use, with their dependencies, in load order (modules/order). The package ships no
+# modules.dep (depmod makes it at install time), so the dependencies come from each module's own .modinfo
+# section ("depends=a,b", what `modinfo -F depends` prints); modules.builtin names what is built in.
+mods="$work/kernel/lib/modules/$kver"
+# vsock for the vsock tests (harmless without a vsock device): the stack and its virtio transport.
+vsock_modules="vmw_vsock_virtio_transport"
+python3 - "$mods" "$r/modules" e1000 virtio_net virtio_pci 'virtio_mmio?' $vsock_modules <<'PY' || fail "resolving NIC modules failed"
+import lzma, os, struct, sys
+root, dest, wanted = sys.argv[1], sys.argv[2], sys.argv[3:]
+name = lambda p: os.path.basename(p).split(".ko")[0].replace("-", "_")
+paths = {}
+for d, _, files in os.walk(os.path.join(root, "kernel")):
+    for f in files:
+        if ".ko" in f:
+            paths[name(f)] = os.path.join(d, f)
+builtin = set()
+if os.path.exists(os.path.join(root, "modules.builtin")):
+    builtin = {name(l.strip()) for l in open(os.path.join(root, "modules.builtin")) if l.strip()}
+
+def load(path):
+    if path.endswith((".zst", ".gz")):
+        sys.exit(f"linux-guest: {path}: compressed in a form this script does not unpack")
+    return lzma.open(path).read() if path.endswith(".xz") else open(path, "rb").read()
+
+def depends(data):
+    """The module's .modinfo section (ELF64 little-endian): NUL-separated key=value strings."""
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+    sec = lambda i: struct.unpack_from("<IIQQQQ", data, shoff + i * shentsize)
+    stroff = sec(shstrndx)[4]
+    for i in range(shnum):
+        nm, _, _, _, off, size = sec(i)
+        if data[stroff + nm:data.index(b"\0", stroff + nm)] == b".modinfo":
+            for kv in data[off:off + size].split(b"\0"):
+                if kv.startswith(b"depends="):
+                    return [d.replace("-", "_") for d in kv[8:].decode().split(",") if d]
+            return []
+    sys.exit("linux-guest: a module without a .modinfo section")
+
+order, seen = [], set()
+def visit(m, optional=False):
+    if m in seen:
+        return
+    seen.add(m)
+    if m not in paths:
+        if m in builtin:
+            print(f"linux-guest: {m}: built into the kernel")
+        elif optional:
+            print(f"linux-guest: {m}: not in this kernel (neither a module nor built in)")
+        else:
+            sys.exit(f"linux-guest: no module {m} in the package, and not built in")
+        return
+    data = load(paths[m])
+    for d in depends(data):
+        visit(d)
+    open(os.path.join(dest, m + ".ko"), "wb").write(data)   # busybox insmod wants the plain object
+    order.append(m)
+for m in wanted:   # a trailing '?': optional
+    visit(m.rstrip("?"), m.endswith("?"))
+open(os.path.join(dest, "order"), "w").write("\n".join(order) + "\n")
+print("linux-guest: modules (load order): " + " ".join(order))
+PY
 # Dynamic tools from this Debian system, with their libraries.
 for b in socat iperf iperf3; do
   src=$(command -v "$b")
@@ -74,16 +123,11 @@ cat > "$r/init" <<'SH'
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-for m in /modules/*.ko; do insmod "$m"; done
+for m in $(cat /modules/order); do insmod "/modules/$m.ko"; done
 # vsock services (before the NIC's DHCP, which may wait): echo on port 7, a source of zeros on port 8 (the
 # backpressure tests), and port 9 relays each connection to the host's port 5000 (a guest-initiated connection
-# on the host's demand). -t 60: socat waits that long (not 0.5 s) for the data still in flight after an EOF.
-# insmod does not read module options from the kernel command line (modprobe would): pass virtio_mmio's
-# device= options (QEMU's microvm and Firecracker put the MMIO devices there) by hand.
-mmio=$(for w in $(cat /proc/cmdline); do case "$w" in virtio_mmio.device=*) echo "${w#virtio_mmio.}";; esac; done)
-for m in /modules/vsock/*.ko; do
-  case "$m" in *virtio_mmio.ko) insmod "$m" $mmio 2>/dev/null;; *) insmod "$m" 2>/dev/null;; esac
-done
+# on the host's demand). backlog=128: socat's 5 refuses a burst of connections; -t 60: socat waits that long
+# (not 0.5 s) for the data still in flight after an EOF.
 socat -t 60 VSOCK-LISTEN:7,fork,backlog=128 EXEC:/bin/cat 2>/dev/null &
 socat VSOCK-LISTEN:8,fork,backlog=128 EXEC:"/bin/cat /dev/zero" 2>/dev/null &
 socat -t 60 VSOCK-LISTEN:9,fork,backlog=128 VSOCK-CONNECT:2:5000 2>/dev/null &
@@ -96,7 +140,8 @@ iperf -s -D >/dev/null 2>&1
 iperf3 -s -D >/dev/null 2>&1
 socat TCP-LISTEN:7,fork,reuseaddr EXEC:/bin/cat &
 socat UDP-RECVFROM:7,fork EXEC:/bin/cat &
-echo "linux-guest: ready on $(ip -4 -o addr show eth0 | awk '{print $4}')" > /dev/console
+drv=$(readlink /sys/class/net/eth0/device/driver); up=$(readlink /sys/class/net/eth0/device/../driver)
+echo "linux-guest: ready on $(ip -4 -o addr show eth0 | awk '{print $4}') (eth0: ${drv##*/}${up:+ on ${up##*/}})" > /dev/console
 while true; do sleep 3600; done
 SH
 chmod +x "$r/init"

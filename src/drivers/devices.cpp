@@ -26,6 +26,7 @@ const char* kind_name(Kind k) {
     switch (k) {
     case Kind::None: return "none";
     case Kind::Nic: return "NIC";
+    case Kind::Vsock: return "vsock";
     }
     return "?";
 }

@@ -17,7 +17,10 @@
 
 namespace skerry::net {
 class NicDriver;
+namespace vsock {
+class Engine;
 }
+}  // namespace skerry::net
 
 namespace skerry::devices {
 
@@ -35,8 +38,9 @@ constexpr uint32_t pci_address(uint16_t segment, uint8_t bus, uint8_t dev, uint8
 
 // What a driver made of a device.
 enum class Kind : uint8_t {
-    None,  // nothing (no driver, or it failed)
-    Nic,   // a net::NicDriver, for the network stack
+    None,   // nothing (no driver, or it failed)
+    Nic,    // a net::NicDriver, for the network stack
+    Vsock,  // a vsock transport (its net::vsock::Engine), for the socket layer's vsock family
 };
 const char* kind_name(Kind k);  // "none", "NIC"
 
@@ -45,10 +49,14 @@ public:
     constexpr Product() = default;
     // A NIC; a null pointer makes an empty product (the factory failed).
     static Product nic(net::NicDriver* n) { return n != nullptr ? Product(Kind::Nic, n) : Product(); }
+    static Product vsock(net::vsock::Engine* e) { return e != nullptr ? Product(Kind::Vsock, e) : Product(); }
 
     Kind kind() const { return kind_; }
     bool empty() const { return kind_ == Kind::None; }
     net::NicDriver* as_nic() const { return kind_ == Kind::Nic ? static_cast<net::NicDriver*>(object_) : nullptr; }
+    net::vsock::Engine* as_vsock() const {
+        return kind_ == Kind::Vsock ? static_cast<net::vsock::Engine*>(object_) : nullptr;
+    }
 
 private:
     Product(Kind k, void* object) : kind_(k), object_(object) {}

@@ -32,6 +32,7 @@
 #include "kernel/random.hpp"
 #include "kernel/rtc.hpp"
 #include "kernel/time.hpp"
+#include "net/socket.hpp"
 #include "net/stack.hpp"
 
 extern "C" {
@@ -394,15 +395,22 @@ loop::Timer poweroff_timer;
 // NICs they made go to the network stack, which the appliance starts (or not: hello leaves them idle).
 void hand_over_nics() {
     const devices::Registry& reg = devices::registry();
-    size_t nics = 0;
+    size_t nics = 0, vsocks = 0;
     for (size_t i = 0; i < reg.count(); ++i) {
         if (net::NicDriver* nic = reg.at(i)->product.as_nic()) {
             net::add_nic(*nic);  // beyond net::kMaxInterfaces: logged and left idle
             nics++;
         }
+        if (net::vsock::Engine* v = reg.at(i)->product.as_vsock()) {
+            if (net::add_vsock(*v)) {
+                vsocks++;
+            } else {
+                log::warn("devices: a second vsock transport is left idle (one is used)");
+            }
+        }
     }
-    log::info("devices: %zu found, %zu taken by a driver, %zu NIC(s) for the network stack", reg.count(),
-              reg.count(devices::Outcome::Bound), nics);
+    log::info("devices: %zu found, %zu taken by a driver, %zu NIC(s) for the network stack%s", reg.count(),
+              reg.count(devices::Outcome::Bound), nics, vsocks ? ", vsock" : "");
 }
 
 void run_global_constructors() {

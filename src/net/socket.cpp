@@ -12,6 +12,7 @@
 #include "net/alloc.hpp"
 #include "net/lwip_addr.hpp"
 #include "net/lwip_port.hpp"
+#include "net/vsock/engine.hpp"
 
 namespace skerry::net {
 
@@ -66,6 +67,7 @@ uint8_t datagram_scratch[65536];  // a chained datagram made contiguous (one rec
 
 // All lwIP callbacks and the bookkeeping the three classes share.
 struct SocketLayer {
+    static inline vsock::Engine* vsock_engine = nullptr;
     static inline Stream* dead_streams = nullptr;
     static inline Listener* dead_listeners = nullptr;
     static inline Datagram* dead_datagrams = nullptr;
@@ -368,6 +370,66 @@ struct SocketLayer {
         return scope.result();
     }
 
+    // ---- vsock streams: the engine's connection callbacks, mapped onto the stream's handlers
+    static void vs_fill(Stream* s, const vsock::Conn& c) {
+        s->local_ = Address::vsock(static_cast<uint32_t>(vsock_engine ? vsock_local_cid() : 0), c.local_port());
+        s->remote_ = Address::vsock(static_cast<uint32_t>(c.peer_cid()), c.peer_port());
+    }
+    static void vs_connected(vsock::Conn&, void* ctx) {
+        Stream* s = static_cast<Stream*>(ctx);
+        s->state_ = Stream::State::Open;
+        s->opened_ns_ = time::now_ns();
+        if (!s->released_ && s->h_.connected) s->h_.connected(*s, s->ctx_);
+    }
+    static void vs_readable(vsock::Conn& c, void* ctx) {
+        Stream* s = static_cast<Stream*>(ctx);
+        s->bytes_in_ = c.bytes_received();
+        if (!s->released_ && s->h_.readable) s->h_.readable(*s, s->ctx_);
+    }
+    static void vs_writable(vsock::Conn&, void* ctx) {
+        Stream* s = static_cast<Stream*>(ctx);
+        if (!s->released_ && s->h_.writable) s->h_.writable(*s, s->ctx_);
+    }
+    static void vs_closed(vsock::Conn& c, Error why, void* ctx) {
+        Stream* s = static_cast<Stream*>(ctx);
+        s->bytes_in_ = c.bytes_received();
+        s->vc_ = nullptr;  // the engine frees it once this returns
+        s->state_ = Stream::State::Closed;
+        s->error_ = why;
+        if (!s->released_) {
+            if (s->h_.closed) s->h_.closed(*s, why, s->ctx_);
+            release(s);
+        }
+    }
+    static constexpr vsock::ConnHandlers kVsockHandlers{vs_connected, vs_readable, vs_writable, vs_closed};
+    static void vs_accept(vsock::Engine&, vsock::Conn& c, void* ctx) {
+        Listener* l = static_cast<Listener*>(ctx);
+        if (!l || l->released_) {
+            c.abort();
+            return;
+        }
+        Stream* s = create<Stream>();
+        if (!s) {
+            ++l->refused_;
+            c.abort();
+            return;
+        }
+        ++stats.streams_open;
+        ++stats.streams_total;
+        s->vsock_ = true;
+        s->vc_ = &c;
+        c.set_handlers(kVsockHandlers, s);
+        s->state_ = Stream::State::Open;
+        s->opened_ns_ = time::now_ns();
+        vs_fill(s, c);
+        ++l->accepted_;
+        if (l->fn_) {
+            l->fn_(*l, *s, l->ctx_);
+        } else {
+            s->close();
+        }
+    }
+
     static void on_udp(void* arg, udp_pcb*, pbuf* p, const ip_addr_t* addr, u16_t port) {
         Datagram* d = static_cast<Datagram*>(arg);
         if (!d || d->released_ || !p) {
@@ -395,6 +457,32 @@ Stream::~Stream() { SocketLayer::rx_free(this); }
 Stream* Stream::connect(const Address& remote, const StreamHandlers& handlers, void* ctx, Error* error) {
     Error dummy;
     Error& e = error ? *error : dummy;
+    if (remote.family == Family::Vsock) {
+        if (!SocketLayer::vsock_engine) {
+            e = Error::Unsupported;
+            return nullptr;
+        }
+        Stream* s = create<Stream>();
+        if (!s) {
+            e = Error::NoMemory;
+            return nullptr;
+        }
+        s->vsock_ = true;
+        s->h_ = handlers;
+        s->ctx_ = ctx;
+        vsock::Conn* c = SocketLayer::vsock_engine->connect(remote.cid, remote.port, SocketLayer::kVsockHandlers, s,
+                                                            &e);
+        if (!c) {
+            destroy(s);
+            return nullptr;
+        }
+        s->vc_ = c;
+        SocketLayer::vs_fill(s, *c);
+        ++SocketLayer::stats.streams_open;
+        ++SocketLayer::stats.streams_total;
+        e = Error::None;
+        return s;
+    }
     ip_addr_t ip;
     e = SocketLayer::remote_ip(remote, &ip);
     if (e != Error::None) return nullptr;
@@ -436,7 +524,27 @@ void Stream::set_handlers(const StreamHandlers& handlers, void* ctx) {
     ctx_ = ctx;
 }
 
+size_t Stream::available() const {
+    if (vsock_) return vc_ ? vc_->available() : 0;
+    return rx_avail_;
+}
+
+bool Stream::peer_closed() const {
+    if (vsock_) return vc_ ? vc_->peer_closed() : state_ == State::Closed;
+    return fin_;
+}
+
+uint64_t Stream::bytes_received() const {
+    if (vc_) return vc_->bytes_received();
+    return bytes_in_;
+}
+
 size_t Stream::peek(const void** data) const {
+    if (vsock_) {
+        if (vc_) return vc_->peek(data);
+        *data = nullptr;
+        return 0;
+    }
     for (pbuf* q = rx_; q; q = q->next) {
         if (q->len) {
             *data = q->payload;
@@ -448,6 +556,10 @@ size_t Stream::peek(const void** data) const {
 }
 
 void Stream::consume(size_t n) {
+    if (vsock_) {
+        if (vc_) vc_->consume(n);
+        return;
+    }
     if (n > rx_avail_) n = rx_avail_;
     size_t left = n;
     while (left && rx_) {
@@ -473,6 +585,7 @@ void Stream::consume(size_t n) {
 }
 
 size_t Stream::read(void* buf, size_t len) {
+    if (vsock_) return vc_ ? vc_->read(buf, len) : 0;
     uint8_t* out = static_cast<uint8_t*>(buf);
     size_t done = 0;
     for (pbuf* q = rx_; q && done < len; q = q->next) {
@@ -485,6 +598,12 @@ size_t Stream::read(void* buf, size_t len) {
 }
 
 size_t Stream::write(const void* data, size_t len) {
+    if (vsock_) {
+        if (!vc_ || released_ || state_ != State::Open || len == 0) return 0;
+        const size_t n = vc_->write(data, len);  // short: the engine calls `writable` once there is room
+        bytes_out_ += n;
+        return n;
+    }
     if (!pcb_ || released_ || state_ != State::Open || write_shut_ || len == 0) return 0;
     const uint8_t* p = static_cast<const uint8_t*>(data);
     size_t done = 0;
@@ -518,11 +637,13 @@ size_t Stream::write(const void* data, size_t len) {
 }
 
 size_t Stream::write_space() const {
+    if (vsock_) return vc_ && !released_ ? vc_->write_space() : 0;
     if (!pcb_ || released_ || state_ != State::Open || write_shut_) return 0;
     return altcp_sndbuf(pcb_);
 }
 
 bool Stream::shutdown_write() {
+    if (vsock_) return vc_ && !released_ && vc_->shutdown_write();
     if (!pcb_ || released_ || write_shut_ || state_ != State::Open) return false;
     if (altcp_shutdown(pcb_, 0, 1) != ERR_OK) return false;
     write_shut_ = true;
@@ -544,6 +665,17 @@ void Stream::set_nodelay(bool on) {
 
 void Stream::close() {
     if (released_) return;
+    if (vsock_) {
+        if (vc_) {
+            bytes_in_ = vc_->bytes_received();
+            vsock::Conn* c = vc_;
+            vc_ = nullptr;
+            c->close();  // no callbacks after this; the engine finishes the exchange
+        }
+        state_ = State::Closed;
+        SocketLayer::release(this);
+        return;
+    }
     if (pcb_) {
         if (altcp_close(pcb_) == ERR_OK) {  // altcp takes the callbacks off; lwIP finishes the connection
             pcb_ = nullptr;
@@ -558,6 +690,17 @@ void Stream::close() {
 
 void Stream::abort() {
     if (released_) return;
+    if (vsock_) {
+        if (vc_) {
+            vsock::Conn* c = vc_;
+            vc_ = nullptr;
+            c->abort();
+        }
+        state_ = State::Closed;
+        error_ = Error::Aborted;
+        SocketLayer::release(this);
+        return;
+    }
     if (pcb_) {
         altcp_pcb* pcb = pcb_;
         pcb_ = nullptr;
@@ -575,6 +718,33 @@ void Stream::abort() {
 Listener* Listener::open(const Address& local, int backlog, AcceptFn on_accept, void* ctx, Error* error) {
     Error dummy;
     Error& e = error ? *error : dummy;
+    if (local.family == Family::Vsock) {
+        if (!SocketLayer::vsock_engine) {
+            e = Error::Unsupported;
+            return nullptr;
+        }
+        if (local.cid != kVsockCidAny && local.cid != vsock_local_cid()) {
+            e = Error::Invalid;  // only our own CID can be listened on
+            return nullptr;
+        }
+        Listener* l = create<Listener>();
+        if (!l) {
+            e = Error::NoMemory;
+            return nullptr;
+        }
+        if (!SocketLayer::vsock_engine->listen(local.port, SocketLayer::vs_accept, l)) {
+            destroy(l);
+            e = Error::InUse;
+            return nullptr;
+        }
+        l->vsock_ = true;
+        l->fn_ = on_accept;
+        l->ctx_ = ctx;
+        l->local_ = Address::vsock(static_cast<uint32_t>(vsock_local_cid()), local.port);
+        ++SocketLayer::stats.listeners_open;
+        e = Error::None;
+        return l;
+    }
     ip_addr_t ip;
     e = SocketLayer::local_ip(local, &ip);
     if (e != Error::None) return nullptr;
@@ -626,6 +796,7 @@ Listener* Listener::open(const Address& local, int backlog, AcceptFn on_accept, 
 void Listener::close() {
     if (released_) return;
     released_ = true;
+    if (vsock_ && SocketLayer::vsock_engine) SocketLayer::vsock_engine->unlisten(local_.port);
     if (pcb_) {
         altcp_arg(pcb_, nullptr);
         altcp_accept(pcb_, nullptr);
@@ -711,5 +882,13 @@ void Datagram::close() {
 }
 
 SocketStats socket_stats() { return SocketLayer::stats; }
+
+bool add_vsock(vsock::Engine& engine) {
+    if (SocketLayer::vsock_engine) return false;
+    SocketLayer::vsock_engine = &engine;
+    return true;
+}
+bool vsock_available() { return SocketLayer::vsock_engine != nullptr; }
+uint64_t vsock_local_cid() { return SocketLayer::vsock_engine ? SocketLayer::vsock_engine->local_cid() : 0; }
 
 }  // namespace skerry::net

@@ -16,8 +16,9 @@
 //            room again. Nothing is buffered beyond what write() accepted.
 //
 // Errors: Error values with error_text(); a stream's terminal error arrives in its `closed` handler.
-// Addresses: net::Address (IPv4, IPv6, and Family::Any = dual stack for listeners and datagram sockets);
-// Family::Vsock is reserved so vsock transports can join behind the same classes later.
+// Addresses: net::Address (IPv4, IPv6, and Family::Any = dual stack for listeners and datagram sockets), and
+// Family::Vsock for streams and listeners over the vsock transport (add_vsock): the same Stream and Listener, the same
+// handlers, back-pressure and errors; Address::vsock(kVsockCidAny, port) listens on the guest's own CID.
 #pragma once
 
 #include <stddef.h>
@@ -30,6 +31,10 @@ struct pbuf;
 struct udp_pcb;
 
 namespace skerry::net {
+namespace vsock {
+class Engine;
+class Conn;
+}  // namespace vsock
 
 enum class Error : uint8_t {
     None = 0,      // no error; as a `closed` reason: both sides finished in order
@@ -81,12 +86,12 @@ public:
     void* context() const { return ctx_; }
 
     // ---- receiving
-    size_t available() const { return rx_avail_; }  // bytes received and not yet consumed
-    size_t read(void* buf, size_t len);             // copies and consumes up to len bytes
-    size_t peek(const void** data) const;           // the first contiguous piece of the available bytes (0: none)
-    void consume(size_t n);                         // drops n available bytes; opens the TCP window by n
-    bool peer_closed() const { return fin_; }       // the peer sent FIN (more data may be buffered)
-    bool at_eof() const { return fin_ && rx_avail_ == 0; }  // ... and everything was consumed
+    size_t available() const;              // bytes received and not yet consumed
+    size_t read(void* buf, size_t len);    // copies and consumes up to len bytes
+    size_t peek(const void** data) const;  // the first contiguous piece of the available bytes (0: none)
+    void consume(size_t n);                // drops n available bytes; opens the TCP window by n
+    bool peer_closed() const;              // the peer sent FIN (more data may be buffered)
+    bool at_eof() const { return peer_closed() && available() == 0; }  // ... and everything was consumed
 
     // ---- sending
     size_t write(const void* data, size_t len);  // accepted bytes (0..len); short: `writable` follows
@@ -107,9 +112,9 @@ public:
     Error error() const { return error_; }  // the terminal error (Error::None while open)
     const Address& local() const { return local_; }
     const Address& remote() const { return remote_; }
-    uint64_t bytes_received() const { return bytes_in_; }  // from the peer
-    uint64_t bytes_sent() const { return bytes_out_; }     // accepted by write()
-    uint64_t opened_ns() const { return opened_ns_; }      // time::now_ns() when accepted/connected
+    uint64_t bytes_received() const;                    // from the peer
+    uint64_t bytes_sent() const { return bytes_out_; }  // accepted by write()
+    uint64_t opened_ns() const { return opened_ns_; }   // time::now_ns() when accepted/connected
 
     Stream(const Stream&) = delete;
     Stream& operator=(const Stream&) = delete;
@@ -122,6 +127,8 @@ private:
     ~Stream();
 
     altcp_pcb* pcb_ = nullptr;
+    vsock::Conn* vc_ = nullptr;  // a vsock stream: its connection in the vsock engine (then pcb_ stays null)
+    bool vsock_ = false;
     // Received, not yet consumed: single pbufs linked through ->next (lwIP's 16-bit tot_len is not used:
     // a TCP window holds more than 64 KiB). The head's payload advances as data are consumed.
     pbuf* rx_ = nullptr;
@@ -174,6 +181,7 @@ private:
     ~Listener() = default;
 
     altcp_pcb* pcb_ = nullptr;
+    bool vsock_ = false;  // listening on the vsock engine (local_.port) instead of lwIP
     AcceptFn fn_ = nullptr;
     void* ctx_ = nullptr;
     Address local_;
@@ -218,6 +226,15 @@ private:
     bool released_ = false;
     Datagram* dead_next_ = nullptr;
 };
+
+// The vsock transport (a virtio-vsock driver's engine): from then on Stream::connect and Listener::open take
+// Address::vsock addresses. One transport; a second is refused (false). Without one, vsock addresses give
+// Error::Unsupported.
+inline constexpr uint32_t kVsockCidAny = 0xFFFFFFFF;  // listen on our own CID, whatever it is
+inline constexpr uint32_t kVsockCidHost = 2;
+bool add_vsock(vsock::Engine& engine);
+bool vsock_available();
+uint64_t vsock_local_cid();  // 0 without a transport
 
 // Layer-wide counters, for status output and tests.
 struct SocketStats {

@@ -1,16 +1,22 @@
 #!/usr/bin/env python3
-"""`make bench`: Skerry's appliances against a Linux guest in the same QEMU (TCG, e1000, user networking).
+"""`make bench`: Skerry's appliances against a Linux guest in the same QEMU (TCG, user networking), on two NICs:
+an e1000 and a virtio-net-pci (modern only: disable-legacy=on), both on QEMU's default `pc` machine (i440fx).
 
-Every figure is measured on both guests in the same run, repeated (median), and reported as a ratio:
+Every figure is measured on both guests on both NICs in the same run, repeated (median), and reported as a ratio:
   boot-to-first-response (echo, HTTP), echo round trips/s and 1 MiB echo rate, HTTP 1 KiB requests/s with
   wrk at 1 and 8 connections, 1 MiB download rate, iperf3 and iperf2 TCP throughput (both directions for
   iperf3), the smallest -m at which the appliance still serves, and the kernel image size.
-An appliance that is not built yet (http, iperf) is reported as missing, not skipped silently.
-Writes build/bench/results.json and build/bench/chart.png (gnuplot). Not a test: targets are reported."""
+An appliance that is not built yet (http, iperf) is reported as missing, not skipped silently. A guest that does
+not answer (no driver for the NIC, a crash) gets "n/a" with the reason in every cell it would have filled; every
+wait is bounded, so such a guest costs at most FIRST_ANSWER_S[guest] seconds per appliance, not a hung bench.
+Writes build/bench/results.json (the e1000 set at the top level as before, the virtio-net set under
+"virtio_net" in the same shape) and build/bench/chart.png (gnuplot). Not a test: targets are reported.
+--nics picks the sets (default both)."""
 import argparse
 import json
 import os
 import random
+import re
 import select
 import shutil
 import socket
@@ -22,6 +28,20 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "build", "bench")
 PORTS = {"echo": 7, "http": 80, "iperf2": 5001, "iperf3": 5201}
+# The NICs compared: results key -> (label, QEMU -device without netdev, PCI vendor:device the guest sees).
+# Same machine (QEMU's default pc/i440fx) and CPU for both, so the NIC is the only difference.
+NICS = {
+    "e1000": ("e1000", "e1000", "8086:100e"),
+    "virtio_net": ("virtio-net-pci (modern, pc)", "virtio-net-pci,disable-legacy=on", "1af4:1041"),
+}
+# How long a guest may take to answer its first request before its cells are n/a (Skerry answers in about 1.5 s
+# on e1000, the Linux guest in about 9 s; a loaded machine doubles that at worst).
+FIRST_ANSWER_S = {"skerry": 45, "linux": 90}
+APP_METRICS = {
+    "echo": ["boot_to_echo_s", "echo_round_trips_per_s", "echo_MiB_per_s"],
+    "http": ["boot_to_http_s", "http_1k_req_per_s_c1", "http_1k_req_per_s_c8", "http_1MiB_download_MiB_per_s"],
+    "iperf": ["iperf3_tcp_Mbit_s", "iperf3_tcp_reverse_Mbit_s", "iperf2_tcp_Mbit_s"],
+}
 
 
 def free_port():
@@ -35,21 +55,74 @@ def free_port():
 class Vm:
     """A guest with every service port forwarded to 127.0.0.1."""
 
-    def __init__(self, kind, kernel, initrd=None, mem="256M", append=""):
+    def __init__(self, kind, kernel, initrd=None, mem="256M", append="", nic="e1000"):
+        self.nic = nic
         self.fwd = {name: free_port() for name in PORTS}
         fwd = ",".join(f"hostfwd=tcp:127.0.0.1:{self.fwd[n]}-:{p}" for n, p in PORTS.items())
         fwd += f",hostfwd=udp:127.0.0.1:{self.fwd['iperf3']}-:5201"
         self.log = os.path.join(OUT, f"{kind}.serial.log")
         cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-m", mem, "-display", "none", "-no-reboot",
                "-monitor", "none", "-serial", f"file:{self.log}", "-netdev", f"user,id=n0,{fwd}",
-               "-device", "e1000,netdev=n0", "-kernel", kernel]
+               "-device", f"{NICS[nic][1]},netdev=n0", "-kernel", kernel]
         if initrd:
             cmd += ["-initrd", initrd, "-append", f"console=ttyS0 quiet {append}".strip()]
         else:
             cmd += ["-append", append]
+        open(self.log, "w").close()   # not the previous guest's log (its panic) while QEMU starts
         self.t0 = time.monotonic()
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        self.qemu_log = os.path.join(OUT, f"{kind}.qemu.log")   # QEMU's own complaints (a hostfwd port taken)
+        with open(self.qemu_log, "wb") as err:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        self._checked, self._panicked = 0.0, False
+
+    def alive(self):
+        """QEMU runs and the guest has not panicked (Linux short of memory panics at once; waiting out the
+        timeout after that only makes the bench longer)."""
+        if self.proc.poll() is not None or self._panicked:
+            return False
+        if time.monotonic() - self._checked > 0.5:
+            self._checked = time.monotonic()
+            try:
+                self._panicked = bool(re.search(rb"Kernel panic - not syncing|\*\*\* KERNEL PANIC",
+                                                open(self.log, "rb").read()))
+            except OSError:
+                pass
+        return not self._panicked
+
+    def wait_log(self, pattern, timeout):
+        """True once the serial log matches (the guest's own word that it is up), False after timeout or exit."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.alive():
+            try:
+                if re.search(pattern, open(self.log, "rb").read().decode("utf-8", "replace")):
+                    return True
+            except OSError:
+                pass
+            time.sleep(0.1)
+        return False
+
+    def why_silent(self, waited):
+        """Why the guest did not answer, for the n/a cells: QEMU gone, a NIC nobody drove, or the log's end."""
+        try:
+            log = open(self.log, "rb").read().decode("utf-8", "replace").replace("\r", "")
+        except OSError:
+            log = ""
+        where = os.path.relpath(self.log, ROOT)
+        if self.proc.poll() is not None:
+            try:
+                err = open(self.qemu_log, errors="replace").read().strip().splitlines()
+            except OSError:
+                err = []
+            return f"QEMU exited ({self.proc.returncode}) before answering" + (f": {err[-1][:120]}" if err else
+                                                                                  f"; see {where}")
+        if self._panicked:
+            return f"the guest panicked; see {where}"
+        pci_id = NICS[self.nic][2]
+        if re.search(rf"{pci_id} .*: no driver", log):
+            return f"no answer within {waited:.0f} s: the guest has no driver for the {NICS[self.nic][0]} ({pci_id})"
+        lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
+        last = lines[-1][-100:] if lines else "(empty)"
+        return f"no answer within {waited:.0f} s; {where} ends: {last}"
 
     def stop(self):
         if self.proc.poll() is None:
@@ -58,11 +131,11 @@ class Vm:
 
 
 # ------------------------------------------------------------------------------------------ measurements
-def first_echo(port, t0, timeout=120):
+def first_echo(port, t0, timeout=120, alive=lambda: True):
     """Seconds from t0 until an echo round trip succeeds (slirp accepts before the guest listens, so only a
-    real answer counts)."""
+    real answer counts); None after `timeout` or once alive() says QEMU is gone."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and alive():
         try:
             # A short timeout: slirp accepts at once and then retransmits a lost SYN to the guest only
             # after a second, which would blur the figure; a fresh attempt every 0.3 s does not.
@@ -76,9 +149,9 @@ def first_echo(port, t0, timeout=120):
     return None
 
 
-def first_http(port, t0, timeout=120):
+def first_http(port, t0, timeout=120, alive=lambda: True):
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and alive():
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.3) as s:
                 s.sendall(b"GET / HTTP/1.0\r\n\r\n")
@@ -180,36 +253,90 @@ def iperf2(port, seconds=3):
 
 
 # ------------------------------------------------------------------------------------------------ runs
-def run_skerry(app, runs, results):
+# A "set" is one NIC's results: {"skerry": {"samples": {...}, "image_bytes": {...}}, "linux": {...},
+# "na": {"skerry": {metric: reason}, "linux": {...}}, "table": [...], "min_memory_mib": {...}}. The e1000 set is
+# the top level of results.json (as before virtio-net was added); the virtio-net set is results["virtio_net"].
+def measure(s, who, key, fn, *args, **kw):
+    """Add one sample; a socket or tool error (a guest that stopped answering mid-run) is an n/a with its
+    reason, never an exception that ends the bench."""
+    try:
+        value = fn(*args, **kw)
+        why = None if value is not None else f"{fn.__name__} gave no result"
+    except (OSError, subprocess.SubprocessError, ValueError) as e:
+        value, why = None, f"{fn.__name__} failed: {type(e).__name__}: {e}"
+    add(s, who, key, value, why)
+
+
+def silent(s, who, keys, why):
+    for k in keys:
+        add(s, who, k, None, why)
+    print(f"  {who}: n/a ({why})", flush=True)
+
+
+def start_answering(s, who, keys, make_vm, first, wait):
+    """Start a guest and wait (at most `wait` s) for its first answer: (vm, first(vm)), or (None, None) with
+    its cells made n/a. A QEMU that exits at once (a hostfwd port taken between free_port and QEMU's bind) is
+    started once more; a guest that runs but does not answer is not."""
+    for _ in range(2):
+        vm = make_vm()
+        t = first(vm)
+        if t is not None:
+            return vm, t
+        why, exited = vm.why_silent(wait), vm.proc.poll() is not None
+        vm.stop()
+        if not exited:
+            break
+    silent(s, who, keys, why)
+    return None, None
+
+
+def run_skerry(app, runs, results, nic="e1000"):
+    s = results if nic == "e1000" else results[nic]
     kernel = os.path.join(ROOT, "build", "appliances", f"{app}.elf")
     if not os.path.exists(kernel):
-        results["missing"].append(app)
+        if app not in results["missing"]:
+            results["missing"].append(app)
         return
+    suffix = "" if nic == "e1000" else f"-{nic}"
+    wait = FIRST_ANSWER_S["skerry"]
+
+    def iperf_ready(vm):
+        # slirp accepts (and holds) a forwarded connection whether or not the guest answers, so a held
+        # connection proves nothing: the appliance's own "ready" line (it has its address) comes first.
+        t_end = time.monotonic() + wait
+        ok = vm.wait_log(r"iperf: ready on", wait) and \
+            first_wait(vm.fwd["iperf3"], max(1, t_end - time.monotonic()), vm.alive)
+        return True if ok else None
+    first = {"echo": lambda vm: first_echo(vm.fwd["echo"], vm.t0, wait, vm.alive),
+             "http": lambda vm: first_http(vm.fwd["http"], vm.t0, wait, vm.alive),
+             "iperf": iperf_ready}[app]
     for _ in range(runs):
-        vm = Vm(f"skerry-{app}", kernel)
+        vm, t = start_answering(s, "skerry", APP_METRICS[app], lambda: Vm(f"skerry-{app}{suffix}", kernel, nic=nic),
+                                first, wait)
+        if vm is None:
+            break  # the next runs would not answer either: the bench stays bounded
         try:
             if app == "echo":
-                add(results, "skerry", "boot_to_echo_s", first_echo(vm.fwd["echo"], vm.t0))
-                add(results, "skerry", "echo_round_trips_per_s", echo_round_trips(vm.fwd["echo"]))
-                add(results, "skerry", "echo_MiB_per_s", echo_rate(vm.fwd["echo"]))
+                add(s, "skerry", "boot_to_echo_s", t)
+                measure(s, "skerry", "echo_round_trips_per_s", echo_round_trips, vm.fwd["echo"])
+                measure(s, "skerry", "echo_MiB_per_s", echo_rate, vm.fwd["echo"])
             elif app == "http":
-                add(results, "skerry", "boot_to_http_s", first_http(vm.fwd["http"], vm.t0))
-                add(results, "skerry", "http_1k_req_per_s_c1", wrk(vm.fwd["http"], 1))
-                add(results, "skerry", "http_1k_req_per_s_c8", wrk(vm.fwd["http"], 8))
-                add(results, "skerry", "http_1MiB_download_MiB_per_s", download_rate(vm.fwd["http"]))
+                add(s, "skerry", "boot_to_http_s", t)
+                measure(s, "skerry", "http_1k_req_per_s_c1", wrk, vm.fwd["http"], 1)
+                measure(s, "skerry", "http_1k_req_per_s_c8", wrk, vm.fwd["http"], 8)
+                measure(s, "skerry", "http_1MiB_download_MiB_per_s", download_rate, vm.fwd["http"])
             elif app == "iperf":
-                first_wait(vm.fwd["iperf3"])
-                add(results, "skerry", "iperf3_tcp_Mbit_s", iperf3(vm.fwd["iperf3"]))
-                add(results, "skerry", "iperf3_tcp_reverse_Mbit_s", iperf3(vm.fwd["iperf3"], reverse=True))
-                add(results, "skerry", "iperf2_tcp_Mbit_s", iperf2(vm.fwd["iperf2"]))
+                measure(s, "skerry", "iperf3_tcp_Mbit_s", iperf3, vm.fwd["iperf3"])
+                measure(s, "skerry", "iperf3_tcp_reverse_Mbit_s", iperf3, vm.fwd["iperf3"], reverse=True)
+                measure(s, "skerry", "iperf2_tcp_Mbit_s", iperf2, vm.fwd["iperf2"])
         finally:
             vm.stop()
-    results["skerry"].setdefault("image_bytes", {})[app] = os.path.getsize(kernel)
+    s["skerry"].setdefault("image_bytes", {})[app] = os.path.getsize(kernel)
 
 
-def first_wait(port, timeout=60):
+def first_wait(port, timeout=60, alive=lambda: True):
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and alive():
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
                 s.settimeout(0.5)
@@ -225,43 +352,60 @@ def first_wait(port, timeout=60):
     return False
 
 
-def run_linux(guest_dir, runs, results):
+def run_linux(guest_dir, runs, results, nic="e1000"):
+    s = results if nic == "e1000" else results[nic]
     kernel, initrd = os.path.join(guest_dir, "vmlinuz"), os.path.join(guest_dir, "initrd.img")
+    suffix = "" if nic == "e1000" else f"-{nic}"
+    wait = FIRST_ANSWER_S["linux"]
     for _ in range(runs):
-        vm = Vm("linux", kernel, initrd)
+        vm, t = start_answering(s, "linux", [k for ks in APP_METRICS.values() for k in ks],
+                                lambda: Vm(f"linux{suffix}", kernel, initrd, nic=nic),
+                                lambda vm: first_echo(vm.fwd["echo"], vm.t0, wait, vm.alive), wait)
+        if vm is None:
+            break
         try:
-            add(results, "linux", "boot_to_echo_s", first_echo(vm.fwd["echo"], vm.t0))
-            add(results, "linux", "boot_to_http_s", first_http(vm.fwd["http"], vm.t0))
-            add(results, "linux", "echo_round_trips_per_s", echo_round_trips(vm.fwd["echo"]))
-            add(results, "linux", "echo_MiB_per_s", echo_rate(vm.fwd["echo"]))
-            add(results, "linux", "http_1k_req_per_s_c1", wrk(vm.fwd["http"], 1))
-            add(results, "linux", "http_1k_req_per_s_c8", wrk(vm.fwd["http"], 8))
-            add(results, "linux", "http_1MiB_download_MiB_per_s", download_rate(vm.fwd["http"]))
-            add(results, "linux", "iperf3_tcp_Mbit_s", iperf3(vm.fwd["iperf3"]))
-            add(results, "linux", "iperf3_tcp_reverse_Mbit_s", iperf3(vm.fwd["iperf3"], reverse=True))
-            add(results, "linux", "iperf2_tcp_Mbit_s", iperf2(vm.fwd["iperf2"]))
+            add(s, "linux", "boot_to_echo_s", t)
+            measure(s, "linux", "boot_to_http_s", first_http, vm.fwd["http"], vm.t0, wait, vm.alive)
+            measure(s, "linux", "echo_round_trips_per_s", echo_round_trips, vm.fwd["echo"])
+            measure(s, "linux", "echo_MiB_per_s", echo_rate, vm.fwd["echo"])
+            measure(s, "linux", "http_1k_req_per_s_c1", wrk, vm.fwd["http"], 1)
+            measure(s, "linux", "http_1k_req_per_s_c8", wrk, vm.fwd["http"], 8)
+            measure(s, "linux", "http_1MiB_download_MiB_per_s", download_rate, vm.fwd["http"])
+            measure(s, "linux", "iperf3_tcp_Mbit_s", iperf3, vm.fwd["iperf3"])
+            measure(s, "linux", "iperf3_tcp_reverse_Mbit_s", iperf3, vm.fwd["iperf3"], reverse=True)
+            measure(s, "linux", "iperf2_tcp_Mbit_s", iperf2, vm.fwd["iperf2"])
         finally:
             vm.stop()
-    results["linux"].setdefault("image_bytes", {})["linux"] = os.path.getsize(kernel) + os.path.getsize(initrd)
+    s["linux"].setdefault("image_bytes", {})["linux"] = os.path.getsize(kernel) + os.path.getsize(initrd)
 
 
-def min_memory(kind, sizes, start, probe):
-    """Smallest -m (MiB) from `sizes` (descending) at which the guest still answers."""
-    best = None
-    for mib in sizes:
+def min_memory(kind, sizes, start, probe, hint=None):
+    """Smallest -m (MiB) from `sizes` (descending) at which the guest still answers. With a hint (the e1000
+    set's answer), start there: down while it serves, else up until it does; a few boots instead of a scan."""
+    def serves(mib):
         vm = start(mib)
         try:
-            ok = probe(vm) is not None
+            return probe(vm) is not None
         finally:
             vm.stop()
-        if not ok:
+    i = sizes.index(hint) if hint in sizes else 0
+    if i and not serves(sizes[i]):
+        for j in range(i - 1, -1, -1):
+            if serves(sizes[j]):
+                return sizes[j]
+        return None
+    best = sizes[i] if i else None
+    for mib in sizes[i + 1 if i else 0:]:
+        if not serves(mib):
             break
         best = mib
     return best
 
 
-def add(results, who, key, value):
-    results[who].setdefault("samples", {}).setdefault(key, []).append(value)
+def add(s, who, key, value, why=None):
+    s[who].setdefault("samples", {}).setdefault(key, []).append(value)
+    if value is None and why:
+        s.setdefault("na", {}).setdefault(who, {}).setdefault(key, why)
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -275,48 +419,92 @@ def median(xs):
     return statistics.median(xs) if xs else None
 
 
-def report(results):
-    keys = sorted(set(results["skerry"].get("samples", {})) | set(results["linux"].get("samples", {})))
+def table(s):
+    """The set's rows: median per guest, Skerry's advantage, and for a value that is missing the reason."""
+    keys = sorted(set(s["skerry"].get("samples", {})) | set(s["linux"].get("samples", {})))
     rows = []
     for k in keys:
-        s = median(results["skerry"].get("samples", {}).get(k, []))
-        lx = median(results["linux"].get("samples", {}).get(k, []))
-        ratio = None
-        if s and lx:
-            ratio = s / lx if k in HIGHER_BETTER else lx / s
-        rows.append((k, s, lx, ratio))
-    results["table"] = [{"metric": k, "skerry": s, "linux": lx, "advantage": r} for k, s, lx, r in rows]
-    fmt = lambda v: "-" if v is None else (f"{v:.3g}" if v < 100 else f"{v:.0f}")  # noqa: E731
-    print(f"\n{'metric':34} {'Skerry':>10} {'Linux':>10} {'Skerry advantage':>17}")
-    for k, s, lx, r in rows:
-        print(f"{k:34} {fmt(s):>10} {fmt(lx):>10} {('-' if r is None else f'{r:.2f}x'):>17}")
+        row = {"metric": k}
+        for who in ("skerry", "linux"):
+            samples = s[who].get("samples", {}).get(k)
+            row[who] = median(samples or [])
+            if row[who] is None:
+                row[f"{who}_na"] = s.get("na", {}).get(who, {}).get(k) or \
+                    ("not measured" if samples is None else "no result in any run")
+        sk, lx = row["skerry"], row["linux"]
+        row["advantage"] = (sk / lx if k in HIGHER_BETTER else lx / sk) if sk and lx else None
+        rows.append(row)
+    s["table"] = rows
+    return rows
+
+
+def report(results, nics):
+    sets = {n: (results if n == "e1000" else results[n]) for n in nics}
+    tables = {n: {r["metric"]: r for r in table(sets[n])} for n in nics}
+    keys = sorted(set().union(*[set(t) for t in tables.values()]))
+    notes = []
+
+    def cell(row, who):
+        if row is None:
+            return "-"
+        v = row[who]
+        if v is None:
+            why = row[f"{who}_na"]
+            if why not in notes:
+                notes.append(why)
+            return f"n/a[{notes.index(why) + 1}]"
+        return f"{v:.3g}" if v < 100 else f"{v:.0f}"
+
+    print("\n" + f"{'':30}" + "".join(f" | {NICS[n][0]:^29}" for n in nics))
+    print(f"{'metric':30}" + "".join(f" | {'Skerry':>9} {'Linux':>9} {'adv.':>9}" for _ in nics))
+    for k in keys:
+        line = f"{k:30}"
+        for n in nics:
+            row = tables[n].get(k)
+            adv = row["advantage"] if row else None
+            line += f" | {cell(row, 'skerry'):>9} {cell(row, 'linux'):>9} {('-' if adv is None else f'{adv:.2f}x'):>9}"
+        print(line)
     for app, size in results["skerry"].get("image_bytes", {}).items():
-        print(f"{'image size ' + app:34} {size / 1024:9.0f}K")
-    if results.get("min_memory_mib"):
-        for who, v in results["min_memory_mib"].items():
-            print(f"{'smallest -m serving (' + who + ')':34} {('-' if v is None else f'{v}M'):>10}")
+        print(f"{'image size ' + app:30} {size / 1024:9.0f}K")
+    for n in nics:
+        for who, v in sets[n].get("min_memory_mib", {}).items():
+            why = sets[n].get("na", {}).get("min_memory_mib", {}).get(who, "none of the sizes served")
+            print(f"{'smallest -m serving (' + who + ', ' + NICS[n][0] + ')':62} "
+                  f"{(f'n/a: {why}' if v is None else f'{v}M'):>6}")
+    for i, why in enumerate(notes):
+        print(f"n/a[{i + 1}]: {why}")
     if results["missing"]:
         print(f"not built yet, so not measured: {', '.join(results['missing'])}")
 
 
-def chart(results):
+def chart(results, nics):
     if not shutil.which("gnuplot"):
         print("bench: gnuplot missing (make setup installs gnuplot-nox); no chart")
         return
     data = os.path.join(OUT, "chart.dat")
+    rows = {}
+    for i, n in enumerate(nics):
+        for row in (results if n == "e1000" else results[n])["table"]:
+            rows.setdefault(row["metric"], ["?"] * len(nics))[i] = \
+                f"{row['advantage']:.3f}" if row["advantage"] else "?"
     with open(data, "w") as f:
-        for row in results["table"]:
-            if row["advantage"]:
-                f.write(f'"{row["metric"]}" {row["advantage"]:.3f}\n')
-    script = f"""set terminal pngcairo size 1000,500 noenhanced
+        for metric, vals in rows.items():
+            f.write(f'"{metric}" {" ".join(vals)}\n')
+    plots = ", ".join(f"'{data}' using {i + 2}{':xtic(1)' if i == 0 else ''} title '{NICS[n][0]}'"
+                      for i, n in enumerate(nics))
+    script = f"""set terminal pngcairo size 1100,520 noenhanced
 set output '{os.path.join(OUT, "chart.png")}'
-set title 'Skerry vs Linux guest, same QEMU (TCG, e1000): advantage (x), higher is better'
+set title 'Skerry vs Linux guest, same QEMU (TCG, pc machine), per NIC: advantage (x), higher is better; no bar: n/a'
+set datafile missing '?'
+set style data histogram
+set style histogram cluster gap 1
 set style fill solid
-set boxwidth 0.6
+set boxwidth 0.9
 set xtics rotate by -30
 set yrange [0:*]
+set key top left
 set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2
-plot '{data}' using 2:xtic(1) with boxes notitle
+plot {plots}
 """
     r = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)
     if r.returncode != 0:
@@ -328,36 +516,69 @@ def main():
     ap.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "3")))
     ap.add_argument("--linux", default=os.path.join(ROOT, "build", "linux-guest"))
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--nics", default=os.environ.get("BENCH_NICS", ",".join(NICS)),
+                    help=f"comma-separated NIC sets to measure, of {', '.join(NICS)} (default: all)")
     args = ap.parse_args()
+    nics = [n for n in args.nics.split(",") if n]
+    for n in nics:
+        if n not in NICS:
+            ap.error(f"unknown NIC set {n!r}; known: {', '.join(NICS)}")
     os.makedirs(OUT, exist_ok=True)
     results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                "machine": f"{os.cpu_count()} CPUs, QEMU TCG, " + subprocess.run(
                    ["qemu-system-x86_64", "--version"], capture_output=True, text=True).stdout.splitlines()[0],
-               "runs": args.runs, "skerry": {}, "linux": {}, "missing": []}
-    for app in ("echo", "http", "iperf"):
-        print(f"bench: Skerry {app} ({args.runs} runs)", flush=True)
-        run_skerry(app, args.runs, results)
-    print(f"bench: Linux guest ({args.runs} runs)", flush=True)
-    run_linux(args.linux, args.runs, results)
+               "runs": args.runs, "skerry": {}, "linux": {}, "missing": [],
+               "nic": {"label": NICS["e1000"][0], "device": NICS["e1000"][1], "machine": "pc"}}
+    for n in nics:
+        if n != "e1000":
+            results[n] = {"nic": {"label": NICS[n][0], "device": NICS[n][1], "machine": "pc"},
+                          "skerry": {}, "linux": {}}
+    t_start = time.monotonic()
+    for n in nics:
+        for app in ("echo", "http", "iperf"):
+            print(f"bench: Skerry {app} on {NICS[n][0]} ({args.runs} runs)", flush=True)
+            run_skerry(app, args.runs, results, n)
+        print(f"bench: Linux guest on {NICS[n][0]} ({args.runs} runs)", flush=True)
+        run_linux(args.linux, args.runs, results, n)
     if not args.skip_memory:
-        print("bench: smallest memory that still serves", flush=True)
         app = "http" if "http" not in results["missing"] else "echo"
         kernel = os.path.join(ROOT, "build", "appliances", f"{app}.elf")
-        probe = (lambda vm: first_http(vm.fwd["http"], vm.t0, 40)) if app == "http" else \
-            (lambda vm: first_echo(vm.fwd["echo"], vm.t0, 40))
-        results["min_memory_mib"] = {
-            f"skerry {app}": min_memory("skerry", [64, 32, 16, 12, 8, 6, 4],
-                                        lambda m: Vm(f"mem-{app}", kernel, mem=f"{m}M"), probe),
-            "linux": min_memory("linux", [256, 128, 96, 64, 48],
-                                lambda m: Vm("mem-linux", os.path.join(args.linux, "vmlinuz"),
-                                             os.path.join(args.linux, "initrd.img"), mem=f"{m}M"),
-                                lambda vm: first_echo(vm.fwd["echo"], vm.t0, 90)),
-        }
-    report(results)
+        # Skerry answers in about 1.5 s; a size that does not answer within 20 s does not serve.
+        probe = (lambda vm: first_http(vm.fwd["http"], vm.t0, 20, vm.alive)) if app == "http" else \
+            (lambda vm: first_echo(vm.fwd["echo"], vm.t0, 20, vm.alive))
+        hints = {}
+        for n in nics:
+            print(f"bench: smallest memory that still serves, {NICS[n][0]}", flush=True)
+            s = results if n == "e1000" else results[n]
+            linux = os.path.join(args.linux, "vmlinuz"), os.path.join(args.linux, "initrd.img")
+            sfx = "" if n == "e1000" else f"-{n}"
+            # A guest that never answered on this NIC is not searched (every size would wait out its timeout).
+            boot_key = "boot_to_http_s" if app == "http" else "boot_to_echo_s"
+            answered = {who: median(s[who].get("samples", {}).get(key, [])) is not None
+                        for who, key in (("skerry", boot_key), ("linux", "boot_to_echo_s"))}
+            s["min_memory_mib"] = {
+                f"skerry {app}": min_memory("skerry", [64, 32, 16, 12, 8, 6, 4],
+                                            lambda m: Vm(f"mem-{app}{sfx}", kernel, mem=f"{m}M", nic=n), probe,
+                                            hints.get("skerry")) if answered["skerry"] else None,
+                "linux": min_memory("linux", [256, 128, 96, 64, 48],
+                                    lambda m: Vm(f"mem-linux{sfx}", *linux, mem=f"{m}M", nic=n),
+                                    lambda vm: first_echo(vm.fwd["echo"], vm.t0, 90, vm.alive),
+                                    hints.get("linux")) if answered["linux"] else None,
+            }
+            for who, key in ((f"skerry {app}", "skerry"), ("linux", "linux")):
+                if not answered[key]:
+                    s.setdefault("na", {}).setdefault("min_memory_mib", {})[who] = \
+                        "not searched: the guest never answered on this NIC (see above)"
+            # The later sets start their search where the first one ended (a few boots instead of a scan).
+            hints.setdefault("skerry", s["min_memory_mib"][f"skerry {app}"])
+            hints.setdefault("linux", s["min_memory_mib"]["linux"])
+    results["duration_s"] = round(time.monotonic() - t_start)
+    report(results, nics)
     with open(os.path.join(OUT, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
-    chart(results)
-    print(f"bench: {os.path.join(OUT, 'results.json')}, {os.path.join(OUT, 'chart.png')}")
+    chart(results, nics)
+    print(f"bench: {os.path.join(OUT, 'results.json')}, {os.path.join(OUT, 'chart.png')} "
+          f"({results['duration_s']} s)")
     return 0
 
 

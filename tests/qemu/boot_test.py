@@ -9,27 +9,14 @@ fatal stop (0x7E) is 253."""
 import argparse
 import os
 import re
-import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from qemu_harness import Failure, Guest, Runner, expect, expect_exit  # noqa: E402
+from qemu_harness import Failure, Guest, Runner, expect, expect_exit, pvh_copy  # noqa: E402
 
 CLEAN_EXIT = 1
 FATAL_EXIT = (0x7E << 1) | 1
 BOOT_TIMEOUT = 90
-
-
-def pvh_copy(kernel, workdir):
-    """QEMU tries Multiboot1 before PVH; a copy with the MB1 magic cleared boots through the PVH note."""
-    data = bytearray(open(kernel, "rb").read())
-    off = data.find(struct.pack("<I", 0x1BADB002))
-    if off < 0 or off >= 8192:
-        raise Failure("no Multiboot1 header found in the kernel")
-    data[off:off + 4] = b"\0\0\0\0"
-    path = os.path.join(workdir, "hello-pvh.elf")
-    open(path, "wb").write(data)
-    return path
 
 
 def check_common_boot(g, protocol, mem_mib, cmdline_marker=None):

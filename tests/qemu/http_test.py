@@ -25,8 +25,8 @@ REQUEST_TIMEOUT = 3
 RESULTS = {}
 
 
-def curl(port, *args, path="/", timeout=60):
-    cmd = ["curl", "-sS", "--max-time", str(timeout)] + list(args) + [f"http://127.0.0.1:{port}{path}"]
+def curl(port, *args, path="/", timeout=60, scheme="http"):
+    cmd = ["curl", "-sS", "--max-time", str(timeout)] + list(args) + [f"{scheme}://127.0.0.1:{port}{path}"]
     p = subprocess.run(cmd, capture_output=True, timeout=timeout + 10)
     if p.returncode != 0:
         raise Failure(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.decode(errors='replace')[-400:]}")

@@ -8,10 +8,17 @@ stopped once the checks pass):
           PXE with QEMU's TFTP: the e1000's iPXE ROM running boot.ipxe (BIOS, Multiboot1) and OVMF loading
           GRUB's EFI network image (UEFI, Multiboot2). Every guest has an e1000 on user networking with a
           hostfwd on 127.0.0.1; an appliance that serves is reached through it (echo: bytes come back).
+          The Firecracker bundle: no Firecracker here, so QEMU's microvm machine with the same devices boots the
+          bundle's kernel with its boot_args and vm-config.json's vCPU count, memory and MAC (PVH; virtio-net on
+          virtio-mmio version 2 on a slirp network shaped like the bundle's tap: 172.16.0.0, gateway .1), with
+          ACPI (newer Firecracker) and without (older Firecracker, acpi=off); the appliance must print its
+          static address and serve through a hostfwd to it.
   files   SHA256SUMS, qemu-img check of every VMDK/VHDX, the raw disk's GPT, the OVA's tar order, manifest
           and OVF (well-formed per xmllint; names the disk, the e1000 NIC and the serial port; vmx-10, 1 vCPU,
           BIOS, no ExtraConfig), the stream-optimized VMDK's version, the Hyper-V script, the PXE tree and
-          its dnsmasq example (dnsmasq --test).
+          its dnsmasq example (dnsmasq --test), and the Firecracker bundle: vm-config.json against Firecracker's
+          configuration schema (FC_SCHEMA), the kernel against what Firecracker's ELF loader needs for PVH
+          (firecracker_elf), run.sh (sh -n and its commands).
 Which appliances: those of --apps whose images exist and that serve something (PROFILES); hello only when
 none of them serves. --matrix quick boots the subset `make test` runs; full boots everything."""
 import argparse
@@ -22,6 +29,8 @@ import os
 import re
 import shutil
 import socket
+import stat
+import struct
 import subprocess
 import sys
 import tarfile
@@ -127,6 +136,7 @@ class Images:
         self.iso, self.img = self.path(".iso"), self.path(".img")
         self.vmdk, self.vhdx, self.ova = self.path(".vmdk"), self.path(".vhdx"), self.path(".ova")
         self.ps1, self.pxe = self.path("-hyperv.ps1"), os.path.join(self.dir, "pxe")
+        self.fc = os.path.join(self.dir, "firecracker")
         self.ova_dir = os.path.join(workdir, f"{app}-ova")
         self._lock = threading.Lock()
         self._ova = None
@@ -230,9 +240,225 @@ def boot_test(imgs, kind, mem_mib):
     return run
 
 
+# ------------------------------------------------------------------------------------------------------
+# The Firecracker bundle. Firecracker's --config-file schema (docs/protocols/firecracker.md; Firecracker
+# v1.12.0 to v1.16.1, src/vmm/src/resources.rs `VmmConfig` and src/vmm/src/vmm_config/*.rs): the top level is
+# kebab-case and ignores nothing it does not know only because serde is not told to deny it, but every section
+# denies unknown fields; "boot-source" and "drives" (a list, no default) are required.
+FC_TOP = {"balloon", "drives", "boot-source", "cpu-config", "logger", "machine-config", "metrics", "mmds-config",
+          "network-interfaces", "vsock", "entropy"}
+FC_SCHEMA = {  # section: ({required field: type}, {optional field: type})
+    "boot-source": ({"kernel_image_path": str}, {"initrd_path": str, "boot_args": str}),
+    "machine-config": ({"vcpu_count": int, "mem_size_mib": int},
+                       {"smt": bool, "cpu_template": str, "track_dirty_pages": bool, "huge_pages": str}),
+    "network-interfaces": ({"iface_id": str, "host_dev_name": str},
+                           {"guest_mac": str, "rx_rate_limiter": dict, "tx_rate_limiter": dict}),
+    "vsock": ({"guest_cid": int, "uds_path": str}, {"vsock_id": str}),
+}
+FC_CMDLINE_MAX = 2048          # layout::CMDLINE_MAX_SIZE, including what Firecracker appends (virtio_mmio.device=...)
+FC_HIMEM = 0x100000            # the ELF loader's highmem_start: no entry point or segment below 1 MiB
+XEN_ELFNOTE_PHYS32_ENTRY = 18
+
+
+def fc_config(imgs):
+    try:
+        cfg = json.load(open(os.path.join(imgs.fc, "vm-config.json")))
+    except (OSError, ValueError) as e:
+        raise Failure(f"firecracker/vm-config.json: {e}")
+    return cfg
+
+
+def check_fc_section(name, obj):
+    required, optional = FC_SCHEMA[name]
+    if not isinstance(obj, dict):
+        raise Failure(f"vm-config.json: {name} is not an object")
+    for k, t in required.items():
+        if k not in obj:
+            raise Failure(f"vm-config.json: {name} lacks the required field {k}")
+    for k, v in obj.items():
+        t = required.get(k) or optional.get(k)
+        if t is None:
+            raise Failure(f"vm-config.json: {name}.{k} is not a Firecracker field (sections deny unknown fields)")
+        if v is not None and (not isinstance(v, t) or (t is int and isinstance(v, bool))):
+            raise Failure(f"vm-config.json: {name}.{k} should be {t.__name__}, it is {v!r}")
+
+
+def check_fc_schema(cfg, mem_limit_mib=128):
+    """vm-config.json against Firecracker's schema and this bundle's promises; returns a one-line summary."""
+    unknown = set(cfg) - FC_TOP
+    if unknown:
+        raise Failure(f"vm-config.json: unknown top-level keys {sorted(unknown)} (Firecracker's are kebab-case)")
+    for k in ("boot-source", "drives"):
+        if k not in cfg:
+            raise Failure(f"vm-config.json lacks {k!r}, which Firecracker requires")
+    if not isinstance(cfg["drives"], list):
+        raise Failure("vm-config.json: drives must be a list")
+    check_fc_section("boot-source", cfg["boot-source"])
+    mc = cfg.get("machine-config")
+    if mc is None:
+        raise Failure("vm-config.json has no machine-config (vCPUs and memory)")
+    check_fc_section("machine-config", mc)
+    if mc["vcpu_count"] != 1 or not 1 <= mc["mem_size_mib"] <= mem_limit_mib:
+        raise Failure(f"machine-config asks for {mc['vcpu_count']} vCPU(s), {mc['mem_size_mib']} MiB; "
+                      f"the bundle promises 1 vCPU and at most {mem_limit_mib} MiB")
+    nets = cfg.get("network-interfaces")
+    if not isinstance(nets, list) or len(nets) != 1:
+        raise Failure("vm-config.json should have exactly one network interface")
+    check_fc_section("network-interfaces", nets[0])
+    mac = nets[0].get("guest_mac")
+    if not mac or not re.fullmatch(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}", mac) or int(mac[:2], 16) & 1:
+        raise Failure(f"guest_mac {mac!r} is not a unicast MAC written as six colon-separated hex bytes")
+    if cfg.get("vsock") is None:
+        raise Failure("vm-config.json has no vsock device")
+    check_fc_section("vsock", cfg["vsock"])
+    if not 3 <= cfg["vsock"]["guest_cid"] < 0xFFFFFFFF:
+        raise Failure(f"vsock guest_cid {cfg['vsock']['guest_cid']} is not a guest CID (3 and up)")
+    args = cfg["boot-source"].get("boot_args") or ""
+    if not all(32 <= ord(c) < 127 for c in args) or len(args) > FC_CMDLINE_MAX - 256:
+        raise Failure(f"boot_args must be printable ASCII and leave room for Firecracker's additions: {args!r}")
+    return (f"{mc['vcpu_count']} vCPU, {mc['mem_size_mib']} MiB, {nets[0]['host_dev_name']} {mac}, "
+            f"boot_args {args!r}")
+
+
+def firecracker_elf(path, mem_mib):
+    """What Firecracker's ELF loader (rust-vmm linux-loader, Elf::load) checks and does, applied to the kernel:
+    ELF magic, little-endian, 56-byte program headers after the ELF header, the entry point at or above 1 MiB;
+    PT_LOAD segments copied to p_paddr (so they must fit below mem_mib); every PT_NOTE segment is parsed and the
+    last one decides, so the last PT_NOTE must hold the Xen PHYS32_ENTRY note (else no PVH: Firecracker would
+    jump to the ELF entry in 64-bit mode). Returns the PVH entry address."""
+    data = open(path, "rb").read()
+    if data[:4] != b"\x7fELF" or data[5] != 1:
+        raise Failure(f"{os.path.basename(path)} is not a little-endian ELF")
+    e_entry, e_phoff = struct.unpack_from("<QQ", data, 24)
+    e_phentsize, e_phnum = struct.unpack_from("<HH", data, 54)
+    if e_phentsize != 56 or e_phoff < 64:
+        raise Failure(f"program headers of {e_phentsize} bytes at {e_phoff}: not what the loader accepts")
+    if e_entry < FC_HIMEM:
+        raise Failure(f"ELF entry {e_entry:#x} is below 1 MiB; Firecracker refuses it")
+    pvh, end = None, 0
+    for i in range(e_phnum):
+        p_type, _, p_offset, _, p_paddr, p_filesz, p_memsz, _ = struct.unpack_from("<IIQQQQQQ", data, e_phoff + 56 * i)
+        if p_type == 1 and p_filesz:
+            if p_paddr < FC_HIMEM:
+                raise Failure(f"PT_LOAD at {p_paddr:#x}, below 1 MiB")
+            end = max(end, p_paddr + p_memsz)
+        elif p_type == 4:
+            pvh, off = None, p_offset   # the loader keeps only the last PT_NOTE's answer
+            while off + 12 <= p_offset + p_filesz:
+                namesz, descsz, ntype = struct.unpack_from("<III", data, off)
+                name = data[off + 12:off + 12 + namesz]
+                desc = off + 12 + ((namesz + 3) & ~3)
+                if ntype == XEN_ELFNOTE_PHYS32_ENTRY and name == b"Xen\0" and descsz >= 4:
+                    pvh = struct.unpack_from("<I", data, desc)[0]
+                    break
+                off = desc + ((descsz + 3) & ~3)
+    if pvh is None:
+        raise Failure("the last PT_NOTE segment has no Xen PHYS32_ENTRY note: Firecracker would not boot it by PVH")
+    if end > mem_mib << 20:
+        raise Failure(f"the kernel's segments end at {end:#x}, beyond {mem_mib} MiB of guest memory")
+    return pvh
+
+
+def check_firecracker_files(imgs, mem_mib):
+    def run(workdir):
+        cfg = fc_config(imgs)
+        summary = check_fc_schema(cfg, mem_mib)
+        kernel = os.path.join(imgs.fc, cfg["boot-source"]["kernel_image_path"])
+        if os.path.isabs(cfg["boot-source"]["kernel_image_path"]) or not os.path.isfile(kernel):
+            raise Failure("kernel_image_path must name the kernel inside the bundle (run.sh starts Firecracker there)")
+        if sha256(kernel) != sha256(os.path.join(imgs.pxe, "boot", f"{imgs.app}.elf")):
+            raise Failure("the bundle's kernel differs from the one in the other images")
+        pvh = firecracker_elf(kernel, cfg["machine-config"]["mem_size_mib"])
+        run_sh = os.path.join(imgs.fc, "run.sh")
+        if not os.stat(run_sh).st_mode & stat.S_IXUSR:
+            raise Failure("run.sh is not executable")
+        sh(["sh", "-n", run_sh], "sh -n run.sh")
+        text = open(run_sh).read()
+        tap = cfg["network-interfaces"][0]["host_dev_name"]
+        for needle in [f"TAP={tap}", "ip tuntap add dev \"$TAP\" mode tap", "--no-api --config-file vm-config.json"]:
+            if needle not in text:
+                raise Failure(f"run.sh lacks {needle!r}")
+        if "skerry-vsock" not in open(os.path.join(imgs.fc, "README.txt")).read():
+            raise Failure("firecracker/README.txt does not say how to reach the appliance over vsock")
+        return f"{summary}; PVH entry {pvh:#x}; run.sh ok"
+    return run
+
+
+def fc_guest_net(boot_args):
+    """The slirp network that stands in for the bundle's tap: the guest's static ip= and gw= from boot_args."""
+    ip = re.search(r"\bip=([\d.]+)/(\d+)", boot_args)
+    gw = re.search(r"\bgw=([\d.]+)", boot_args)
+    if not ip or not gw:
+        raise Failure(f"boot_args {boot_args!r} carry no static ip=/gw= (Firecracker has no DHCP server)")
+    net = ".".join(ip.group(1).split(".")[:3]) + ".0/24"
+    return ip.group(1), gw.group(1), net
+
+
+def boot_firecracker_microvm(imgs, acpi):
+    app = imgs.app
+    prof = PROFILES.get(app, Profile())
+
+    def run(workdir):
+        cfg = fc_config(imgs)
+        boot_args = cfg["boot-source"].get("boot_args") or ""
+        mc, nic = cfg["machine-config"], cfg["network-interfaces"][0]
+        guest_ip, gw, net = fc_guest_net(boot_args)
+        netdev = f"user,id=n0,net={net},host={gw}"
+        hostport = None
+        if prof.port:
+            hostport = free_port()
+            netdev += f",hostfwd=tcp:127.0.0.1:{hostport}-{guest_ip}:{prof.port}"
+        kernel = pvh_only(os.path.join(imgs.fc, cfg["boot-source"]["kernel_image_path"]), workdir, app)
+        machine = "microvm" + ("" if acpi else ",acpi=off")
+        # Firecracker appends virtio_mmio.device=<size>@<addr>:<irq> for every device, with ACPI or without.
+        # QEMU's microvm does so only without ACPI; with ACPI we append what it would have: the one device sits
+        # on the last of its 24 transports (virtio-mmio-bus.23 in `info qtree`), 0xfeb00000 + 23 * 512, wired to
+        # GSI 24 + 23 on the second I/O APIC (hw/i386/microvm.c, QEMU 7.2).
+        append = boot_args + (" virtio_mmio.device=512@0xfeb02e00:47" if acpi else "")
+        args = ["-M", machine, "-global", "virtio-mmio.force-legacy=false", "-smp", str(mc["vcpu_count"]),
+                "-kernel", kernel, "-append", append,
+                "-netdev", netdev, "-device", f"virtio-net-device,netdev=n0,mac={nic['guest_mac']}"]
+        t0 = time.monotonic()
+        g = Guest(args, f"{app}-firecracker-microvm{'' if acpi else '-noacpi'}", workdir, mem=f"{mc['mem_size_mib']}M")
+        try:
+            expect(g, rf"Skerry \S+ \({re.escape(app)}\)", BOOT_TIMEOUT, what=f"the {app} banner")
+            expect(g, r"boot: PVH", 10, what="a PVH boot")
+            if prof.port:
+                # An appliance without a NIC says so at once: fail then, not at the timeout.
+                m = expect(g, rf"{app}: ready on {re.escape(guest_ip)} port {prof.port}\b|(?P<down>{app}: no network)",
+                           SERVE_TIMEOUT, what=f"{app} ready on the bundle's address {guest_ip}")
+                if m.group("down"):
+                    raise Failure(f"{app} found no NIC on microvm (virtio-net on virtio-mmio); last lines:\n    " +
+                                  "\n    ".join(g.log().splitlines()[-12:]))
+            else:
+                expect(g, ready_pattern(app), SERVE_TIMEOUT, what=f"{app} ready")
+            ready = time.monotonic() - t0
+            detail = f"ready on {guest_ip} {ready:.1f} s after QEMU started"
+            if prof.check:
+                detail += "; " + prof.check(hostport)
+            return detail
+        finally:
+            g.kill()
+    return run
+
+
+def pvh_only(kernel, workdir, app):
+    """QEMU's -kernel tries Multiboot1 before the PVH note (also on microvm); Firecracker never looks at
+    Multiboot. A copy with the Multiboot1 magic cleared makes QEMU take the PVH path Firecracker takes."""
+    data = bytearray(open(kernel, "rb").read())
+    off = data.find(struct.pack("<I", 0x1BADB002))
+    if 0 <= off < 8192:
+        data[off:off + 4] = b"\0\0\0\0"
+    path = os.path.join(workdir, f"{app}-firecracker-pvh.elf")
+    open(path, "wb").write(data)
+    return path
+
+
 BOOT_KINDS_FULL = ["iso-bios", "iso-uefi", "img-bios", "img-uefi", "vmdk-bios", "ova-vmdk-bios", "vhdx-bios",
                    "vhdx-uefi", "pxe-bios", "pxe-uefi"]
 BOOT_KINDS_QUICK = ["iso-bios", "iso-uefi", "vhdx-uefi", "ova-vmdk-bios", "pxe-bios", "pxe-uefi"]
+FC_KINDS_FULL = {"firecracker-microvm": True, "firecracker-microvm-noacpi": False}   # kind: ACPI on
+FC_KINDS_QUICK = {"firecracker-microvm": True}
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -247,7 +473,9 @@ def check_sums(imgs):
             listed.add(m.group(2))
             if sha256(os.path.join(imgs.dir, m.group(2))) != m.group(1):
                 raise Failure(f"SHA256SUMS: {m.group(2)} does not match")
-        for f in [imgs.iso, imgs.img, imgs.vmdk, imgs.vhdx, imgs.ova, imgs.ps1, os.path.join(imgs.pxe, "boot.ipxe")]:
+        for f in [imgs.iso, imgs.img, imgs.vmdk, imgs.vhdx, imgs.ova, imgs.ps1, os.path.join(imgs.pxe, "boot.ipxe"),
+                  os.path.join(imgs.fc, "vm-config.json"), os.path.join(imgs.fc, "run.sh"),
+                  os.path.join(imgs.fc, f"{imgs.app}.elf")]:
             if os.path.relpath(f, imgs.dir) not in listed:
                 raise Failure(f"SHA256SUMS does not list {os.path.relpath(f, imgs.dir)}")
         return f"{len(listed)} files match"
@@ -429,11 +657,15 @@ def main():
     for kind in sorted(kinds, key=lambda k: not k.endswith("uefi")):
         for a in booted:
             tests.append((f"image-{a}-{kind}", boot_test(imgs[a], kind, args.mem_mib)))
+    for kind, acpi in (FC_KINDS_FULL if args.matrix == "full" else FC_KINDS_QUICK).items():
+        for a in booted:
+            tests.append((f"image-{a}-{kind}", boot_firecracker_microvm(imgs[a], acpi)))
     for a in have:
         tests += [(f"image-{a}-sha256sums", check_sums(imgs[a])),
                   (f"image-{a}-disk-formats", check_disk_formats(imgs[a])),
                   (f"image-{a}-ova", check_ova(imgs[a])),
-                  (f"image-{a}-hyperv-pxe-files", check_hyperv_and_pxe(imgs[a]))]
+                  (f"image-{a}-hyperv-pxe-files", check_hyperv_and_pxe(imgs[a])),
+                  (f"image-{a}-firecracker-files", check_firecracker_files(imgs[a], args.mem_mib))]
     tests = [(n, f) for n, f in tests if (not args.only or args.only in n) and r.selected(n)]
     t0 = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:

@@ -18,8 +18,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from boot_test import pvh_copy  # noqa: E402
-from qemu_harness import Failure, Guest, Runner, expect, expect_exit  # noqa: E402
+from qemu_harness import Failure, Guest, Runner, expect, expect_exit, pvh_copy  # noqa: E402
 
 BOOT_TIMEOUT = 60
 TSC_MARGIN = 0.10  # TCG: the PIT and PM timer follow the host clock, the TSC the host's TSC; allow 10%

@@ -31,8 +31,9 @@ def slirp_guest(kernel, workdir, name, append="", guest_ip=""):
     return g, tport, uport
 
 
-def echo_bytes(sock, data, chunk=16384, timeout=120):
-    """Send data while reading the echo back; returns what came back (bounded by timeout)."""
+def echo_bytes(sock, data, chunk=16384, timeout=120, progress=None):
+    """Send data while reading the echo back; returns what came back (bounded by timeout). progress(sent,
+    received), when given, is called after each read: a test can act in the middle of the transfer."""
     got = bytearray()
     sent = 0
     sock.setblocking(False)
@@ -52,6 +53,8 @@ def echo_bytes(sock, data, chunk=16384, timeout=120):
             if not b:
                 raise Failure(f"connection closed after {len(got)} of {len(data)} echoed bytes")
             got += b
+            if progress:
+                progress(sent, len(got))
     return bytes(got)
 
 
@@ -209,6 +212,18 @@ class Netns:
     def close(self):
         subprocess.run(f"ip netns del {self.name}", shell=True, capture_output=True)
 
+    @staticmethod
+    def check_possible():
+        if os.geteuid() != 0 or not os.path.exists("/dev/net/tun"):
+            raise Failure("needs root and /dev/net/tun to create a network namespace with a tap device")
+
+    def guest(self, kernel, workdir, name, device="e1000", tap_opts="", machine=()):
+        """A guest inside the namespace on tap0 at 192.168.77.2/24 and fd77::2/64 (MAC 52:54:00:12:34:56)."""
+        return Guest(list(machine) + ["-netdev", f"tap,id=n0,ifname=tap0,script=no,downscript=no{tap_opts}",
+                                      "-device", f"{device},netdev=n0,mac=52:54:00:12:34:56", "-kernel", kernel,
+                                      "-append", "debug_exit=0xf4 ip=192.168.77.2/24 gw=192.168.77.1 ip6=fd77::2/64"],
+                     name, workdir, prefix=("ip", "netns", "exec", self.name))
+
 
 TCP6_CLIENT = r"""
 import random, socket, sys
@@ -280,15 +295,11 @@ print("sent", len(frames) + 500)
 
 def test_netns(kernel):
     def run(workdir):
-        if os.geteuid() != 0 or not os.path.exists("/dev/net/tun"):
-            raise Failure("needs root and /dev/net/tun to create a network namespace with a tap device")
+        Netns.check_possible()
         ns = Netns()
         g = None
         try:
-            g = Guest(["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
-                       "-device", "e1000,netdev=n0,mac=52:54:00:12:34:56", "-kernel", kernel,
-                       "-append", "debug_exit=0xf4 ip=192.168.77.2/24 gw=192.168.77.1 ip6=fd77::2/64"],
-                      "echo-netns", workdir, prefix=("ip", "netns", "exec", ns.name))
+            g = ns.guest(kernel, workdir, "echo-netns")
             wait_ready(g)
             deadline = time.monotonic() + 60
             while ns.sh("ping -c 1 -W 2 192.168.77.2", check=False).returncode != 0:

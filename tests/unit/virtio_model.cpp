@@ -390,8 +390,10 @@ void MmioFront::mmio_write(uint64_t phys, uint64_t value, int) {
     }
 }
 
-bool MmioFront::attach_gsi(uint32_t g, interrupts::Handler h, void* ctx, uint8_t& vector) {
+bool MmioFront::attach_gsi(uint32_t g, bool level, bool active_low, interrupts::Handler h, void* ctx, uint8_t& vector) {
     gsi = g;
+    gsi_level = level;
+    gsi_active_low = active_low;
     handler_ = h;
     handler_ctx_ = ctx;
     vector = 0x40;

@@ -164,7 +164,9 @@ public:
     uint64_t mmio_read(uint64_t phys, int width) override;
     void mmio_write(uint64_t phys, uint64_t value, int width) override;
     bool map_mmio(uint64_t, uint64_t) override { return true; }
-    bool attach_gsi(uint32_t gsi, interrupts::Handler h, void* ctx, uint8_t& vector) override;
+    bool attach_gsi(uint32_t gsi, bool level, bool active_low, interrupts::Handler h, void* ctx,
+                    uint8_t& vector) override;
+    bool gsi_level = false, gsi_active_low = false;
     void detach_gsi(uint32_t, uint8_t) override { handler_ = nullptr; }
     void delay_us(uint64_t) override {}
 

@@ -689,7 +689,8 @@ TEST_P(VirtioMmioTest, EchoesFramesThroughTheRegisters) {
     ASSERT_TRUE(drv->init(*t, o));
     ASSERT_TRUE(drv->start(client));
     EXPECT_EQ(front->gsi, 12u);
-    EXPECT_STREQ(t->interrupt_mode(), "GSI 12");
+    EXPECT_STREQ(t->interrupt_mode(), "GSI 12 (edge, active high)");  // a command-line device: as Linux takes it
+    EXPECT_FALSE(front->gsi_level);
     const auto reply = eth_frame(90, 77);
     client.reply = &reply;
     for (uint32_t i = 0; i < 40; ++i) {
@@ -761,13 +762,13 @@ TEST(VirtioMmioOption, ParsesWhatVmmsWrite) {
 // A DSDT body as QEMU's microvm writes it (Scope(\_SB) { Device(VR23) { _HID "LNRO0005", _UID 23, _CCA 1,
 // _CRS { Memory32Fixed(RW, 0xfeb02e00, 0x200), Interrupt(Consumer, Level, ActiveHigh, Exclusive) { 47 } } } }),
 // built by hand from the AML encodings in docs/protocols/virtio.md §6.3.
-std::vector<uint8_t> microvm_dsdt(uint32_t base, uint32_t irq) {
+std::vector<uint8_t> microvm_dsdt(uint32_t base, uint32_t irq, uint8_t irq_flags = 0x01) {
     std::vector<uint8_t> crs = {0x86, 0x09, 0x00, 0x01};
     for (int i = 0; i < 4; ++i) crs.push_back(static_cast<uint8_t>(base >> (8 * i)));
     for (uint32_t v : {0x200u}) {
         for (int i = 0; i < 4; ++i) crs.push_back(static_cast<uint8_t>(v >> (8 * i)));
     }
-    crs.insert(crs.end(), {0x89, 0x06, 0x00, 0x03, 0x01});
+    crs.insert(crs.end(), {0x89, 0x06, 0x00, irq_flags, 0x01});
     for (int i = 0; i < 4; ++i) crs.push_back(static_cast<uint8_t>(irq >> (8 * i)));
     crs.insert(crs.end(), {0x79, 0x00});
     std::vector<uint8_t> buf = {0x0A, static_cast<uint8_t>(crs.size())};
@@ -801,9 +802,20 @@ TEST(VirtioAcpiScan, FindsMicrovmDevices) {
     EXPECT_EQ(s[0].base, 0xfeb02e00u);
     EXPECT_EQ(s[0].size, 0x200u);
     EXPECT_EQ(s[0].irq, 47u);
+    EXPECT_TRUE(s[0].level);  // flags 0x01 (QEMU): consumer, level (bit 1 clear), active high
+    EXPECT_FALSE(s[0].active_low);
     EXPECT_EQ(s[1].base, 0xfeb02c00u);
     EXPECT_EQ(s[1].irq, 46u);
     EXPECT_EQ(virtio::find_acpi_mmio_devices(aml.data(), aml.size(), s, 1), 1u);  // bounded by max
+}
+
+TEST(VirtioAcpiScan, FirecrackerDescribesEdgeTriggeredLines) {
+    // Firecracker's DSDT: Extended IRQ (consumer, edge, active high, exclusive): flags bits 0 and 1 set.
+    const auto aml = microvm_dsdt(0xc0001000, 5, 0x03);
+    virtio::MmioDeviceSpec s[1];
+    ASSERT_EQ(virtio::find_acpi_mmio_devices(aml.data(), aml.size(), s, 1), 1u);
+    EXPECT_FALSE(s[0].level);
+    EXPECT_FALSE(s[0].active_low);
 }
 
 TEST(VirtioAcpiScan, OtherHidsAndGarbageFindNothingAndNeverReadOutside) {

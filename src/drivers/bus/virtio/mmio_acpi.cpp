@@ -101,6 +101,8 @@ bool parse_crs(const uint8_t* p, const uint8_t* end, MmioDeviceSpec& out) {
                 mem = true;
             } else if (tag == kExtendedInterrupt && n >= 6 && d[1] >= 1 && !irq) {
                 out.irq = le32(d + 2);
+                out.level = !(d[0] & 0x02);    // bit 1: 1 = edge-triggered
+                out.active_low = d[0] & 0x04;  // bit 2: 1 = active low
                 irq = true;
             }
             p += 3 + n;
@@ -109,6 +111,9 @@ bool parse_crs(const uint8_t* p, const uint8_t* end, MmioDeviceSpec& out) {
             if (static_cast<size_t>(end - p) < 1 + n) return false;
             if ((tag >> 3) == 0x04 && n >= 2 && !irq) {  // IRQ descriptor: a 16-bit mask of ISA lines
                 const unsigned mask = static_cast<unsigned>(p[1]) | static_cast<unsigned>(p[2]) << 8;
+                // Without the information byte: edge, active high. With it: bit 0 edge, bit 3 active low.
+                out.level = n >= 3 && !(p[3] & 0x01);
+                out.active_low = n >= 3 && (p[3] & 0x08);
                 for (unsigned i = 0; i < 16; ++i) {
                     if (mask & (1u << i)) {
                         out.irq = i;

@@ -18,6 +18,8 @@ bool MmioTransport::init(const MmioDeviceSpec& spec, MmioEnv& env) {
     base_ = spec.base;
     size_ = spec.size;
     irq_ = spec.irq;
+    level_ = spec.level;
+    active_low_ = spec.active_low;
     snprintf(location_, sizeof location_, "mmio 0x%llx", static_cast<unsigned long long>(base_));
     if (!env.map_mmio(base_, size_)) {
         log::error("virtio %s: cannot map the register window (%llu bytes)", location_,
@@ -87,12 +89,13 @@ uint32_t MmioTransport::read_isr() {
 bool MmioTransport::attach_interrupts(uint16_t, IrqCallback callback, void* context) {
     callback_ = callback;
     callback_context_ = context;
-    if (!env_->attach_gsi(irq_, on_interrupt, this, vector_)) {
+    if (!env_->attach_gsi(irq_, level_, active_low_, on_interrupt, this, vector_)) {
         vector_ = 0;
         snprintf(irq_mode_, sizeof irq_mode_, "none (polled)");
         return false;
     }
-    snprintf(irq_mode_, sizeof irq_mode_, "GSI %u", irq_);
+    snprintf(irq_mode_, sizeof irq_mode_, "GSI %u (%s, active %s)", irq_, level_ ? "level" : "edge",
+             active_low_ ? "low" : "high");
     return true;
 }
 

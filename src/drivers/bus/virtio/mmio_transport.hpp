@@ -17,8 +17,10 @@ namespace skerry::virtio {
 class MmioEnv {
 public:
     virtual bool map_mmio(uint64_t phys, uint64_t size) = 0;
-    // Routes interrupt line `gsi` to a new vector running handler(context). False when it cannot.
-    virtual bool attach_gsi(uint32_t gsi, interrupts::Handler handler, void* context, uint8_t& vector) = 0;
+    // Routes interrupt line `gsi` (its trigger mode and polarity) to a new vector running handler(context). False when
+    // it cannot.
+    virtual bool attach_gsi(uint32_t gsi, bool level, bool active_low, interrupts::Handler handler, void* context,
+                            uint8_t& vector) = 0;
     virtual void detach_gsi(uint32_t gsi, uint8_t vector) = 0;
     virtual void delay_us(uint64_t us) = 0;
 
@@ -87,10 +89,11 @@ private:
     MmioEnv* env_ = nullptr;
     uint64_t base_ = 0, size_ = 0;
     uint32_t irq_ = 0;
+    bool level_ = false, active_low_ = false;
     uint32_t version_ = 0;
     uint32_t type_ = 0;
     char location_[32] = {};
-    char irq_mode_[24] = "none (polled)";
+    char irq_mode_[40] = "none (polled)";
     IrqCallback callback_ = nullptr;
     void* callback_context_ = nullptr;
     uint8_t vector_ = 0;

@@ -118,7 +118,7 @@ bool parse_mmio_device(const char* value, size_t len, MmioDeviceSpec& out) {
     if (p != end) return false;
     // A register window holds at least the registers up to the configuration space; it must not wrap.
     if (size < 0x100 || base + size < base || irq > 255) return false;
-    out = MmioDeviceSpec{base, size, static_cast<uint32_t>(irq)};
+    out = MmioDeviceSpec{base, size, static_cast<uint32_t>(irq), false, false};
     return true;
 }
 

@@ -102,6 +102,11 @@ bool initialise(Transport& t, uint64_t wanted, uint64_t& negotiated, const char*
 struct MmioDeviceSpec {
     uint64_t base, size;
     uint32_t irq;
+    // How the line signals. A command-line device is edge-triggered, active high, as Linux takes an ISA line without
+    // other information (Firecracker signals by irqfd pulses; QEMU's IOAPIC delivers every raise of an edge line,
+    // so its level-held line works too); an ACPI-described one says (QEMU's microvm: level; Firecracker: edge).
+    bool level = false;
+    bool active_low = false;
 };
 bool parse_mmio_device(const char* value, size_t len, MmioDeviceSpec& out);
 // virtio-MMIO devices an ACPI DSDT describes (§6.3): Device objects whose _HID is "LNRO0005", with the window and

@@ -23,11 +23,11 @@ constexpr log::Logger kLog{"virtio"};
 class KernelMmioEnv final : public MmioEnv {
 public:
     bool map_mmio(uint64_t phys, uint64_t size) override { return paging::map_mmio(phys, size); }
-    bool attach_gsi(uint32_t gsi, interrupts::Handler handler, void* context, uint8_t& vector) override {
+    bool attach_gsi(uint32_t gsi, bool level, bool active_low, interrupts::Handler handler, void* context,
+                    uint8_t& vector) override {
         vector = interrupts::allocate_vector(handler, context);
         if (!vector) return false;
-        // A virtio-MMIO line is level-triggered, active high (QEMU's microvm describes it so in its DSDT).
-        if (!apic::route_gsi(gsi, vector, true, false)) {
+        if (!apic::route_gsi(gsi, vector, level, active_low)) {
             interrupts::free_vector(vector);
             vector = 0;
             return false;
@@ -86,7 +86,13 @@ void add_acpi_devices(Found& f) {
     const size_t n = find_acpi_mmio_devices(hdr + 36, len - 36, specs, kMaxSpecs);
     for (size_t i = 0; i < n; ++i) {
         bool known = false;
-        for (size_t k = 0; k < f.count; ++k) known = known || f.specs[k].base == specs[i].base;
+        for (size_t k = 0; k < f.count; ++k) {
+            if (f.specs[k].base != specs[i].base) continue;
+            known = true;
+            // Also on the command line (Firecracker writes both): the DSDT knows how the line signals.
+            f.specs[k].level = specs[i].level;
+            f.specs[k].active_low = specs[i].active_low;
+        }
         if (known || f.count == kMaxSpecs) continue;
         kLog.debug("acpi: virtio-mmio device at 0x%llx irq %u", static_cast<unsigned long long>(specs[i].base),
                    specs[i].irq);

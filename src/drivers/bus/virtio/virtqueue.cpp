@@ -27,7 +27,8 @@ bool Virtqueue::create(uint16_t index, uint16_t size, bool event_idx, bool legac
     destroy();
     if (size < 2 || size > kMaxSize || (size & (size - 1)) != 0) return false;
     const QueueLayout l = queue_layout(size, legacy);
-    if (!dma::alloc(l.total, mem_, 4096)) return false;
+    // A legacy queue is given to the device as a 32-bit page frame number: below 16 TiB.
+    if (!dma::alloc(l.total, mem_, 4096, legacy ? (1ull << 44) : ~0ull)) return false;
     auto* base = static_cast<uint8_t*>(mem_.virt);
     desc_ = reinterpret_cast<volatile Desc*>(base);
     avail_flags_ = reinterpret_cast<volatile uint16_t*>(base + l.avail);
