@@ -182,6 +182,7 @@ test:
 	$(Q)$(MAKE) --no-print-directory test-iperf
 	$(Q)$(MAKE) --no-print-directory test-virtio
 	$(Q)$(MAKE) --no-print-directory test-vsock-linux
+	$(Q)$(MAKE) --no-print-directory test-vsock
 	$(Q)$(MAKE) --no-print-directory fuzz-http
 	$(Q)$(MAKE) --no-print-directory fuzz-hyperv
 	$(Q)$(MAKE) --no-print-directory fuzz-vsock

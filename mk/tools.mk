@@ -13,7 +13,7 @@ build/tools/skerry-vsock: tools/skerry-vsock/skerry-vsock.py
 	@mkdir -p $(dir $@)
 	$(Q)$(PYTHON) -m py_compile $< && install -m 755 $< $@
 
-.PHONY: tools test-vsock-linux
+.PHONY: tools test-vsock-linux test-vsock
 tools: $(TOOL_BINS)
 
 # The vsock backend and skerry-vsock against a driver we did not write: Debian's Linux guest (its
@@ -22,3 +22,10 @@ test-vsock-linux: $(TOOL_BINS)
 	$(Q)bash scripts/bench/linux_guest.sh build/linux-guest
 	@echo "== vsock: backend and skerry-vsock against the Linux guest's virtio-vsock driver"
 	$(Q)$(PYTHON) tests/qemu/vsock_linux_test.py --linux build/linux-guest --tools build/tools $(if $(VSOCK_FULL),--full)
+
+# Skerry's virtio-vsock driver, vsock socket family and appliances (echo, http, iperf3) through the same backend and
+# skerry-vsock, on q35 and microvm, with no NIC (tests/qemu/vsock_test.py).
+test-vsock: $(TOOL_BINS) build/appliances/echo.elf build/appliances/http.elf build/appliances/iperf.elf
+	@echo "== vsock: Skerry's appliances over virtio-vsock (q35 PCI, microvm MMIO) through the backend and skerry-vsock"
+	$(Q)$(PYTHON) tests/qemu/vsock_test.py --echo build/appliances/echo.elf --http build/appliances/http.elf \
+	    --iperf build/appliances/iperf.elf --tools build/tools

@@ -207,10 +207,14 @@ size_t Driver::reclaim_tx() {
 bool Driver::flush() {
     if (!running_) return false;
     bool did = false;
+    // The engine waits for a free transmit slot: interrupt when everything in flight is sent (whether or not anything
+    // new went out in this iteration), or poll at once if that already happened.
+    if (tx_waiting_ && interrupts_on_) {
+        const uint16_t in_flight = txq_.in_flight();
+        if (in_flight == 0 || !txq_.enable_interrupts_after(in_flight)) polling_ = true;
+    }
     if (tx_dirty_) {
         tx_dirty_ = false;
-        // Interrupt when everything in flight is sent, so a waiting engine hears of free slots.
-        if (interrupts_on_ && tx_waiting_ && !txq_.enable_interrupts_after(txq_.in_flight())) polling_ = true;
         if (txq_.kick_needed()) {
             t_->notify(kTxQueue);
             did = true;
