@@ -39,7 +39,7 @@ import time
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(__file__))
-from qemu_harness import Failure, Guest, Runner, expect, free_port, connect  # noqa: E402
+from qemu_harness import Failure, Guest, Runner, connect, expect, free_port, pvh_copy  # noqa: E402
 
 BOOT_TIMEOUT = 150       # a UEFI boot is ~15 s alone under TCG; two run at once
 SERVE_TIMEOUT = 90       # from boot to "ready" (DHCP included)
@@ -408,7 +408,8 @@ def boot_firecracker_microvm(imgs, acpi):
         if prof.port:
             hostport = free_port()
             netdev += f",hostfwd=tcp:127.0.0.1:{hostport}-{guest_ip}:{prof.port}"
-        kernel = pvh_only(os.path.join(imgs.fc, cfg["boot-source"]["kernel_image_path"]), workdir, app)
+        # Firecracker never looks at Multiboot; QEMU tries it first (also on microvm): the harness's PVH-only copy.
+        kernel = pvh_copy(os.path.join(imgs.fc, cfg["boot-source"]["kernel_image_path"]), workdir)
         machine = "microvm" + ("" if acpi else ",acpi=off")
         # Firecracker appends virtio_mmio.device=<size>@<addr>:<irq> for every device, with ACPI or without.
         # QEMU's microvm does so only without ACPI; with ACPI we append what it would have: the one device sits
@@ -440,18 +441,6 @@ def boot_firecracker_microvm(imgs, acpi):
         finally:
             g.kill()
     return run
-
-
-def pvh_only(kernel, workdir, app):
-    """QEMU's -kernel tries Multiboot1 before the PVH note (also on microvm); Firecracker never looks at
-    Multiboot. A copy with the Multiboot1 magic cleared makes QEMU take the PVH path Firecracker takes."""
-    data = bytearray(open(kernel, "rb").read())
-    off = data.find(struct.pack("<I", 0x1BADB002))
-    if 0 <= off < 8192:
-        data[off:off + 4] = b"\0\0\0\0"
-    path = os.path.join(workdir, f"{app}-firecracker-pvh.elf")
-    open(path, "wb").write(data)
-    return path
 
 
 BOOT_KINDS_FULL = ["iso-bios", "iso-uefi", "img-bios", "img-uefi", "vmdk-bios", "ova-vmdk-bios", "vhdx-bios",
