@@ -66,6 +66,7 @@ void NetModel::write_features(uint64_t f) {
 }
 
 uint8_t NetModel::config_byte(uint32_t off) const {
+    if (!config.empty()) return off < config.size() ? config[off] : 0;
     if (off < 6) return mac[off];
     if (off == 6 || off == 7) return static_cast<uint8_t>(status_field >> (8 * (off - 6)));
     if (off == 8) return 1;
@@ -75,7 +76,7 @@ uint8_t NetModel::config_byte(uint32_t off) const {
 }
 
 bool NetModel::setup_queue(uint16_t qi, uint16_t size, const QueueAddresses& a) {
-    if (qi >= 2) return false;
+    if (qi >= kQueues) return false;
     if (!legacy && !(status & kStatusFeaturesOk)) violation("queue set-up before FEATURES_OK");
     if (size == 0 || size > q[qi].max || (size & (size - 1))) {
         violation("queue size not a power of two within the maximum");
@@ -94,7 +95,7 @@ bool NetModel::setup_queue(uint16_t qi, uint16_t size, const QueueAddresses& a) 
 }
 
 void NetModel::notify(uint16_t qi) {
-    if (qi >= 2) {
+    if (qi >= kQueues) {
         violation("notification for a queue that does not exist");
         return;
     }
@@ -219,6 +220,49 @@ bool NetModel::deliver(const std::vector<uint8_t>& frame, uint8_t flags, uint16_
     }
     push_used(0, head, len_override >= 0 ? static_cast<uint32_t>(len_override) : static_cast<uint32_t>(bytes.size()));
     return true;
+}
+
+bool NetModel::deliver_raw(uint16_t qi, const std::vector<uint8_t>& bytes, int64_t len_override) {
+    Queue& x = q[qi];
+    if (!x.ready || !(status & kStatusDriverOk)) return false;
+    const uint16_t avail = avail_idx(qi);
+    if (avail == x.last_avail) {
+        ++rx_dropped_no_buffer;
+        return false;
+    }
+    const uint16_t head = rd16(ptr(x.addr.avail) + 4 + 2 * (x.last_avail % x.size));
+    ++x.last_avail;
+    if (x.held.count(head)) violation("a head made available again while the device holds it");
+    x.held.insert(head);
+    std::vector<std::pair<uint64_t, uint32_t>> bufs;
+    if (!read_chain(qi, head, true, bufs)) return false;
+    size_t off = 0;
+    for (auto& [addr, len] : bufs) {
+        const size_t n = std::min<size_t>(len, bytes.size() - off);
+        memcpy(ptr(addr), bytes.data() + off, n);
+        off += n;
+    }
+    if (off < bytes.size()) violation("a buffer too small for the packet");
+    push_used(qi, head, len_override >= 0 ? static_cast<uint32_t>(len_override) : static_cast<uint32_t>(off));
+    return true;
+}
+
+std::vector<std::vector<uint8_t>> NetModel::take_raw(uint16_t qi) {
+    std::vector<std::vector<uint8_t>> out;
+    Queue& x = q[qi];
+    if (!x.ready) return out;
+    while (x.last_avail != avail_idx(qi)) {
+        const uint16_t head = rd16(ptr(x.addr.avail) + 4 + 2 * (x.last_avail % x.size));
+        ++x.last_avail;
+        std::vector<std::pair<uint64_t, uint32_t>> bufs;
+        if (!read_chain(qi, head, false, bufs)) return out;
+        std::vector<uint8_t> all;
+        for (auto& [addr, len] : bufs) all.insert(all.end(), ptr(addr), ptr(addr) + len);
+        out.push_back(std::move(all));
+        x.held.insert(head);
+        push_used(qi, head, 0);
+    }
+    return out;
 }
 
 size_t NetModel::process_tx() {

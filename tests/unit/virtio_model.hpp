@@ -58,6 +58,8 @@ public:
     uint16_t status_field = 1;  // LINK_UP
     uint16_t mtu = 1500;
     uint32_t generation = 0;
+    uint32_t type = kTypeNet;
+    std::vector<uint8_t> config;  // when not empty: the configuration space instead of virtio-net's (vsock: the CID)
     bool legacy;
 
     // Handshake state.
@@ -66,7 +68,8 @@ public:
     bool features_written = false;
     bool refuse_features_ok = false;  // the device does not accept the driver's feature set
     int resets = 0;
-    Queue q[2];
+    static constexpr uint16_t kQueues = 3;  // virtio-net uses two; virtio-vsock three (its event queue)
+    Queue q[kQueues];
 
     // Interrupts: sources as virtio::kIrq* bits.
     std::function<void(uint32_t)> interrupt;
@@ -93,6 +96,10 @@ public:
     // `len_override` the used length written is that instead of the real one. False when no buffer is available.
     bool deliver(const std::vector<uint8_t>& frame, uint8_t flags = 0, uint16_t num_buffers = 1,
                  uint16_t csum_start = 0, uint16_t csum_offset = 0, int64_t len_override = -1);
+    // Raw packets for devices without the net header (vsock): `bytes` into the next chain of queue qi (len_override:
+    // the used length written instead), and every available chain of qi taken (device-readable) as bytes.
+    bool deliver_raw(uint16_t qi, const std::vector<uint8_t>& bytes, int64_t len_override = -1);
+    std::vector<std::vector<uint8_t>> take_raw(uint16_t qi);
     // Consumes every available transmit chain into sent (applying NEEDS_CSUM as a device would). Returns how many.
     size_t process_tx();
     // Misbehaviour.
@@ -120,7 +127,7 @@ private:
 class DirectTransport final : public Transport {
 public:
     explicit DirectTransport(NetModel& m, const char* kind = "model") : m_(m), kind_(kind) {}
-    uint32_t device_type() const override { return kTypeNet; }
+    uint32_t device_type() const override { return m_.type; }
     const char* location() const override { return "model 0"; }
     const char* kind() const override { return kind_; }
     bool legacy() const override { return m_.legacy; }
@@ -144,7 +151,7 @@ public:
     }
     void detach_interrupts() override { m_.interrupt = nullptr; }
     const char* interrupt_mode() const override { return with_interrupts ? "model" : "none (polled)"; }
-    uint16_t max_queue_size(uint16_t q) override { return q < 2 && !m_.q[q].ready ? m_.q[q].max : 0; }
+    uint16_t max_queue_size(uint16_t q) override { return q < NetModel::kQueues && !m_.q[q].ready ? m_.q[q].max : 0; }
     bool setup_queue(uint16_t q, uint16_t size, const QueueAddresses& a) override { return m_.setup_queue(q, size, a); }
     void notify(uint16_t q) override { m_.notify(q); }
     uint32_t read_isr() override { return m_.read_isr(); }
