@@ -55,7 +55,9 @@ void echo_closed(Conn&, net::Error why, void* ctx) {
     ++static_cast<Echo*>(ctx)->closed;
     static_cast<Echo*>(ctx)->why = why;
 }
-void echo_accept(Engine&, Conn& c, void* ctx) { c.set_handlers(ConnHandlers{nullptr, echo_readable, nullptr, echo_closed}, ctx); }
+void echo_accept(Engine&, Conn& c, void* ctx) {
+    c.set_handlers(ConnHandlers{nullptr, echo_readable, nullptr, echo_closed}, ctx);
+}
 
 class VirtioVsockTest : public ::testing::Test {
 protected:
@@ -146,7 +148,7 @@ TEST_F(VirtioVsockTest, UntrustedLengthsAndCidsAreDropped) {
     ASSERT_TRUE(model->deliver_raw(0, packet(Op::Request, 1000, 7, {}, 99)));  // not our CID
     settle();
     EXPECT_EQ(drv->engine().counters().rx_bad, 1u);
-    EXPECT_TRUE(sent().empty());  // none of these were answered
+    EXPECT_TRUE(sent().empty());                                  // none of these were answered
     EXPECT_EQ(model->avail_idx(0) - model->q[0].last_avail, 64);  // every buffer went back to the device
 }
 
@@ -183,7 +185,9 @@ TEST_F(VirtioVsockTest, AFullTransmitQueueHoldsTheEngineBack) {
     uint32_t fwd = 0;
     for (size_t off = 0; off < data.size(); off += 4000) {
         const size_t n = std::min<size_t>(4000, data.size() - off);
-        ASSERT_TRUE(model->deliver_raw(0, packet(Op::Rw, 1000, 7, std::vector<uint8_t>(data.begin() + off, data.begin() + off + n), 3, fwd)));
+        ASSERT_TRUE(
+            model->deliver_raw(0, packet(Op::Rw, 1000, 7,
+                                         std::vector<uint8_t>(data.begin() + off, data.begin() + off + n), 3, fwd)));
         settle();
     }
     std::vector<uint8_t> back;
@@ -191,7 +195,8 @@ TEST_F(VirtioVsockTest, AFullTransmitQueueHoldsTheEngineBack) {
         last_payloads.clear();
         const auto hs = sent();  // the device takes the packets: slots free, the engine goes on
         for (size_t i = 0; i < hs.size(); ++i) {
-            if (hs[i].op == static_cast<uint16_t>(Op::Rw)) back.insert(back.end(), last_payloads[i].begin(), last_payloads[i].end());
+            if (hs[i].op == static_cast<uint16_t>(Op::Rw))
+                back.insert(back.end(), last_payloads[i].begin(), last_payloads[i].end());
         }
     }
     EXPECT_EQ(back, data);
