@@ -41,6 +41,16 @@ struct QueueLayout {
 };
 QueueLayout queue_layout(uint16_t size, bool legacy);
 
+// The size to give a queue whose device allows `max` entries when the driver would like `want`: a legacy queue has
+// exactly the device's size (§4.3); a modern one the largest power of two within both.
+constexpr uint16_t queue_size_for(uint16_t want, uint16_t max, bool legacy) {
+    if (legacy) return max;
+    const uint16_t limit = want < max ? want : max;
+    uint16_t p = 1;
+    while (static_cast<uint32_t>(p) * 2 <= limit) p = static_cast<uint16_t>(p * 2);
+    return p;
+}
+
 // vring_need_event (§4.6): with EVENT_IDX, whether moving an index from `old_idx` to `new_idx` crosses `event`.
 constexpr bool need_event(uint16_t event, uint16_t new_idx, uint16_t old_idx) {
     return static_cast<uint16_t>(new_idx - event - 1) < static_cast<uint16_t>(new_idx - old_idx);

@@ -22,12 +22,6 @@ constexpr uint8_t kDefaultMac[6] = {0x02, 0x00, 0x5e, 0x10, 0x00, 0x01};  // loc
 
 uint64_t phys_of(const void* p) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)); }
 
-uint16_t floor_pow2(uint16_t v) {
-    uint16_t p = 1;
-    while (static_cast<uint32_t>(p) * 2 <= v) p = static_cast<uint16_t>(p * 2);
-    return p;
-}
-
 bool frame_byte(const net::TxFrame& f, uint32_t off, uint8_t& out) {
     for (size_t i = 0; i < f.count; ++i) {
         if (off < f.segs[i].len) {
@@ -223,12 +217,8 @@ bool Driver::setup_queues() {
     }
     const bool legacy = t_->legacy();
     const bool event_idx = features_ & bit(virtio::kFeatureEventIdx);
-    // Legacy queues have exactly the device's size; modern ones may be smaller (a power of two).
-    auto pick = [&](uint16_t want, uint16_t max) -> uint16_t {
-        if (legacy) return max;
-        return floor_pow2(want < max ? want : max);
-    };
-    const uint16_t rsize = pick(opt_.rx_ring, rmax), tsize = pick(opt_.tx_ring, tmax);
+    const uint16_t rsize = virtio::queue_size_for(opt_.rx_ring, rmax, legacy),
+                   tsize = virtio::queue_size_for(opt_.tx_ring, tmax, legacy);
     if (rsize > virtio::Virtqueue::kMaxSize || tsize > virtio::Virtqueue::kMaxSize || (rsize & (rsize - 1)) ||
         (tsize & (tsize - 1))) {
         log::error("%s: unsupported queue sizes %u/%u", name_, rsize, tsize);

@@ -20,12 +20,6 @@ constexpr uint64_t kWatchdogNs = 1000000000ull, kPollNs = 1000000ull;
 void* token_of(uint16_t i) { return reinterpret_cast<void*>(static_cast<uintptr_t>(i) + 1); }
 uint16_t index_of(void* t) { return static_cast<uint16_t>(reinterpret_cast<uintptr_t>(t) - 1); }
 
-uint16_t floor_pow2(uint16_t v) {
-    uint16_t p = 1;
-    while (static_cast<uint32_t>(p) * 2 <= v) p = static_cast<uint16_t>(p * 2);
-    return p;
-}
-
 }  // namespace
 
 Driver::~Driver() {
@@ -74,10 +68,9 @@ bool Driver::setup_queues() {
         log::error("%s: the device lacks a queue (sizes %u, %u, %u)", name_, rmax, tmax, emax);
         return false;
     }
-    auto pick = [&](uint16_t want, uint16_t max) -> uint16_t {
-        return legacy ? max : floor_pow2(want < max ? want : max);
-    };
-    const uint16_t rs = pick(opt_.rx_ring, rmax), ts = pick(opt_.tx_ring, tmax), es = pick(kEventBuffers, emax);
+    const uint16_t rs = virtio::queue_size_for(opt_.rx_ring, rmax, legacy),
+                   ts = virtio::queue_size_for(opt_.tx_ring, tmax, legacy),
+                   es = virtio::queue_size_for(kEventBuffers, emax, legacy);
     if (!rxq_.create(kRxQueue, rs, event_idx, legacy) || !txq_.create(kTxQueue, ts, event_idx, legacy) ||
         !evq_.create(kEventQueue, es, event_idx, legacy)) {
         log::error("%s: unsupported queue sizes %u/%u/%u or out of DMA memory", name_, rs, ts, es);
