@@ -332,6 +332,10 @@ void end_test() {
     snprintf(text, sizeof text, "Skerry iperf3 server: received %llu bytes, sent %llu bytes in %.2f s\n",
              static_cast<unsigned long long>(rx), static_cast<unsigned long long>(tx), secs);
     const double cpu = v3::busy_percent(test->end_ns - test->start_ns, loop::stats().idle_ns - test->start_idle_ns);
+    // The data streams close before EXCHANGE_RESULTS goes out, as the stock server does: a reverse-mode client reads
+    // its streams in whole blocks with blocking reads after TEST_END, and only the streams' end frees it when the
+    // last block is short (docs/protocols/iperf3.md, "The end of a test").
+    for (int i = 0; i < test->n; ++i) close_stream(test->data[i].tcp, true);
     test->proto->end_test(r, test->n, sent, cpu, text);
 }
 
