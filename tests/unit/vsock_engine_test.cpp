@@ -337,6 +337,40 @@ TEST_F(VsockEngineTest, DeviceWithoutRoomHoldsTheDataInOrder) {
     EXPECT_EQ(all, d);
 }
 
+// A REQUEST that finds the transmit queue full is still accepted: its RESPONSE goes out first once the device has
+// room, ahead of the data the application wrote meanwhile (a dropped RESPONSE is a refused connection 2 s later).
+TEST_F(VsockEngineTest, RequestWhileTheDeviceIsFullIsAnsweredLater) {
+    ASSERT_TRUE(eng.listen(7, on_accept, &app));
+    dev.room = 0;
+    eng.receive(from_host(Op::Request, 1000, 7), nullptr, 0);
+    ASSERT_EQ(app.accepted.size(), 1u);
+    Conn* c = app.accepted.back();
+    EXPECT_EQ(c->state(), Conn::State::Open);
+    EXPECT_TRUE(dev.sent.empty());
+    const auto d = pattern(100, 3);
+    EXPECT_EQ(c->write(d.data(), d.size()), d.size());
+    EXPECT_TRUE(dev.sent.empty());
+    dev.room = -1;
+    eng.device_ready();
+    ASSERT_EQ(dev.sent.size(), 2u);
+    const Sent r = dev.pop();
+    EXPECT_EQ(r.h.op, static_cast<uint16_t>(Op::Response));
+    EXPECT_EQ(r.h.dst_port, 1000u);
+    const Sent w = dev.pop();
+    EXPECT_EQ(w.h.op, static_cast<uint16_t>(Op::Rw));
+    EXPECT_EQ(w.data, d);
+    EXPECT_EQ(eng.counters().connections_accepted, 1u);
+    // Aborted before the device had room: an RST, never a late RESPONSE.
+    dev.room = 0;
+    eng.receive(from_host(Op::Request, 1001, 7), nullptr, 0);
+    ASSERT_EQ(app.accepted.size(), 2u);
+    app.accepted.back()->abort();
+    dev.room = -1;
+    eng.device_ready();
+    ASSERT_EQ(dev.sent.size(), 1u);
+    EXPECT_EQ(dev.pop().h.op, static_cast<uint16_t>(Op::Rst));
+}
+
 TEST_F(VsockEngineTest, SendBufferFullThenWritable) {
     ASSERT_TRUE(eng.listen(7, on_accept, &app));
     Conn* c = open_from_host(1000, 1000);

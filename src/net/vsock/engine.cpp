@@ -301,6 +301,10 @@ void Engine::pump(Conn& c) {
         return;
     }
     if (c.state_ != Conn::State::Open && c.state_ != Conn::State::Closing) return;
+    if (c.response_pending_) {
+        if (!send_ctl(&c, Op::Response, 0, c.peer_cid_, c.peer_port_, c.local_port_)) return;
+        c.response_pending_ = false;
+    }
     while (c.tx_len_ > 0 && !(c.peer_shutdown_ & kShutdownRcv)) {
         uint32_t n = c.peer_credit();
         if (n == 0) {
@@ -472,6 +476,7 @@ void Engine::transport_reset() {
         blocked_ = false;
         for (Conn* c = conns_; c; c = c->next_) {
             c->rst_pending_ = false;  // the transport is gone: nothing to tell the peer
+            c->response_pending_ = false;
             c->tx_len_ = 0;
             finish(*c, Error::Reset);
         }
@@ -539,11 +544,11 @@ void Engine::receive_packet(const Header& h, const uint8_t* payload, uint32_t le
                 n->state_ = Conn::State::Open;
                 n->peer_buf_alloc_ = h.buf_alloc;
                 n->peer_fwd_cnt_ = h.fwd_cnt;
-                if (!send_ctl(n, Op::Response, 0, n->peer_cid_, n->peer_port_, n->local_port_)) {
-                    n->released_ = true;  // freed by the sweep; the peer's connect times out
-                    n->state_ = Conn::State::Closed;
-                    return;
-                }
+                // A full transmit queue does not refuse the connection: the RESPONSE goes first when the device
+                // has room again (pump), well within the peer's connect timeout (docs/protocols/virtio-vsock.md,
+                // "Connections").
+                if (!send_ctl(n, Op::Response, 0, n->peer_cid_, n->peer_port_, n->local_port_))
+                    n->response_pending_ = true;
                 ++ctr_.connections_accepted;
                 const Listener l = listeners_[i];
                 l.fn(*this, *n, l.ctx);

@@ -144,6 +144,7 @@ private:
     bool shutdown_pending_ = false;  // SHUTDOWN to send once the send buffer is empty
     bool close_requested_ = false;   // close(): no more callbacks; freed when the exchange is done
     bool rst_pending_ = false;       // an RST to send (the device had no room)
+    bool response_pending_ = false;  // the RESPONSE of an accepted REQUEST, when the device had no room for it
     bool released_ = false;          // close()/abort() called, or `closed` delivered
     uint64_t rx_total_ = 0, tx_total_ = 0;
     Timer timer_{};  // connect and close timeouts
