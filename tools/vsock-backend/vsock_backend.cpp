@@ -45,9 +45,16 @@ struct Options {
 };
 Options opt;
 
+double now_s() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 void logf(const char* fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
+    if (opt.verbose >= 2) fprintf(stderr, "%.6f ", now_s());
     fprintf(stderr, "vsock-backend: ");
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
@@ -57,12 +64,6 @@ void logf(const char* fmt, ...) {
     do {                                             \
         if (opt.verbose >= (lvl)) logf(__VA_ARGS__); \
     } while (0)
-
-double now_s() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 struct Stats {
     uint64_t tx_packets = 0, rx_packets = 0;  // tx = guest -> backend, rx = backend -> guest
@@ -466,8 +467,9 @@ void handle_tx_packet(const Chain& ch) {
     ++st.tx_packets;
     auto it = conns.find(key(h.dst_port, h.src_port));
     Conn* c = it == conns.end() ? nullptr : it->second.get();
-    VLOG(3, "tx op %u %u->%u len %u flags %u buf %u fwd %u", h.op, h.src_port, h.dst_port, h.len, h.flags, h.buf_alloc,
-         h.fwd_cnt);
+    if (h.op != kOpRw || h.len < 256 || opt.verbose > 3)
+        VLOG(3, "tx op %u %u->%u len %u flags %u buf %u fwd %u", h.op, h.src_port, h.dst_port, h.len, h.flags,
+             h.buf_alloc, h.fwd_cnt);
     if (!c) {
         if (h.op == kOpRequest) {
             c = new_guest_conn(h);
@@ -550,6 +552,8 @@ void process_rx() {
     };
     size_t ci = 0;
     while (ci < ctrl_q.size() && take()) {
+        VLOG(3, "rx op %u %u->%u flags %u buf %u fwd %u", ctrl_q[ci].op, ctrl_q[ci].src_port, ctrl_q[ci].dst_port,
+             ctrl_q[ci].flags, ctrl_q[ci].buf_alloc, ctrl_q[ci].fwd_cnt);
         write_hdr(ctrl_q[ci], hb);
         copy_to_chain(ch, 0, hb, kHdrSize);
         ++vr.last_avail;
@@ -617,6 +621,9 @@ void process_rx() {
                 st.bytes_to_guest += n;
             }
             c->cr.stamp(h);
+            if (h.op != kOpRw || h.len < 256 || opt.verbose > 3)
+                VLOG(3, "rx op %u %u->%u len %u flags %u buf %u fwd %u", h.op, h.src_port, h.dst_port, h.len, h.flags,
+                     h.buf_alloc, h.fwd_cnt);
             write_hdr(h, hb);
             copy_to_chain(ch, 0, hb, kHdrSize);
             ++vr.last_avail;
