@@ -307,6 +307,16 @@ bool parse_ipv6_prefix(const char* text, uint8_t out[16], uint8_t* prefix) {
 bool parse_address(const char* text, Address* out) {
     if (!text || !*text) return false;
     const size_t len = strlen(text);
+    if (strncmp(text, "vsock:", 6) == 0) {  // "vsock:<cid>:<port>", as format() writes it
+        const char* cid_text = text + 6;
+        const char* colon = strchr(cid_text, ':');
+        uint64_t cid, port;
+        if (!colon || !parse_decimal(cid_text, static_cast<size_t>(colon - cid_text), 0xFFFFFFFFu, &cid) ||
+            !parse_decimal(colon + 1, strlen(colon + 1), 0xFFFFFFFFu, &port))
+            return false;
+        *out = Address::vsock(static_cast<uint32_t>(cid), static_cast<uint32_t>(port));
+        return true;
+    }
     Address a;
     const char* host = text;
     size_t host_len = len;

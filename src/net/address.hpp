@@ -50,7 +50,7 @@ struct Address {
 };
 
 // Parsers. All are strict (no trailing garbage, no leading zeros in IPv4 octets) and reject empty input.
-//   "10.0.2.15", "10.0.2.15:7", "fe80::1", "fe80::1%2", "[fd00::1]:7", "[fe80::1%2]:7"
+//   "10.0.2.15", "10.0.2.15:7", "fe80::1", "fe80::1%2", "[fd00::1]:7", "[fe80::1%2]:7", "vsock:2:5140"
 bool parse_address(const char* text, Address* out);
 bool parse_ipv4(const char* text, size_t len, uint8_t out[4]);
 bool parse_ipv6(const char* text, size_t len, uint8_t out[16]);  // RFC 4291 text, incl. "::ffff:1.2.3.4"

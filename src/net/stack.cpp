@@ -14,6 +14,7 @@
 #include "lwip/prot/dhcp.h"
 #include "lwip/stats.h"
 #include "net/alloc.hpp"
+#include "net/log_stream.hpp"
 #include "net/lwip_addr.hpp"
 #include "net/lwip_port.hpp"
 #include "net/netif_glue.hpp"
@@ -39,7 +40,11 @@ cmdline::Option opt_hostname = cmdline::Option::string("hostname", kDefaultHostn
 char ip6_store[64];
 cmdline::Option opt_ip6 = cmdline::Option::string("ip6", "", ip6_store, sizeof ip6_store,
                                                   "static IPv6 address/prefix of the first NIC (SLAAC runs anyway)");
-cmdline::Option* const kNetOptions[] = {&opt_ip, &opt_gw, &opt_dns, &opt_hostname, &opt_ip6};
+char log_stream_store[80];
+cmdline::Option opt_log_stream =
+    cmdline::Option::string("log.stream", "", log_stream_store, sizeof log_stream_store,
+                            "stream the console log to a host listener: vsock:<cid>:<port> or <ip>:<port>");
+cmdline::Option* const kNetOptions[] = {&opt_ip, &opt_gw, &opt_dns, &opt_hostname, &opt_ip6, &opt_log_stream};
 
 struct Iface {
     NetifGlue glue;
@@ -397,6 +402,7 @@ bool start() {
     if (n_added == 0) {
         log::warn("net: no network interface found; the network stays down");
         start_result = false;
+        log_stream::start_from_option(opt_log_stream.as_string());  // vsock may still carry it
         return false;
     }
     for (size_t i = 0; i < n_added && n_ifaces < kMaxInterfaces; ++i) {
@@ -447,6 +453,7 @@ bool start() {
     start_result = n_ifaces > 0;
     drops_reported_ns = time::now_ns();
     if (start_result) loop::arm_in(drop_timer, kDropReportSeconds * 1000000000ull, drop_report, nullptr);
+    log_stream::start_from_option(opt_log_stream.as_string());
     return start_result;
 }
 

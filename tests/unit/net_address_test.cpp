@@ -90,6 +90,15 @@ TEST(NetAddress, AnyVsockAndComparison) {
     EXPECT_TRUE(Address::any_ipv6(1).is_unspecified());
     EXPECT_EQ(text(Address::vsock(3, 1024)), "vsock:3:1024");
     EXPECT_STREQ(family_name(Family::Vsock), "vsock");
+    Address v;
+    ASSERT_TRUE(parse_address("vsock:2:5140", &v));
+    EXPECT_TRUE(v == Address::vsock(2, 5140));
+    ASSERT_TRUE(parse_address("vsock:4294967295:4294967295", &v));
+    EXPECT_EQ(text(v), "vsock:4294967295:4294967295");
+    for (const char* bad : {"vsock:", "vsock:2", "vsock:2:", "vsock::7", "vsock:2:7:", "vsock:4294967296:1",
+                            "vsock:2:4294967296", "vsock:-1:7", "vsock:2:x", "VSOCK:2:7"}) {
+        EXPECT_FALSE(parse_address(bad, &v)) << bad;
+    }
     EXPECT_TRUE(Address::ipv4(1, 2, 3, 4, 5) == Address::ipv4(1, 2, 3, 4, 5));
     EXPECT_FALSE(Address::ipv4(1, 2, 3, 4, 5) == Address::ipv4(1, 2, 3, 4, 6));
     EXPECT_TRUE(Address::ipv4(1, 2, 3, 4, 5).same_host(Address::ipv4(1, 2, 3, 4, 6)));

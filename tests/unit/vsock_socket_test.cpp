@@ -10,8 +10,11 @@
 
 #include "appliances/echo/echo.hpp"
 #include "kernel/event_loop.hpp"
+#include "kernel/log.hpp"
+#include "net/log_stream.hpp"
 #include "net/socket.hpp"
 #include "net/vsock/engine.hpp"
+#include "tests/unit/net_host.hpp"
 
 using namespace skerry;
 using namespace skerry::net::vsock;
@@ -179,3 +182,67 @@ TEST(VsockSocket, DatagramsAreInetOnlyAndOnlyOurCidListens) {
 }
 
 }  // namespace
+
+// log.stream=vsock:2:5140: a refused first connect is retried; then the log so far and every new line reach the host.
+TEST(VsockSocket, LogStreamToTheHost) {
+    Engine& e = engine();
+    HostSide& h = host();
+    h.out.clear();
+    net::log_stream::reset_for_test();
+    log::info("a line from before the stream");
+    ASSERT_TRUE(net::log_stream::start_from_option("vsock:2:5140"));
+    ASSERT_FALSE(h.out.empty());
+    Header req = h.out.back().h;
+    EXPECT_EQ(req.op, static_cast<uint16_t>(Op::Request));
+    EXPECT_EQ(req.dst_cid, kCidHost);
+    EXPECT_EQ(req.dst_port, 5140u);
+    h.out.clear();
+    e.receive(to_guest(Op::Rst, 5140, req.src_port, 0, 0), nullptr, 0);  // nobody listens yet
+    EXPECT_FALSE(net::log_stream::stats().connected);
+
+    auto request_seen = [&] {
+        for (const auto& p : h.out)
+            if (p.h.op == static_cast<uint16_t>(Op::Request)) return true;
+        return false;
+    };
+    ASSERT_TRUE(net_test::run_until(request_seen, 3000));  // the retry, about 1 s later
+    for (const auto& p : h.out)
+        if (p.h.op == static_cast<uint16_t>(Op::Request)) req = p.h;
+    h.out.clear();
+    e.receive(to_guest(Op::Response, 5140, req.src_port, 0, 0), nullptr, 0);
+    EXPECT_TRUE(net::log_stream::stats().connected);
+    EXPECT_EQ(net::log_stream::stats().attempts, 2u);
+
+    std::string got;
+    auto collect = [&] {
+        for (const auto& p : h.out)
+            if (p.h.op == static_cast<uint16_t>(Op::Rw)) got.append(p.data.begin(), p.data.end());
+        h.out.clear();
+    };
+    auto has = [&](const char* text) {
+        return net_test::run_until(
+            [&] {
+                collect();
+                return got.find(text) != std::string::npos;
+            },
+            2000);
+    };
+    EXPECT_TRUE(has("a line from before the stream"));  // the ring, replayed
+    EXPECT_TRUE(has("log: streaming the console log to vsock:2:5140"));
+    log::info("a line written while streaming");
+    EXPECT_TRUE(has("a line written while streaming"));
+    const uint8_t junk[3] = {1, 2, 3};
+    e.receive(to_guest(Op::Rw, 5140, req.src_port, 3, 0), junk, 3);  // read and ignored
+    EXPECT_TRUE(net::log_stream::stats().connected);
+    EXPECT_GT(net::log_stream::stats().bytes_sent, 0u);
+    e.receive(to_guest(Op::Rst, 5140, req.src_port, 0, 0), nullptr, 0);
+    EXPECT_FALSE(net::log_stream::stats().connected);
+    net::log_stream::reset_for_test();
+    for (int i = 0; i < 5; ++i) loop::run_once();
+    EXPECT_EQ(e.connections(), 0u);
+
+    EXPECT_FALSE(net::log_stream::start_from_option("vsock:2"));  // no port
+    EXPECT_FALSE(net::log_stream::start_from_option("nonsense"));
+    EXPECT_TRUE(net::log_stream::start_from_option(""));  // not configured
+    EXPECT_EQ(net::log_stream::stats().attempts, 0u);
+}
