@@ -23,109 +23,20 @@ timer or HPET to calibrate against, no timer interrupt seen). --machines q35,mic
 The backend's CPU time is printed with the transfer rates (it must not be the bottleneck)."""
 import argparse
 import hashlib
-import json
 import os
 import select
-import shutil
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from qemu_harness import Failure, Guest, Runner, expect  # noqa: E402
+from qemu_harness import Failure, Runner, expect  # noqa: E402
+from vsock_vm import VsockVm  # noqa: E402
 
 MEM = "256M"
 BOOT_TIMEOUT = 150
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def read_line(sock, limit=64):
-    line = b""
-    while not line.endswith(b"\n"):
-        b = sock.recv(1)
-        if not b or len(line) > limit:
-            return None
-        line += b
-    return line
-
-
-class Vm:
-    """The backend, then QEMU with the Linux guest; stop() leaves no process or socket behind."""
-
-    def __init__(self, machine, args, workdir):
-        self.dir = tempfile.mkdtemp(prefix=f"vsock-{machine}-")
-        self.vu = os.path.join(self.dir, "vu.sock")
-        self.uds = os.path.join(self.dir, "v.sock")
-        self.backend_log = os.path.join(workdir, f"vsock-{machine}.backend.log")
-        self.backend = subprocess.Popen(
-            [os.path.join(args.tools, "skerry-vsock-backend"), "--socket", self.vu, "--uds", self.uds, "--cid", "3"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(self.backend_log, "w"))
-        self.guest = None
-        deadline = time.monotonic() + 10
-        while not os.path.exists(self.uds):
-            if time.monotonic() > deadline or self.backend.poll() is not None:
-                raise Failure(f"the backend did not start: {open(self.backend_log).read()}")
-            time.sleep(0.02)
-        if machine == "q35":
-            m = ["-machine", "q35,memory-backend=mem0", "-device", "vhost-user-vsock-pci,chardev=vu0"]
-        else:
-            # acpi=off: Debian's kernel stops at its timer set-up on microvm's hardware-reduced ACPI under TCG
-            # (no PM timer or HPET to calibrate against); with the MP table it boots, and QEMU then appends
-            # virtio_mmio.device= to the command line, as Firecracker does.
-            m = ["-machine", "microvm,acpi=off,memory-backend=mem0", "-global", "virtio-mmio.force-legacy=false",
-                 "-device", "vhost-user-vsock-device,chardev=vu0"]
-        qargs = m + ["-object", f"memory-backend-memfd,id=mem0,size={MEM},share=on",
-                     "-chardev", f"socket,id=vu0,path={self.vu}", "-nic", "none",
-                     "-kernel", os.path.join(args.linux, "vmlinuz"), "-initrd", os.path.join(args.linux, "initrd.img"),
-                     "-append", "console=ttyS0 quiet"]
-        self.guest = Guest(qargs, f"vsock-{machine}", workdir, mem=MEM)
-
-    def hybrid(self, port, timeout=10):
-        """A host-initiated connection to guest port; None if refused."""
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(timeout)
-        s.connect(self.uds)
-        s.sendall(f"CONNECT {port}\n".encode())
-        line = read_line(s)
-        if not line or not line.startswith(b"OK "):
-            s.close()
-            return None
-        return s
-
-    def stats(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(5)
-        s.connect(self.uds)
-        s.sendall(b"STATS\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            b = s.recv(4096)
-            if not b:
-                break
-            data += b
-        s.close()
-        return json.loads(data)
-
-    def cpu_seconds(self):
-        with open(f"/proc/{self.backend.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-    def stop(self):
-        if self.guest:
-            self.guest.kill()
-        if self.backend.poll() is None:
-            self.backend.send_signal(signal.SIGTERM)
-            try:
-                self.backend.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.backend.kill()
-                self.backend.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def echo(sock, data, timeout=300):
@@ -340,7 +251,8 @@ def main():
 
         def boot(_w, machine=machine):
             nonlocal vm
-            vm = Vm(machine, args, r.workdir)
+            vm = VsockVm(machine, os.path.join(args.linux, "vmlinuz"), f"vsock-{machine}", args.tools, r.workdir,
+                         initrd=os.path.join(args.linux, "initrd.img"), mem=MEM)
             wait_ready(vm)
 
         try:

@@ -19,88 +19,18 @@ virtio-MMIO v2, PVH):
   <m>-refused            CONNECT to a guest port nobody listens on gets no OK (the guest answered RST)"""
 import argparse
 import os
-import select
-import shutil
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from qemu_harness import Failure, Guest, Runner, expect, pvh_copy  # noqa: E402
-from vsock_linux_test import echo, read_line  # noqa: E402
+from qemu_harness import Failure, Runner, expect  # noqa: E402
+from vsock_linux_test import echo  # noqa: E402
+from vsock_vm import VsockVm  # noqa: E402
 
 MEM = "128M"
-
-
-class Vm:
-    """The backend, then QEMU with a Skerry appliance and no NIC; stop() leaves no process or socket behind."""
-
-    def __init__(self, machine, kernel, name, args, workdir, cmdline=""):
-        self.dir = tempfile.mkdtemp(prefix=f"vsock-{machine}-")
-        self.vu = os.path.join(self.dir, "vu.sock")
-        self.uds = os.path.join(self.dir, "v.sock")
-        self.args = args
-        self.backend_log = os.path.join(workdir, f"{name}.backend.log")
-        self.tool_log = os.path.join(workdir, f"{name}.skerry-vsock.log")
-        self.backend = subprocess.Popen(
-            [os.path.join(args.tools, "skerry-vsock-backend"), "--socket", self.vu, "--uds", self.uds, "--cid", "3"]
-            + os.environ.get("VSOCK_BACKEND_ARGS", "").split(),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(self.backend_log, "w"))
-        self.guest = None
-        deadline = time.monotonic() + 10
-        while not os.path.exists(self.uds):
-            if time.monotonic() > deadline or self.backend.poll() is not None:
-                raise Failure(f"the backend did not start: {open(self.backend_log).read()}")
-            time.sleep(0.02)
-        if machine == "q35":
-            m = ["-machine", "q35,memory-backend=mem0", "-device", "vhost-user-vsock-pci,chardev=vu0"]
-        else:
-            m = ["-machine", "microvm,memory-backend=mem0", "-global", "virtio-mmio.force-legacy=false",
-                 "-device", "vhost-user-vsock-device,chardev=vu0"]
-            kernel = pvh_copy(kernel, workdir)
-        qargs = m + ["-object", f"memory-backend-memfd,id=mem0,size={MEM},share=on",
-                     "-chardev", f"socket,id=vu0,path={self.vu}", "-nic", "none", "-kernel", kernel,
-                     "-append", f"debug_exit=0xf4 {cmdline}".strip()]
-        self.guest = Guest(qargs, name, workdir, mem=MEM)
-
-    def hybrid(self, port, timeout=10):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(timeout)
-        s.connect(self.uds)
-        s.sendall(f"CONNECT {port}\n".encode())
-        line = read_line(s)
-        if not line or not line.startswith(b"OK "):
-            s.close()
-            return None
-        return s
-
-    def forward(self, port):
-        """skerry-vsock forwarding a local TCP port to guest `port`: (process, local port)."""
-        tool = subprocess.Popen([sys.executable, os.path.join(self.args.tools, "skerry-vsock"), "--uds", self.uds,
-                                 "--port", str(port), "--listen", "127.0.0.1:0"],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=open(self.tool_log, "a"))
-        r, _, _ = select.select([tool.stdout], [], [], 10)
-        line = tool.stdout.readline().decode() if r else ""
-        if "forwarding 127.0.0.1:" not in line:
-            tool.kill()
-            raise Failure(f"skerry-vsock did not start: {line!r}")
-        return tool, int(line.split("127.0.0.1:")[1].split()[0])
-
-    def stop(self):
-        if self.guest:
-            self.guest.kill()
-        if self.backend.poll() is None:
-            self.backend.send_signal(signal.SIGTERM)
-            try:
-                self.backend.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.backend.kill()
-                self.backend.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def boot(vm, ready):
@@ -297,7 +227,7 @@ def main():
 
             def start(w, machine=machine, app=app, kernel=kernel, ready=ready):
                 cmdline = "log.stream=vsock:2:5140" if app == "echo" else ""
-                state["vm"] = Vm(machine, kernel, f"vsock-{machine}-{app}", args, w, cmdline)
+                state["vm"] = VsockVm(machine, kernel, f"vsock-{machine}-{app}", args.tools, w, cmdline, mem=MEM)
                 boot(state["vm"], ready)
 
             runner.run(f"{machine}-{app}-boot", start, always=True)
