@@ -131,6 +131,8 @@ for m in $(cat /modules/order); do insmod "/modules/$m.ko"; done
 socat -t 60 VSOCK-LISTEN:7,fork,backlog=128 EXEC:/bin/cat 2>/dev/null &
 socat VSOCK-LISTEN:8,fork,backlog=128 EXEC:"/bin/cat /dev/zero" 2>/dev/null &
 socat -t 60 VSOCK-LISTEN:9,fork,backlog=128 VSOCK-CONNECT:2:5000 2>/dev/null &
+# HTTP on vsock port 80 (the benchmark): busybox httpd in inetd mode, one per connection, as on TCP.
+socat VSOCK-LISTEN:80,fork,backlog=128 EXEC:"httpd -i -h /www" 2>/dev/null &
 [ -e /dev/vsock ] && echo "linux-guest: vsock ready" > /dev/console
 ip link set lo up
 ip link set eth0 up

@@ -11,7 +11,11 @@ not answer (no driver for the NIC, a crash) gets "n/a" with the reason in every 
 wait is bounded, so such a guest costs at most FIRST_ANSWER_S[guest] seconds per appliance, not a hung bench.
 Writes build/bench/results.json (the e1000 set at the top level as before, the virtio-net set under
 "virtio_net" in the same shape) and build/bench/chart.png (gnuplot). Not a test: targets are reported.
---nics picks the sets (default both)."""
+The "vsock" set runs both guests on q35 with no NIC and a vhost-user-vsock-pci device behind the test backend
+(build/tools/skerry-vsock-backend, Firecracker's hybrid vsock): echo round trips/s and the 1 MiB echo rate straight
+through the backend's Unix socket, and HTTP 1 KiB requests/s with wrk through skerry-vsock, as a user would; the
+backend's and skerry-vsock's CPU use is reported beside them (neither may be the bottleneck).
+--nics picks the sets (default all)."""
 import argparse
 import json
 import os
@@ -25,6 +29,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "qemu"))
+from vsock_vm import VsockVm, cpu_seconds  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "build", "bench")
 PORTS = {"echo": 7, "http": 80, "iperf2": 5001, "iperf3": 5201}
@@ -33,7 +40,10 @@ PORTS = {"echo": 7, "http": 80, "iperf2": 5001, "iperf3": 5201}
 NICS = {
     "e1000": ("e1000", "e1000", "8086:100e"),
     "virtio_net": ("virtio-net-pci (modern, pc)", "virtio-net-pci,disable-legacy=on", "1af4:1041"),
+    "vsock": ("vsock (vhost-user, q35)", None, None),  # no NIC: run_vsock
 }
+VSOCK_METRICS = ["vsock_echo_round_trips_per_s", "vsock_echo_MiB_per_s", "vsock_http_1k_req_per_s_c1",
+                 "vsock_http_1k_req_per_s_c8"]
 # How long a guest may take to answer its first request before its cells are n/a (Skerry answers in about 1.5 s
 # on e1000, the Linux guest in about 9 s; a loaded machine doubles that at worst).
 FIRST_ANSWER_S = {"skerry": 45, "linux": 90}
@@ -163,9 +173,20 @@ def first_http(port, t0, timeout=120, alive=lambda: True):
     return None
 
 
-def echo_round_trips(port, seconds=2.0):
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+def connect_to(target):
+    """A connected socket: `target` is a forwarded TCP port on 127.0.0.1, or a function that opens the socket."""
+    if callable(target):
+        s = target()
+        if s is None:
+            raise ConnectionRefusedError("refused")
+        return s
+    s = socket.create_connection(("127.0.0.1", target), timeout=10)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def echo_round_trips(target, seconds=2.0):
+    with connect_to(target) as s:
         n, t0 = 0, time.monotonic()
         while time.monotonic() - t0 < seconds:
             s.sendall(b"x" * 64)
@@ -179,9 +200,9 @@ def echo_round_trips(port, seconds=2.0):
         return n / (time.monotonic() - t0)
 
 
-def echo_rate(port, size=1 << 20):
+def echo_rate(target, size=1 << 20):
     data = random.Random(1).randbytes(size)
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+    with connect_to(target) as s:
         s.setblocking(False)
         got, sent, t0 = 0, 0, time.monotonic()
         while got < size and time.monotonic() - t0 < 60:
@@ -379,6 +400,64 @@ def run_linux(guest_dir, runs, results, nic="e1000"):
     s["linux"].setdefault("image_bytes", {})["linux"] = os.path.getsize(kernel) + os.path.getsize(initrd)
 
 
+def run_vsock(guest_dir, runs, results):
+    """The vsock set: each guest on q35 with no NIC, its vsock device behind the test backend."""
+    s = results["vsock"]
+    tools = os.path.join(ROOT, "build", "tools")
+    linux = os.path.join(guest_dir, "vmlinuz"), os.path.join(guest_dir, "initrd.img")
+    wait = {"skerry": FIRST_ANSWER_S["skerry"], "linux": FIRST_ANSWER_S["linux"] + 60}
+    for who, app, kernel, initrd, mem, ready in (
+            ("skerry", "echo", os.path.join(ROOT, "build", "appliances", "echo.elf"), None, "128M",
+             r"echo: ready on vsock"),
+            ("skerry", "http", os.path.join(ROOT, "build", "appliances", "http.elf"), None, "128M",
+             r"http: ready on vsock"),
+            ("linux", "all", linux[0], linux[1], "256M", r"linux-guest: vsock ready")):
+        keys = [k for k in VSOCK_METRICS if app == "all" or k.startswith(f"vsock_{app}")]
+        if not os.path.exists(kernel):
+            silent(s, who, keys, f"{os.path.relpath(kernel, ROOT)} not built")
+            continue
+        for _ in range(runs):
+            vm = None
+            try:
+                vm = VsockVm("q35", kernel, f"bench-vsock-{who}-{app}", tools, OUT, initrd=initrd, mem=mem)
+                up = vm.guest.wait_for(ready, wait[who])
+                deadline = time.monotonic() + 30
+                while up and time.monotonic() < deadline:  # a listener answers (Linux: a moment after the line)
+                    probe = vm.hybrid(7 if app != "http" else 80, 5)
+                    if probe:
+                        probe.close()
+                        break
+                    time.sleep(0.2)
+                else:
+                    silent(s, who, keys, f"no vsock answer within {wait[who]} s; see {vm.guest.log_path}")
+                    break
+                cpu0, t0 = vm.cpu_seconds(), time.monotonic()
+                tool_cpu = None
+                if app in ("echo", "all"):
+                    measure(s, who, "vsock_echo_round_trips_per_s", echo_round_trips, lambda: vm.hybrid(7))
+                    measure(s, who, "vsock_echo_MiB_per_s", echo_rate, lambda: vm.hybrid(7))
+                if app in ("http", "all"):
+                    tool, port = vm.forward(80)
+                    try:
+                        measure(s, who, "vsock_http_1k_req_per_s_c1", wrk, port, 1)
+                        measure(s, who, "vsock_http_1k_req_per_s_c8", wrk, port, 8)
+                        tool_cpu = cpu_seconds(tool.pid)
+                    finally:
+                        tool.kill()
+                        tool.wait()
+                dt = time.monotonic() - t0
+                cpu = s.setdefault("helper_cpu", {}).setdefault(who, {})
+                cpu.setdefault("backend", []).append((vm.cpu_seconds() - cpu0) / dt)
+                if tool_cpu is not None:
+                    cpu.setdefault("skerry-vsock", []).append(tool_cpu / dt)
+            except Exception as e:  # noqa: BLE001 - a broken run is an n/a with its reason, never the bench's end
+                silent(s, who, keys, f"{type(e).__name__}: {e}")
+                break
+            finally:
+                if vm:
+                    vm.stop()
+
+
 def min_memory(kind, sizes, start, probe, hint=None):
     """Smallest -m (MiB) from `sizes` (descending) at which the guest still answers. With a hint (the e1000
     set's answer), start there: down while it serves, else up until it does; a few boots instead of a scan."""
@@ -411,7 +490,7 @@ def add(s, who, key, value, why=None):
 # ---------------------------------------------------------------------------------------------- report
 HIGHER_BETTER = {"echo_round_trips_per_s", "echo_MiB_per_s", "http_1k_req_per_s_c1", "http_1k_req_per_s_c8",
                  "http_1MiB_download_MiB_per_s", "iperf3_tcp_Mbit_s", "iperf3_tcp_reverse_Mbit_s",
-                 "iperf2_tcp_Mbit_s"}
+                 "iperf2_tcp_Mbit_s"} | set(VSOCK_METRICS)
 
 
 def median(xs):
@@ -471,6 +550,10 @@ def report(results, nics):
             why = sets[n].get("na", {}).get("min_memory_mib", {}).get(who, "none of the sizes served")
             print(f"{'smallest -m serving (' + who + ', ' + NICS[n][0] + ')':62} "
                   f"{(f'n/a: {why}' if v is None else f'{v}M'):>6}")
+    if "vsock" in sets:
+        for who, procs in sets["vsock"].get("helper_cpu", {}).items():
+            text = ", ".join(f"{p} {median(v) * 100:.0f}%" for p, v in procs.items() if median(v) is not None)
+            print(f"{'vsock helpers CPU (' + who + ')':30} {text} of one core during the measurements (median)")
     for i, why in enumerate(notes):
         print(f"n/a[{i + 1}]: {why}")
     if results["missing"]:
@@ -531,10 +614,15 @@ def main():
                "nic": {"label": NICS["e1000"][0], "device": NICS["e1000"][1], "machine": "pc"}}
     for n in nics:
         if n != "e1000":
-            results[n] = {"nic": {"label": NICS[n][0], "device": NICS[n][1], "machine": "pc"},
+            results[n] = {"nic": {"label": NICS[n][0], "device": NICS[n][1],
+                                  "machine": "q35" if n == "vsock" else "pc"},
                           "skerry": {}, "linux": {}}
     t_start = time.monotonic()
     for n in nics:
+        if n == "vsock":
+            print(f"bench: Skerry and the Linux guest over vsock ({args.runs} runs)", flush=True)
+            run_vsock(args.linux, args.runs, results)
+            continue
         for app in ("echo", "http", "iperf"):
             print(f"bench: Skerry {app} on {NICS[n][0]} ({args.runs} runs)", flush=True)
             run_skerry(app, args.runs, results, n)
@@ -547,7 +635,7 @@ def main():
         probe = (lambda vm: first_http(vm.fwd["http"], vm.t0, 20, vm.alive)) if app == "http" else \
             (lambda vm: first_echo(vm.fwd["echo"], vm.t0, 20, vm.alive))
         hints = {}
-        for n in nics:
+        for n in [n for n in nics if n != "vsock"]:
             print(f"bench: smallest memory that still serves, {NICS[n][0]}", flush=True)
             s = results if n == "e1000" else results[n]
             linux = os.path.join(args.linux, "vmlinuz"), os.path.join(args.linux, "initrd.img")
