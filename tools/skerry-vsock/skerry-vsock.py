@@ -80,6 +80,9 @@ def pump(src, dst, done):
 
 
 def serve(client, peer, args):
+    # No Nagle towards the client: what the guest sent is passed on at once (a request/response client would
+    # otherwise wait on the second segment of a reply, as through any forwarder).
+    client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         if args.uds:
             guest = open_uds(args.uds, args.port)
