@@ -2,7 +2,8 @@
 """Network integration tests of the echo appliance under QEMU (TCG) with an e1000 NIC.
 
 User networking (slirp) with hostfwd on 127.0.0.1: DHCP, TCP echo of 1 MiB, UDP echo, 50 concurrent
-connections, a static address from the command line, and the measured echo throughput / round trips.
+connections, a static address from the command line (with the console log streamed over TCP to the host),
+and the measured echo throughput / round trips.
 A tap device inside a network namespace the test creates: ping over IPv4 and IPv6, TCP echo over IPv6,
 and malformed frames and packets thrown at the appliance, which must keep answering and count the drops.
 Every wait polls with a deadline; every load loop is bounded."""
@@ -134,9 +135,17 @@ def test_slirp(kernel):
 
 
 def test_static(kernel):
+    """A static address from the command line, and log.stream= over TCP: the guest connects to slirp's host address
+    10.0.2.2, which is the host's loopback, and the console log arrives there."""
     def run(workdir):
+        lst = socket.socket()
+        lst.bind(("127.0.0.1", 0))
+        lst.listen(1)
+        lst.settimeout(READY_TIMEOUT)
+        lport = lst.getsockname()[1]
         g, tport, _ = slirp_guest(kernel, workdir, "echo-static",
-                                  "ip=10.0.2.50/24 gw=10.0.2.2 dns=10.0.2.3 hostname=skerry-test", "10.0.2.50")
+                                  "ip=10.0.2.50/24 gw=10.0.2.2 dns=10.0.2.3 hostname=skerry-test "
+                                  f"log.stream=10.0.2.2:{lport}", "10.0.2.50")
         try:
             expect(g, r"10\.0\.2\.50/24.*static", timeout=READY_TIMEOUT, what="the static address")
             wait_ready(g)
@@ -145,7 +154,19 @@ def test_static(kernel):
             s.close()
             if back != b"static address works\n" * 100:
                 raise Failure("echo over the static address returned different bytes")
+            conn, _ = lst.accept()
+            conn.settimeout(30)
+            got = b""
+            deadline = time.monotonic() + 30
+            for want in (b"I cmdline: ", b"echo: ready on 10.0.2.50", b"log: streaming the console log to 10.0.2.2:"):
+                while want not in got:
+                    b = conn.recv(65536) if time.monotonic() < deadline else b""
+                    if not b:
+                        raise Failure(f"{want!r} did not arrive over the TCP log stream; got {got[-400:]!r}")
+                    got += b
+            conn.close()
         finally:
+            lst.close()
             g.kill()
     return run
 
@@ -340,7 +361,7 @@ def main():
     r = Runner(args.logs)
     tests = [
         ("net-dhcp-tcp-udp-echo", test_slirp(args.kernel)),
-        ("net-static-address", test_static(args.kernel)),
+        ("net-static-address-log-stream", test_static(args.kernel)),
         ("net-bad-ip-option", test_bad_ip_option(args.kernel)),
         ("net-two-nics", test_two_nics(args.kernel)),
         ("net-netns-ping-ipv6-bad-frames", test_netns(args.kernel)),
