@@ -45,7 +45,8 @@ def cpu_seconds(pid):
 class VsockVm:
     """The backend, then QEMU with `kernel` (and `initrd`: the Linux guest); stop() leaves no process or socket."""
 
-    def __init__(self, machine, kernel, name, tools, workdir, cmdline="", initrd=None, mem="128M", backend_args=()):
+    def __init__(self, machine, kernel, name, tools, workdir, cmdline="", initrd=None, mem="128M", backend_args=(),
+                 cpu=None):
         self.dir = tempfile.mkdtemp(prefix=f"vsock-{machine}-")  # short: a Unix socket path has at most 107 bytes
         self.vu = os.path.join(self.dir, "vu.sock")
         self.uds = os.path.join(self.dir, "v.sock")
@@ -71,7 +72,7 @@ class VsockVm:
                  "-global", "virtio-mmio.force-legacy=false", "-device", "vhost-user-vsock-device,chardev=vu0"]
             if not initrd:
                 kernel = pvh_copy(kernel, workdir)
-        qargs = m + ["-object", f"memory-backend-memfd,id=mem0,size={mem},share=on",
+        qargs = m + (["-cpu", cpu] if cpu else []) + ["-object", f"memory-backend-memfd,id=mem0,size={mem},share=on",
                      "-chardev", f"socket,id=vu0,path={self.vu}", "-nic", "none", "-kernel", kernel]
         if initrd:
             qargs += ["-initrd", initrd, "-append", f"console=ttyS0 quiet {cmdline}".strip()]
