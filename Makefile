@@ -198,7 +198,8 @@ bench-ab: setup
 	$(Q)$(PYTHON) tests/bench/ab.py build/bench-base; rc=$$?; git worktree remove --force build/bench-base; exit $$rc
 
 # The benchmark (not part of `make test`): every appliance against a Linux guest in the same QEMU, on e1000 and
-# on virtio-net-pci, and over vsock through the test backend (BENCH_NICS=e1000 for the first set only).
+# on virtio-net-pci, on e1000 over a tap device in a namespace, and over vsock through the test backend
+# (BENCH_NICS=e1000 for the first set only).
 bench: setup
 	$(Q)$(MAKE) --no-print-directory kernels tools
 	$(Q)bash scripts/bench/linux_guest.sh build/linux-guest

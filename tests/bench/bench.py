@@ -12,12 +12,16 @@ not answer (no driver for the NIC, a crash) gets "n/a" with the reason in every 
 wait is bounded, so such a guest costs at most FIRST_ANSWER_S[guest] seconds per appliance, not a hung bench.
 Writes build/bench/results.json (the e1000 set at the top level as before, the virtio-net set under
 "virtio_net" in the same shape) and build/bench/chart.png (gnuplot). Not a test: targets are reported.
+The "e1000_tap" set is the e1000 again on a tap device in a network namespace the bench creates (a dnsmasq there
+gives both guests 10.0.2.15, the clients run inside): the host kernel's TCP in place of slirp's, so a figure that
+moves between the two sets is slirp's doing, not the guest's.
 The "vsock" set runs both guests on q35 with no NIC and a vhost-user-vsock-pci device behind the test backend
 (build/tools/skerry-vsock-backend, Firecracker's hybrid vsock): echo round trips/s and the 1 MiB echo rate straight
 through the backend's Unix socket, and HTTP 1 KiB requests/s with wrk through skerry-vsock, as a user would; the
 backend's and skerry-vsock's CPU use is reported beside them (neither may be the bottleneck).
 --nics picks the sets (default all)."""
 import argparse
+import ctypes
 import json
 import os
 import random
@@ -42,6 +46,9 @@ NICS = {
     "e1000": ("e1000", "e1000", "8086:100e"),
     "virtio_net": ("virtio-net-pci (modern, pc)", "virtio-net-pci,disable-legacy=on", "1af4:1041"),
     "vsock": ("vsock (vhost-user, q35)", None, None),  # no NIC: run_vsock
+    # The e1000 again, on a tap device in a network namespace the bench creates, the clients in that namespace: the
+    # host kernel's TCP in place of slirp's (TapNet).
+    "e1000_tap": ("e1000 over tap", "e1000", "8086:100e"),
 }
 VSOCK_METRICS = ["vsock_echo_round_trips_per_s", "vsock_echo_MiB_per_s", "vsock_http_1k_req_per_s_c1",
                  "vsock_http_1k_req_per_s_c8"]
@@ -52,6 +59,8 @@ FIRST_ANSWER_S = {"skerry": 45, "linux": 90}
 # guest's TCP throughput, so every ratio is taken against the better of Linux's two figures (BENCH_CPUS overrides).
 CPUS = ["qemu64", "max"]
 CPU = ["qemu64"]  # the model of the runs in progress (add() files samples under it)
+HOST = ["127.0.0.1"]  # where the clients find the guest: slirp's forwarded ports here, the guest itself over tap
+TAP_GUEST = "10.0.2.15"  # over tap both guests get this address from a dnsmasq in the namespace (as from slirp)
 APP_METRICS = {
     "echo": ["boot_to_echo_s", "echo_round_trips_per_s", "echo_MiB_per_s"],
     "http": ["boot_to_http_s", "http_1k_req_per_s_c1", "http_1k_req_per_s_c8", "http_1MiB_download_MiB_per_s"],
@@ -72,12 +81,17 @@ class Vm:
 
     def __init__(self, kind, kernel, initrd=None, mem="256M", append="", nic="e1000", cpu=None):
         self.nic = nic
-        self.fwd = {name: free_port() for name in PORTS}
-        fwd = ",".join(f"hostfwd=tcp:127.0.0.1:{self.fwd[n]}-:{p}" for n, p in PORTS.items())
-        fwd += f",hostfwd=udp:127.0.0.1:{self.fwd['iperf3']}-:5201"
+        if nic.endswith("_tap"):  # the guest's own ports, on the tap device of the namespace we run in
+            self.fwd = dict(PORTS)
+            netdev = "tap,id=n0,ifname=tap0,script=no,downscript=no"
+        else:
+            self.fwd = {name: free_port() for name in PORTS}
+            fwd = ",".join(f"hostfwd=tcp:127.0.0.1:{self.fwd[n]}-:{p}" for n, p in PORTS.items())
+            fwd += f",hostfwd=udp:127.0.0.1:{self.fwd['iperf3']}-:5201"
+            netdev = f"user,id=n0,{fwd}"
         self.log = os.path.join(OUT, f"{kind}.serial.log")
         cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", cpu or CPU[0], "-m", mem, "-display", "none", "-no-reboot",
-               "-monitor", "none", "-serial", f"file:{self.log}", "-netdev", f"user,id=n0,{fwd}",
+               "-monitor", "none", "-serial", f"file:{self.log}", "-netdev", netdev,
                "-device", f"{NICS[nic][1]},netdev=n0", "-kernel", kernel]
         if initrd:
             cmd += ["-initrd", initrd, "-append", f"console=ttyS0 quiet {append}".strip()]
@@ -145,6 +159,49 @@ class Vm:
             self.proc.wait()
 
 
+class TapNet:
+    """A network namespace with a tap device (10.0.2.2/24) and a dnsmasq handing out 10.0.2.15, entered by this
+    process while the tap set runs: QEMU (started inside) opens the tap there, and every client runs there too.
+    Leaves nothing behind."""
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def __init__(self):
+        self.name = f"skerry-bench-{os.getpid()}"
+        self.home = os.open("/proc/self/ns/net", os.O_RDONLY)
+        self.dnsmasq = None
+        self.sh(f"ip netns add {self.name}")
+        for cmd in ("ip link set lo up", "ip tuntap add tap0 mode tap", "ip link set tap0 up",
+                    "ip addr add 10.0.2.2/24 dev tap0"):
+            self.sh(f"ip netns exec {self.name} {cmd}")
+        fd = os.open(f"/run/netns/{self.name}", os.O_RDONLY)
+        try:
+            if self.libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
+                raise OSError(ctypes.get_errno(), "setns into the bench namespace")
+        finally:
+            os.close(fd)
+        self.dnsmasq = subprocess.Popen(
+            ["dnsmasq", "--no-daemon", "--port=0", "--interface=tap0", "--bind-interfaces", "--no-resolv", "--no-ping",
+             f"--dhcp-range={TAP_GUEST},{TAP_GUEST},255.255.255.0,1h", "--dhcp-option=3,10.0.2.2",
+             "--leasefile-ro", "--log-facility=-", "--conf-file=/dev/null"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    @staticmethod
+    def sh(cmd):
+        subprocess.run(cmd, shell=True, check=True, capture_output=True, timeout=30)
+
+    @staticmethod
+    def possible():
+        return os.geteuid() == 0 and os.path.exists("/dev/net/tun") and shutil.which("dnsmasq") is not None
+
+    def close(self):
+        if self.dnsmasq:
+            self.dnsmasq.kill()
+            self.dnsmasq.wait()
+        self.libc.setns(self.home, 0x40000000)
+        os.close(self.home)
+        subprocess.run(f"ip netns del {self.name}", shell=True, capture_output=True)
+
+
 # ------------------------------------------------------------------------------------------ measurements
 def first_echo(port, t0, timeout=120, alive=lambda: True):
     """Seconds from t0 until an echo round trip succeeds (slirp accepts before the guest listens, so only a
@@ -154,7 +211,7 @@ def first_echo(port, t0, timeout=120, alive=lambda: True):
         try:
             # A short timeout: slirp accepts at once and then retransmits a lost SYN to the guest only
             # after a second, which would blur the figure; a fresh attempt every 0.3 s does not.
-            with socket.create_connection(("127.0.0.1", port), timeout=0.3) as s:
+            with socket.create_connection((HOST[0], port), timeout=0.3) as s:
                 s.sendall(b"ping\n")
                 if s.recv(16):
                     return time.monotonic() - t0
@@ -168,7 +225,7 @@ def first_http(port, t0, timeout=120, alive=lambda: True):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and alive():
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.3) as s:
+            with socket.create_connection((HOST[0], port), timeout=0.3) as s:
                 s.sendall(b"GET / HTTP/1.0\r\n\r\n")
                 if s.recv(16).startswith(b"HTTP/"):
                     return time.monotonic() - t0
@@ -185,7 +242,7 @@ def connect_to(target):
         if s is None:
             raise ConnectionRefusedError("refused")
         return s
-    s = socket.create_connection(("127.0.0.1", target), timeout=10)
+    s = socket.create_connection((HOST[0], target), timeout=10)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
 
@@ -228,7 +285,7 @@ def echo_rate(target, size=1 << 20):
 def wrk(port, conns, seconds=3, path="/1k.html"):
     if not shutil.which("wrk"):
         return None
-    r = subprocess.run(["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", f"http://127.0.0.1:{port}{path}"],
+    r = subprocess.run(["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", f"http://{HOST[0]}:{port}{path}"],
                        capture_output=True, text=True, timeout=seconds + 30)
     for line in r.stdout.splitlines():
         if line.startswith("Requests/sec:"):
@@ -238,7 +295,7 @@ def wrk(port, conns, seconds=3, path="/1k.html"):
 
 def download_rate(port, path="/1m.bin"):
     r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download} %{time_total}",
-                        f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, timeout=60)
+                        f"http://{HOST[0]}:{port}{path}"], capture_output=True, text=True, timeout=60)
     try:
         code, size, t = r.stdout.split()
         if code != "200" or int(size) < (1 << 20) or float(t) <= 0:
@@ -251,7 +308,7 @@ def download_rate(port, path="/1m.bin"):
 def iperf3(port, reverse=False, seconds=3, attempts=3):
     """Mbit/s received. A server still closing the previous test answers "busy" (Linux's iperf3 does for a
     moment after each test): try again, a bounded number of times, and say why when it never worked."""
-    args = ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", str(seconds), "-J"] + (["-R"] if reverse else [])
+    args = ["iperf3", "-c", HOST[0], "-p", str(port), "-t", str(seconds), "-J"] + (["-R"] if reverse else [])
     why = "no attempt"
     for _ in range(attempts):
         try:
@@ -271,7 +328,7 @@ def iperf3(port, reverse=False, seconds=3, attempts=3):
 def iperf3_udp(port, reverse=False, seconds=3, rate="0"):
     """The ceiling: iperf3 UDP, 1400-byte datagrams as fast as the sender can (-b 0), Mbit/s that arrived. The
     receiver does almost nothing per datagram, so this is about what the NIC model and QEMU's network carry."""
-    args = ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-u", "-b", rate, "-l", "1400", "-t", str(seconds),
+    args = ["iperf3", "-c", HOST[0], "-p", str(port), "-u", "-b", rate, "-l", "1400", "-t", str(seconds),
             "-J"] + (["-R"] if reverse else [])
     for _ in range(3):
         try:
@@ -288,7 +345,7 @@ def iperf3_udp(port, reverse=False, seconds=3, rate="0"):
 
 def iperf2(port, seconds=3):
     try:
-        r = subprocess.run(["iperf", "-c", "127.0.0.1", "-p", str(port), "-t", str(seconds), "-y", "C"],
+        r = subprocess.run(["iperf", "-c", HOST[0], "-p", str(port), "-t", str(seconds), "-y", "C"],
                            capture_output=True, text=True, timeout=seconds + 30)
         line = [x for x in r.stdout.splitlines() if x.count(",") >= 8][-1]
         return float(line.split(",")[8]) / 1e6
@@ -383,7 +440,7 @@ def first_wait(port, timeout=60, alive=lambda: True):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and alive():
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            with socket.create_connection((HOST[0], port), timeout=1) as s:
                 s.settimeout(0.5)
                 try:
                     if s.recv(1) == b"":
@@ -711,11 +768,22 @@ def main():
                 print(f"bench: Skerry and the Linux guest over vsock, -cpu {cpu} ({args.runs} runs)", flush=True)
                 run_vsock(args.linux, args.runs, results)
                 continue
-            for app in ("echo", "http", "iperf"):
-                print(f"bench: Skerry {app} on {NICS[n][0]}, -cpu {cpu} ({args.runs} runs)", flush=True)
-                run_skerry(app, args.runs, results, n)
-            print(f"bench: Linux guest on {NICS[n][0]}, -cpu {cpu} ({args.runs} runs)", flush=True)
-            run_linux(args.linux, args.runs, results, n)
+            tap = None
+            if n.endswith("_tap"):
+                if not TapNet.possible():
+                    print(f"bench: {NICS[n][0]}: skipped (needs root, /dev/net/tun and dnsmasq)", flush=True)
+                    continue
+                tap, HOST[0] = TapNet(), TAP_GUEST
+            try:
+                for app in ("echo", "http", "iperf"):
+                    print(f"bench: Skerry {app} on {NICS[n][0]}, -cpu {cpu} ({args.runs} runs)", flush=True)
+                    run_skerry(app, args.runs, results, n)
+                print(f"bench: Linux guest on {NICS[n][0]}, -cpu {cpu} ({args.runs} runs)", flush=True)
+                run_linux(args.linux, args.runs, results, n)
+            finally:
+                if tap:
+                    tap.close()
+                    HOST[0] = "127.0.0.1"
     CPU[0] = cpus[0]
     if not args.skip_memory:
         app = "http" if "http" not in results["missing"] else "echo"
@@ -724,7 +792,7 @@ def main():
         probe = (lambda vm: first_http(vm.fwd["http"], vm.t0, 20, vm.alive)) if app == "http" else \
             (lambda vm: first_echo(vm.fwd["echo"], vm.t0, 20, vm.alive))
         hints = {}
-        for n in [n for n in nics if n != "vsock"]:
+        for n in [n for n in nics if n in ("e1000", "virtio_net")]:
             print(f"bench: smallest memory that still serves, {NICS[n][0]}", flush=True)
             s = results if n == "e1000" else results[n]
             linux = os.path.join(args.linux, "vmlinuz"), os.path.join(args.linux, "initrd.img")
