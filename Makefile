@@ -131,7 +131,7 @@ build/kernel/ksyms_empty.o:
 # ---------------------------------------------------------------------------------------------------
 APP_ELFS := $(foreach a,$(APPS),build/appliances/$(a).elf)
 
-.PHONY: all build-all kernels unit check test test-qemu test-virtio run clean iso bench bench-ab images release test-images
+.PHONY: all build-all kernels unit check test test-qemu test-virtio run clean iso bench bench-ab profile images release test-images
 # `make` on a fresh machine sets up first (packages, pinned sources), then builds in a new make that
 # sees what the set-up installed (the console font, GoogleTest).
 all: setup
@@ -196,6 +196,13 @@ bench-ab: setup
 	$(Q)rm -rf build/bench-base && git worktree prune && git worktree add --detach build/bench-base $(BASE) >/dev/null
 	$(Q)$(MAKE) --no-print-directory -C build/bench-base kernels
 	$(Q)$(PYTHON) tests/bench/ab.py build/bench-base; rc=$$?; git worktree remove --force build/bench-base; exit $$rc
+
+# Where an appliance's time goes under a load: `make profile APP=iperf LOAD='iperf3 -c {host} -p {port} -t 8' TAP=1`
+# (tests/bench/profile.py; {host} and {port} are filled in; TAP=1: e1000 on a tap device instead of slirp).
+LOAD ?= iperf3 -c {host} -p {port} -t 8
+profile: setup
+	$(Q)$(MAKE) --no-print-directory build/appliances/$(APP).elf
+	$(Q)$(PYTHON) tests/bench/profile.py --app $(APP) --load "$(LOAD)" $(if $(filter 1,$(TAP)),--tap)
 
 # The benchmark (not part of `make test`): every appliance against a Linux guest in the same QEMU, on e1000 and
 # on virtio-net-pci, on e1000 over a tap device in a namespace, and over vsock through the test backend

@@ -20,13 +20,13 @@ bool parse_pure_ack(const uint8_t* h, size_t n, PureAck& out) {
         if (ip[9] != kIpProtoTcp || ((ip[6] & 0x3f) | ip[7]) != 0) return false;  // not TCP, or a fragment
         l4 = kEthHeader + ihl;
         payload_end = kEthHeader + size_t{be16(ip + 2)};
-        memcpy(out.key, ip + 12, 8);
+        __builtin_memcpy(out.key, ip + 12, 8);  // fixed sizes: moves, not calls (freestanding)
         out.key_len = 8;
     } else if (type == kEthTypeIpv6 && n >= kEthHeader + kIpv6Header && (ip[0] >> 4) == 6) {
         if (ip[6] != kIpProtoTcp) return false;  // extension headers: not worth it
         l4 = kEthHeader + kIpv6Header;
         payload_end = l4 + size_t{be16(ip + 4)};
-        memcpy(out.key, ip + 8, 32);
+        __builtin_memcpy(out.key, ip + 8, 32);
         out.key_len = 32;
     } else {
         return false;
@@ -35,7 +35,7 @@ bool parse_pure_ack(const uint8_t* h, size_t n, PureAck& out) {
     const uint8_t* tcp = h + l4;
     if (tcp[13] != 0x10) return false;                          // ACK alone
     if (payload_end != l4 + (tcp[12] >> 4) * 4u) return false;  // no data
-    memcpy(out.key + out.key_len, tcp, 4);                      // ports
+    __builtin_memcpy(out.key + out.key_len, tcp, 4);            // ports
     out.key_len = static_cast<uint8_t>(out.key_len + 4);
     out.ack = be32(tcp + 8);
     return true;

@@ -7,6 +7,9 @@ namespace skerry::net {
 // Eight bytes at a time with an end-around carry (x86 loads need no alignment). The sum of 64-bit words
 // folds to the same 16-bit one's-complement sum as the sum of their 16-bit words, so byte order and word
 // position take care of themselves: word k of the data is always at the same place within its 64-bit word.
+// The kernel is built -ffreestanding, where memcpy is an ordinary call: fixed-size loads go through
+// __builtin_memcpy, which the compiler turns into plain (unaligned) moves. A call per 32 bytes made the checksum and
+// newlib's memcpy a fifth of the guest's time under bulk TCP (tests/bench/profile.py).
 uint16_t ones_sum(const void* data, size_t len) {
     const uint8_t* p = static_cast<const uint8_t*>(data);
     uint64_t sum = 0;
@@ -16,7 +19,7 @@ uint16_t ones_sum(const void* data, size_t len) {
     };
     while (len >= 32) {
         uint64_t w[4];
-        memcpy(w, p, sizeof w);
+        __builtin_memcpy(w, p, sizeof w);
         add(w[0]);
         add(w[1]);
         add(w[2]);
@@ -26,15 +29,15 @@ uint16_t ones_sum(const void* data, size_t len) {
     }
     while (len >= 8) {
         uint64_t w;
-        memcpy(&w, p, 8);
+        __builtin_memcpy(&w, p, 8);
         add(w);
         p += 8;
         len -= 8;
     }
     if (len) {
         uint64_t w = 0;
-        memcpy(&w, p, len);  // the missing bytes are zero, in their places
-        add(w);
+        for (size_t i = 0; i < len; ++i) w |= static_cast<uint64_t>(p[i]) << (8 * i);  // little endian; the missing
+        add(w);                                                                        // bytes are zero, in place
     }
     sum = (sum & 0xFFFFFFFFu) + (sum >> 32);
     sum = (sum & 0xFFFFFFFFu) + (sum >> 32);

@@ -18,12 +18,13 @@ spec = importlib.util.spec_from_file_location("bench", os.path.join(HERE, "bench
 b = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(b)
 b.OUT = os.path.join(ROOT, "build", "bench")
+NIC = "e1000_tap" if os.environ.get("BENCH_AB_TAP") == "1" else "e1000"
 os.makedirs(b.OUT, exist_ok=True)
 
 
 def measure(root, add):
     k = lambda app: os.path.join(root, "build", "appliances", f"{app}.elf")
-    vm = b.Vm("ab-iperf", k("iperf"))
+    vm = b.Vm("ab-iperf", k("iperf"), nic=NIC)
     try:
         b.first_wait(vm.fwd["iperf3"])
         add("iperf3_tcp_Mbit_s", b.iperf3(vm.fwd["iperf3"]))
@@ -31,7 +32,7 @@ def measure(root, add):
         add("iperf2_tcp_Mbit_s", b.iperf2(vm.fwd["iperf2"]))
     finally:
         vm.stop()
-    vm = b.Vm("ab-http", k("http"))
+    vm = b.Vm("ab-http", k("http"), nic=NIC)
     try:
         b.first_http(vm.fwd["http"], vm.t0)
         add("http_1k_req_per_s_c1", b.wrk(vm.fwd["http"], 1))
@@ -39,7 +40,7 @@ def measure(root, add):
         add("http_1MiB_download_MiB_per_s", b.download_rate(vm.fwd["http"]))
     finally:
         vm.stop()
-    vm = b.Vm("ab-echo", k("echo"))
+    vm = b.Vm("ab-echo", k("echo"), nic=NIC)
     try:
         add("boot_to_echo_s", b.first_echo(vm.fwd["echo"], vm.t0))
         add("echo_round_trips_per_s", b.echo_round_trips(vm.fwd["echo"]))
@@ -53,10 +54,15 @@ def main():
     rounds = int(os.environ.get("BENCH_ROUNDS", "4"))
     trees = {"before": base, "after": ROOT}
     res = {t: {} for t in trees}
+    tap = None
+    if NIC == "e1000_tap":
+        tap, b.HOST[0] = b.TapNet(), b.TAP_GUEST
     for r in range(rounds):
         for t, root in trees.items():
             print(f"bench-ab: round {r + 1}/{rounds}, {t}", flush=True)
             measure(root, lambda key, v, t=t: res[t].setdefault(key, []).append(v))
+    if tap:
+        tap.close()
     print(f"\n{'metric':30} {'before: runs':34} {'median':>8}  {'after: runs':34} {'median':>8}  after/before")
     for key in res["before"]:
         bb, aa = res["before"][key], res["after"][key]

@@ -79,7 +79,7 @@ def free_port():
 class Vm:
     """A guest with every service port forwarded to 127.0.0.1."""
 
-    def __init__(self, kind, kernel, initrd=None, mem="256M", append="", nic="e1000", cpu=None):
+    def __init__(self, kind, kernel, initrd=None, mem="256M", append="", nic="e1000", cpu=None, extra=()):
         self.nic = nic
         if nic.endswith("_tap"):  # the guest's own ports, on the tap device of the namespace we run in
             self.fwd = dict(PORTS)
@@ -97,6 +97,7 @@ class Vm:
             cmd += ["-initrd", initrd, "-append", f"console=ttyS0 quiet {append}".strip()]
         else:
             cmd += ["-append", append]
+        cmd += list(extra)
         open(self.log, "w").close()   # not the previous guest's log (its panic) while QEMU starts
         self.t0 = time.monotonic()
         self.qemu_log = os.path.join(OUT, f"{kind}.qemu.log")   # QEMU's own complaints (a hostfwd port taken)

@@ -6,6 +6,7 @@
  * (both families without the second argument). */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/vm_sockets.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -14,7 +15,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <linux/vm_sockets.h>
 
 #define MAX_FDS 1024
 #define BUF 65536
@@ -115,7 +115,8 @@ int main(int argc, char **argv) {
                 struct sockaddr_storage from;
                 socklen_t fl;
                 ssize_t n;
-                while (fl = sizeof from, (n = recvfrom(pfd[i].fd, dgram, sizeof dgram, 0, (struct sockaddr *)&from, &fl)) >= 0)
+                while (fl = sizeof from,
+                       (n = recvfrom(pfd[i].fd, dgram, sizeof dgram, 0, (struct sockaddr *)&from, &fl)) >= 0)
                     sendto(pfd[i].fd, dgram, (size_t)n, 0, (struct sockaddr *)&from, fl);
             } else {
                 struct conn *c = &conns[i];

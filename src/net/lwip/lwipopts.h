@@ -90,6 +90,9 @@ uint16_t skerry_lwip_chksum(const void* data, int len);
 
 /* ---- TCP ------------------------------------------------------------------------------------------- */
 #define LWIP_TCP                    1
+/* lwIP's small fixed-size copies (addresses, header fields) as moves, not memcpy calls (-ffreestanding). */
+#define SMEMCPY(dst, src, len)      __builtin_memcpy(dst, src, len)
+
 #define TCP_MSS                     1460
 #define LWIP_WND_SCALE              1
 #define TCP_RCV_SCALE               4                   /* windows up to 0xFFFF << 4 = 1 MiB */

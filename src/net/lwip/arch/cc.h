@@ -46,6 +46,11 @@ __attribute__((__noreturn__)) void skerry_lwip_assert(const char* msg, const cha
     } while (0)
 #define LWIP_PLATFORM_ASSERT(x) skerry_lwip_assert((x), __FILE__, __LINE__)
 
+/* Byte order through the compiler's byte swaps: an instruction instead of a call into def.c per header field (the
+   kernel is built -ffreestanding; lwIP's def.h takes these macros in place of its functions). */
+#define lwip_htons(x) ((u16_t)__builtin_bswap16((u16_t)(x)))
+#define lwip_htonl(x) ((u32_t)__builtin_bswap32((u32_t)(x)))
+
 /* newlib's rand() is not used: see LWIP_RAND in lwipopts.h. */
 
 #endif /* SKERRY_LWIP_ARCH_CC_H */
