@@ -194,7 +194,11 @@ bool start_from_option(const char* value) {
     return start(a);
 }
 
-Stats stats() { return st; }
+Stats stats() {
+    Stats s = st;
+    s.bytes_dropped = sink.dropped();
+    return s;
+}
 
 void reset_for_test() {
     if (stream) {

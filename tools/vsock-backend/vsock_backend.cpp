@@ -64,6 +64,10 @@ void logf(const char* fmt, ...) {
     do {                                             \
         if (opt.verbose >= (lvl)) logf(__VA_ARGS__); \
     } while (0)
+// Packet traces at -v -v -v: every control packet and small data packet; bulk data only at -v -v -v -v.
+bool trace_packet(uint16_t op, uint32_t len) {
+    return opt.verbose >= 3 && (op != kOpRw || len < 256 || opt.verbose > 3);
+}
 
 struct Stats {
     uint64_t tx_packets = 0, rx_packets = 0;  // tx = guest -> backend, rx = backend -> guest
@@ -467,9 +471,9 @@ void handle_tx_packet(const Chain& ch) {
     ++st.tx_packets;
     auto it = conns.find(key(h.dst_port, h.src_port));
     Conn* c = it == conns.end() ? nullptr : it->second.get();
-    if (h.op != kOpRw || h.len < 256 || opt.verbose > 3)
-        VLOG(3, "tx op %u %u->%u len %u flags %u buf %u fwd %u", h.op, h.src_port, h.dst_port, h.len, h.flags,
-             h.buf_alloc, h.fwd_cnt);
+    if (trace_packet(h.op, h.len))
+        logf("tx op %u %u->%u len %u flags %u buf %u fwd %u", h.op, h.src_port, h.dst_port, h.len, h.flags, h.buf_alloc,
+             h.fwd_cnt);
     if (!c) {
         if (h.op == kOpRequest) {
             c = new_guest_conn(h);
@@ -621,8 +625,8 @@ void process_rx() {
                 st.bytes_to_guest += n;
             }
             c->cr.stamp(h);
-            if (h.op != kOpRw || h.len < 256 || opt.verbose > 3)
-                VLOG(3, "rx op %u %u->%u len %u flags %u buf %u fwd %u", h.op, h.src_port, h.dst_port, h.len, h.flags,
+            if (trace_packet(h.op, h.len))
+                logf("rx op %u %u->%u len %u flags %u buf %u fwd %u", h.op, h.src_port, h.dst_port, h.len, h.flags,
                      h.buf_alloc, h.fwd_cnt);
             write_hdr(h, hb);
             copy_to_chain(ch, 0, hb, kHdrSize);
