@@ -15,6 +15,7 @@
 #include "lwip/netif.h"
 #include "lwip/stats.h"
 #include "net/address.hpp"
+#include "net/net_memory.hpp"
 #include "net/netif_glue.hpp"
 #include "net/nic.hpp"
 #include "net/socket.hpp"
@@ -136,7 +137,11 @@ size_t write_status_json(char* buf, size_t cap) {
     PageAllocator& pa = kernel::pages();
     j.field("pages_used_bytes", static_cast<uint64_t>(pa.used_pages()) * PageAllocator::kPageSize);
     j.field("pages_total_bytes", static_cast<uint64_t>(pa.total_pages()) * PageAllocator::kPageSize);
-    j.field("lwip_heap_used", static_cast<uint64_t>(lwip_stats.mem.used));
+    const net::memory::Stats nm = net::memory::stats();
+    j.field("lwip_heap_used", nm.in_budget + nm.small);
+    j.field("net_buffers_used", nm.in_budget);
+    j.field("net_buffers_budget", nm.budget);
+    j.field("net_buffers_refused", nm.refused);
     j.end_object();
 
     const Totals t = totals();

@@ -26,6 +26,7 @@
 #include "kernel/kernel.hpp"
 #include "kernel/kvmclock.hpp"
 #include "kernel/log.hpp"
+#include "kernel/mem_plan.hpp"
 #include "kernel/mptable.hpp"
 #include "kernel/page_alloc.hpp"
 #include "kernel/power.hpp"
@@ -153,29 +154,27 @@ void init_memory() {
 }
 
 void init_heap() {
-    uint64_t free_bytes = page_allocator.free_pages() * PageAllocator::kPageSize;
-    uint64_t want = opt_heap.as_size();
-    bool automatic = want == 0;
-    if (automatic) {
-        want = free_bytes / 2;  // the other half stays with the page allocator for DMA rings and buffers
-        if (want > (1ull << 30)) want = 1ull << 30;
-    }
-    want = align_up(want, 2 * kMiB);
+    const uint64_t free_bytes = page_allocator.free_pages() * PageAllocator::kPageSize;
+    mem_plan::Plan plan = mem_plan::compute(free_bytes, opt_heap.as_size());
+    uint64_t want = plan.heap_bytes;
     uint64_t base = 0;
-    while (want >= 2 * kMiB) {
-        base = page_allocator.alloc(want / PageAllocator::kPageSize, 2 * kMiB);
+    while (want >= 64 * 1024) {
+        base = page_allocator.alloc(want / PageAllocator::kPageSize, plan.heap_align);
         if (base) break;
-        if (!automatic)
-            log::warn("heap: no contiguous %llu MiB; trying less", static_cast<unsigned long long>(want / kMiB));
-        automatic = true;
-        want /= 2;
-        want = align_up(want, 2 * kMiB);
+        log::warn("heap: no contiguous %llu KiB; trying less", static_cast<unsigned long long>(want / 1024));
+        want = (want / 2) & ~(plan.heap_align - 1);
+        if (want < plan.heap_align) plan.heap_align = PageAllocator::kPageSize;
     }
     if (!base) interrupts::panic("heap: no memory for the heap");
+    plan.heap_bytes = want;
+    mem_plan::set(plan);
     heap::init(base, want);
-    log::info("heap: %llu MiB at 0x%llx (malloc); %zu MiB left for page allocations",
-              static_cast<unsigned long long>(want / kMiB), static_cast<unsigned long long>(base),
-              static_cast<size_t>(page_allocator.free_pages() * PageAllocator::kPageSize / kMiB));
+    char line[log::kLineMax - log::kPrefixLen];
+    mem_plan::format(plan, line, sizeof line);
+    log::info("memory plan: %s", line);
+    log::info("heap: %llu KiB at 0x%llx (malloc); %zu KiB left for page allocations",
+              static_cast<unsigned long long>(want / 1024), static_cast<unsigned long long>(base),
+              static_cast<size_t>(page_allocator.free_pages() * PageAllocator::kPageSize / 1024));
 }
 
 // ---- ACPI (or the MP table), interrupts, time

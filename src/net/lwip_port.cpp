@@ -7,6 +7,7 @@
 #include "kernel/arch/interrupts.hpp"
 #include "kernel/event_loop.hpp"
 #include "kernel/log.hpp"
+#include "kernel/mem_plan.hpp"
 #include "kernel/random.hpp"
 #include "kernel/time.hpp"
 #include "lwip/init.h"
@@ -14,6 +15,7 @@
 #include "lwip/stats.h"
 #include "lwip/sys.h"
 #include "lwip/timeouts.h"
+#include "net/net_memory.hpp"
 
 // ---- the hooks lwIP calls (lwipopts.h, arch/cc.h, lwip/sys.h)
 u32_t sys_now(void) { return static_cast<u32_t>(skerry::time::now_ns() / 1000000ull); }
@@ -86,6 +88,7 @@ bool sync_poller(void*) {
 void init() {
     if (ready) return;
     lwip_init();
+    memory::configure(mem_plan::current().net_buffers, mem_plan::current().tcp_snd_buf);
     ready = true;
     loop::add_poller(sync_poller, nullptr);
     arm(lwip_deadline());
@@ -127,9 +130,14 @@ void format_stats(void (*line)(void* ctx, const char* text), void* ctx) {
     proto("nd6", lwip_stats.nd6);
     proto("udp", lwip_stats.udp);
     proto("tcp", lwip_stats.tcp);
-    snprintf(buf, sizeof buf, "mem: used %lu of %lu, max %lu, errors %lu",
-             static_cast<unsigned long>(lwip_stats.mem.used), static_cast<unsigned long>(lwip_stats.mem.avail),
-             static_cast<unsigned long>(lwip_stats.mem.max), static_cast<unsigned long>(lwip_stats.mem.err));
+    const memory::Stats ms = memory::stats();
+    snprintf(buf, sizeof buf,
+             "mem: buffers %llu of %llu bytes (most %llu), small allocations %llu bytes, refused %llu, "
+             "no memory %llu; TCP send buffer %lu",
+             static_cast<unsigned long long>(ms.in_budget), static_cast<unsigned long long>(ms.budget),
+             static_cast<unsigned long long>(ms.in_budget_max), static_cast<unsigned long long>(ms.small),
+             static_cast<unsigned long long>(ms.refused), static_cast<unsigned long long>(ms.failed),
+             static_cast<unsigned long>(TCP_SND_BUF));
     line(ctx, buf);
     // The pools that matter under load, plus any pool that ever ran dry.
     for (int i = 0; i < MEMP_MAX; ++i) {

@@ -1,5 +1,7 @@
 #include "net/netif_glue.hpp"
 
+#include "kernel/mem_plan.hpp"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,13 +105,15 @@ bool NetifGlue::attach(NicDriver& d) {
     if (tcp_tx_offload_) base_chksum_flags_ &= static_cast<uint16_t>(~NETIF_CHECKSUM_GEN_TCP);
 
     netif_ = create<netif>();
-    rx_slots_ = static_cast<RxSlot*>(calloc(kRxZeroCopy, sizeof(RxSlot)));
+    rx_lend_limit_ = mem_plan::current().rx_lend;
+    if (rx_lend_limit_ > kRxZeroCopy) rx_lend_limit_ = kRxZeroCopy;
+    rx_slots_ = static_cast<RxSlot*>(calloc(rx_lend_limit_ ? rx_lend_limit_ : 1, sizeof(RxSlot)));
     if (!netif_ || !rx_slots_) {
         log::error("net: no memory for interface state of %s", d.name());
         detach();
         return false;
     }
-    for (size_t i = 0; i < kRxZeroCopy; ++i) {
+    for (size_t i = 0; i < rx_lend_limit_; ++i) {
         rx_slots_[i].glue = this;
         rx_slots_[i].next = rx_free_;
         rx_free_ = &rx_slots_[i];
@@ -333,8 +337,8 @@ bool NetifGlue::receive(const RxFrame& frame) {
         slot->buffer = frame.buffer;
         ++rx_lent_;
     } else {
-        // kRxZeroCopy buffers are lent out already: copy, and give this one straight back.
-        p = pbuf_alloc(PBUF_RAW, len, PBUF_POOL);
+        // All the buffers we may lend are out: copy, and give this one straight back.
+        p = pbuf_alloc(PBUF_RAW, len, PBUF_RAM);
         if (!p) {
             ++ctr_.rx_refused;
             return false;

@@ -10,8 +10,9 @@
 //
 // Receive: a frame becomes a custom pbuf pointing into the driver's buffer (zero copy); the buffer goes
 // back with NicDriver::rx_release when lwIP and the application are done with it. So that slow readers
-// cannot hold all of a driver's buffers, at most kRxZeroCopy frames per NIC are outstanding; beyond that a
-// frame is copied into a PBUF_POOL pbuf and the driver's buffer returned at once. Buffers are returned as
+// cannot hold all of a driver's buffers, at most rx_lend_limit() frames per NIC are outstanding (the memory
+// plan's rx_lend, at most kRxZeroCopy); beyond that a frame is copied into a PBUF_RAM pbuf (within the network
+// buffer budget, net_memory.hpp) and the driver's buffer returned at once. Buffers are returned as
 // soon as lwIP frees them, often from inside receive() (ARP, pure ACKs), which nic.hpp allows.
 //
 // The glue counts every frame and byte in both directions (and broadcast/multicast received); drivers count
@@ -34,7 +35,7 @@ namespace skerry::net {
 class NetifGlue final : public NicClient {
 public:
     static constexpr size_t kTxQueue = 64;       // frames waiting for ring space
-    static constexpr size_t kRxZeroCopy = 256;   // driver buffers lent to the stack at once
+    static constexpr size_t kRxZeroCopy = 256;   // driver buffers lent to the stack at once, at most
     static constexpr size_t kMaxMulticast = 32;  // distinct multicast MACs in the filter
 
     struct Counters {
@@ -47,7 +48,7 @@ public:
         uint64_t tx_acks_coalesced;  // pure ACKs not sent: a later ACK of the same connection replaced them
         uint64_t rx_frames, rx_bytes;
         uint64_t rx_broadcast, rx_multicast;
-        uint64_t rx_copied;         // copied because kRxZeroCopy buffers were already lent out
+        uint64_t rx_copied;         // copied because rx_lend_limit() buffers were already lent out
         uint64_t rx_refused;        // handed back to the driver (runt, no pbuf)
         uint64_t rx_dropped;        // taken, then refused by lwIP's input
         uint64_t rx_bad_checksum;   // the device said a checksum was wrong (refused too)
@@ -73,6 +74,7 @@ public:
     unsigned index() const;                     // lwIP's netif number (e0 -> 0)
     const Counters& counters() const { return ctr_; }
     size_t rx_lent() const { return rx_lent_; }  // driver buffers currently held by the stack
+    size_t rx_lend_limit() const { return rx_lend_limit_; }
     size_t tx_queue_length() const { return txq_count_; }
 
     // The glue for an lwIP netif, or nullptr if the netif is not one of ours.
@@ -115,6 +117,7 @@ private:
     RxSlot* rx_slots_ = nullptr;  // kRxZeroCopy slots, one per lent buffer
     RxSlot* rx_free_ = nullptr;
     size_t rx_lent_ = 0;
+    size_t rx_lend_limit_ = 0;
     bool is_up_ = false;     // bring_up() ran
     bool kick_tcp_ = false;  // frames were refused: tcp_txnow() once the queue drains
 

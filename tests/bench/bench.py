@@ -39,7 +39,7 @@ from vsock_vm import VsockVm, cpu_seconds  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "build", "bench")
-PORTS = {"echo": 7, "http": 80, "iperf2": 5001, "iperf3": 5201}
+PORTS = {"echo": 7, "http": 80, "https": 443, "iperf2": 5001, "iperf3": 5201}
 # The NICs compared: results key -> (label, QEMU -device without netdev, PCI vendor:device the guest sees).
 # Same machine (QEMU's default pc/i440fx) and CPU for both, so the NIC is the only difference.
 NICS = {
@@ -234,6 +234,13 @@ def first_http(port, t0, timeout=120, alive=lambda: True):
             pass
         time.sleep(0.05)
     return None
+
+
+def serves_https(port, timeout=30):
+    """The HTTPS page comes back whole (200): the key is made, mbedTLS has its buffers, a handshake completes."""
+    r = subprocess.run(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", str(timeout),
+                        f"https://{HOST[0]}:{port}/"], capture_output=True, text=True)
+    return r.stdout.strip() == "200"
 
 
 def connect_to(target):
@@ -669,6 +676,13 @@ def report(results, nics):
             why = sets[n].get("na", {}).get("min_memory_mib", {}).get(who, "none of the sizes served")
             print(f"{'smallest -m serving (' + who + ', ' + NICS[n][0] + ')':62} "
                   f"{(f'n/a: {why}' if v is None else f'{v}M'):>6}")
+        at = sets[n].get("iperf_at_min_memory")
+        if at:
+            for k in ("iperf3_tcp_Mbit_s", "iperf3_tcp_reverse_Mbit_s"):
+                full = median([x for xs in sets[n]["skerry"].get("samples", {}).get(k, {}).values() for x in xs
+                               if x is not None])
+                print(f"{'skerry iperf at ' + str(at['mib']) + 'M, ' + k + ' (' + NICS[n][0] + ')':62} "
+                      f"{fmt(at[k]):>6} (at 256M: {fmt(full)})")
     if "vsock" in sets:
         for who, procs in sets["vsock"].get("helper_cpu", {}).items():
             text = ", ".join(f"{p} {median(v) * 100:.0f}%" for p, v in procs.items() if median(v) is not None)
@@ -790,8 +804,11 @@ def main():
         app = "http" if "http" not in results["missing"] else "echo"
         kernel = os.path.join(ROOT, "build", "appliances", f"{app}.elf")
         # Skerry answers in about 1.5 s; a size that does not answer within 20 s does not serve.
-        probe = (lambda vm: first_http(vm.fwd["http"], vm.t0, 20, vm.alive)) if app == "http" else \
-            (lambda vm: first_echo(vm.fwd["echo"], vm.t0, 20, vm.alive))
+        def probe(vm):  # HTTP and HTTPS both served (the http appliance), or the echo
+            if app != "http":
+                return first_echo(vm.fwd["echo"], vm.t0, 20, vm.alive)
+            t = first_http(vm.fwd["http"], vm.t0, 20, vm.alive)
+            return t if t is not None and serves_https(vm.fwd["https"]) else None
         hints = {}
         for n in [n for n in nics if n in ("e1000", "virtio_net")]:
             print(f"bench: smallest memory that still serves, {NICS[n][0]}", flush=True)
@@ -818,6 +835,19 @@ def main():
             # The later sets start their search where the first one ended (a few boots instead of a scan).
             hints.setdefault("skerry", s["min_memory_mib"][f"skerry {app}"])
             hints.setdefault("linux", s["min_memory_mib"]["linux"])
+            # The iperf appliance at that size: full throughput, or how much of it (the memory plan's tiny tier).
+            m = s["min_memory_mib"][f"skerry {app}"]
+            if m and "iperf" not in results["missing"]:
+                vm = Vm(f"mem-iperf{sfx}", os.path.join(ROOT, "build", "appliances", "iperf.elf"), mem=f"{m}M", nic=n)
+                try:
+                    if first_wait(vm.fwd["iperf3"]) is not None:
+                        s["iperf_at_min_memory"] = {
+                            "mib": m,
+                            "iperf3_tcp_Mbit_s": median([iperf3(vm.fwd["iperf3"]) for _ in range(3)]),
+                            "iperf3_tcp_reverse_Mbit_s": median([iperf3(vm.fwd["iperf3"], reverse=True)
+                                                                 for _ in range(3)])}
+                finally:
+                    vm.stop()
     results["duration_s"] = round(time.monotonic() - t_start)
     report(results, nics)
     with open(os.path.join(OUT, "results.json"), "w") as f:

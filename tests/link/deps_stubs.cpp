@@ -7,6 +7,7 @@
 // anything else must fail this link.
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/times.h>
@@ -27,6 +28,10 @@ namespace {
 u32_t sys_now(void) { return 0; }
 extern "C" uint32_t skerry_lwip_rand(void) { return 4; }
 extern "C" uint16_t skerry_lwip_chksum(const void*, int) { return 0; }
+extern "C" void* skerry_net_mem_malloc(size_t n) { return malloc(n); }
+extern "C" void* skerry_net_mem_calloc(size_t c, size_t n) { return calloc(c, n); }
+extern "C" void skerry_net_mem_free(void* p) { free(p); }
+uint32_t skerry_lwip_tcp_snd_buf = 512 * 1024;  // declared extern "C" in lwipopts.h
 extern "C" void skerry_lwip_diag(const char*, ...) {}
 extern "C" void skerry_lwip_assert(const char*, const char*, int) { stop(); }
 

@@ -10,6 +10,7 @@
 #ifndef SKERRY_LWIPOPTS_H
 #define SKERRY_LWIPOPTS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -20,6 +21,12 @@ uint32_t skerry_lwip_rand(void);
 /* The Internet checksum, 8 bytes a step (src/net/checksum.cpp): lwIP's own takes 2, and it is what receiving
  * costs most when the NIC does not verify checksums (QEMU's e1000 does not). */
 uint16_t skerry_lwip_chksum(const void* data, int len);
+/* lwIP's heap is malloc's, through a budget the memory plan sets at boot (src/net/net_memory.cpp). */
+void* skerry_net_mem_malloc(size_t size);
+void* skerry_net_mem_calloc(size_t count, size_t size);
+void skerry_net_mem_free(void* p);
+/* The TCP send buffer per connection, from the memory plan (src/kernel/mem_plan.hpp). */
+extern uint32_t skerry_lwip_tcp_snd_buf;
 #ifdef __cplusplus
 }
 #endif
@@ -38,9 +45,11 @@ uint16_t skerry_lwip_chksum(const void* data, int len);
 
 /* ---- Memory ---------------------------------------------------------------------------------------- */
 #define MEM_ALIGNMENT               8
-#define MEM_LIBC_MALLOC             0
+#define MEM_LIBC_MALLOC             1   /* PBUF_RAM (copied TCP send data, copied frames) from malloc's heap, */
+#define mem_clib_malloc             skerry_net_mem_malloc   /* within a budget sized from memory at boot */
+#define mem_clib_calloc             skerry_net_mem_calloc
+#define mem_clib_free               skerry_net_mem_free
 #define MEMP_MEM_MALLOC             0
-#define MEM_SIZE                    (4 * 1024 * 1024)   /* lwIP heap: PBUF_RAM (copied TCP send data) */
 #define MEMP_NUM_PBUF               1024                /* PBUF_REF/ROM (zero-copy writes) */
 #define MEMP_NUM_TCP_PCB            512
 #define MEMP_NUM_TCP_PCB_LISTEN     32
@@ -51,7 +60,7 @@ uint16_t skerry_lwip_chksum(const void* data, int len);
 #define MEMP_NUM_FRAG_PBUF          64
 #define MEMP_NUM_ARP_QUEUE          64
 #define MEMP_NUM_SYS_TIMEOUT        (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 16)
-#define PBUF_POOL_SIZE              1024                /* received frames */
+#define PBUF_POOL_SIZE              8                   /* unused: copied frames are PBUF_RAM */
 
 /* ---- Link, IPv4, IPv6 ------------------------------------------------------------------------------ */
 #define LWIP_ETHERNET               1
@@ -97,7 +106,12 @@ uint16_t skerry_lwip_chksum(const void* data, int len);
 #define LWIP_WND_SCALE              1
 #define TCP_RCV_SCALE               4                   /* windows up to 0xFFFF << 4 = 1 MiB */
 #define TCP_WND                     (512 * 1024)
-#define TCP_SND_BUF                 (512 * 1024)
+/* The TCP send buffer per connection is chosen at boot from memory (64..512 KiB). In the preprocessor's #if
+ * tests (lwIP's init.c) the variable reads as 0, so the expression gives TCP_SND_BUF_MAX there; at run time the
+ * variable is never 0. net_memory.cpp checks lwIP's sanity rules with static_assert for every size allowed. */
+#define TCP_SND_BUF_MAX             (512 * 1024)
+#define TCP_SND_BUF                 (skerry_lwip_tcp_snd_buf ? skerry_lwip_tcp_snd_buf : TCP_SND_BUF_MAX)
+#define LWIP_DISABLE_TCP_SANITY_CHECKS 1
 #define TCP_SNDLOWAT                (32 * 1024)         /* lwIP requires < 0xFFFF - 4 * TCP_MSS */
 #define TCP_QUEUE_OOSEQ             1
 #define TCP_LISTEN_BACKLOG          1

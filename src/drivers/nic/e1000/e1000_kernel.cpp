@@ -6,21 +6,16 @@
 #include "drivers/nic/e1000/e1000.hpp"
 #include "drivers/nic/e1000/e1000_ids.hpp"
 #include "kernel/kernel.hpp"
-#include "kernel/page_alloc.hpp"
+#include "kernel/mem_plan.hpp"
 
 namespace skerry::e1000 {
 namespace {
 
-// With memory to spare, a deeper receive ring: a burst of a whole TCP window (QEMU's slirp delivers one in
-// a moment) then waits in the ring instead of in QEMU's queue, and the tail moves less often. Measured with
-// iperf3 under TCG: 256 descriptors ~740 Mbit/s, 1024 ~930. It costs 2 KiB a buffer (3 MiB here).
+// Ring and buffer pool from the memory plan (kernel/mem_plan.hpp): deep when memory allows.
 Options probe_options() {
     Options o;
-    constexpr uint64_t kDeepRingMinFree = 64ull << 20;
-    if (kernel::pages().free_pages() * PageAllocator::kPageSize >= kDeepRingMinFree) {
-        o.rx_ring = 1024;
-        o.rx_buffers = 1024 + 512;
-    }
+    o.rx_ring = mem_plan::current().nic_rx_ring;
+    o.rx_buffers = mem_plan::current().nic_rx_buffers;
     return o;
 }
 

@@ -4,7 +4,7 @@
 #include "drivers/bus/virtio/registry.hpp"
 #include "drivers/nic/virtio_net/virtio_net.hpp"
 #include "kernel/kernel.hpp"
-#include "kernel/page_alloc.hpp"
+#include "kernel/mem_plan.hpp"
 #include "kernel/random.hpp"
 
 namespace skerry::virtio_net {
@@ -16,12 +16,9 @@ devices::Product probe(virtio::Transport& t) {
     for (int i = 0; i < 6; ++i) fallback[i] = static_cast<uint8_t>(r >> (8 * i));
     Options o;
     o.fallback_mac = fallback;
-    // With memory to spare, room for a burst: twice the ring in buffers (the ring itself is the device's size).
-    constexpr uint64_t kDeepMinFree = 64ull << 20;
-    if (kernel::pages().free_pages() * PageAllocator::kPageSize >= kDeepMinFree) {
-        o.rx_ring = 1024;
-        o.rx_buffers = 1536;
-    }
+    // From the memory plan (kernel/mem_plan.hpp); the ring is clamped to the device's queue size.
+    o.rx_ring = mem_plan::current().nic_rx_ring;
+    o.rx_buffers = mem_plan::current().nic_rx_buffers;
     return devices::Product::nic(Driver::create(t, o));
 }
 
