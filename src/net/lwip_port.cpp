@@ -16,6 +16,7 @@
 #include "lwip/sys.h"
 #include "lwip/timeouts.h"
 #include "net/net_memory.hpp"
+#include "net/tcp_isn.hpp"
 
 // ---- the hooks lwIP calls (lwipopts.h, arch/cc.h, lwip/sys.h)
 u32_t sys_now(void) { return static_cast<u32_t>(skerry::time::now_ns() / 1000000ull); }
@@ -89,6 +90,7 @@ void init() {
     if (ready) return;
     lwip_init();
     memory::configure(mem_plan::current().net_buffers, mem_plan::current().tcp_snd_buf);
+    isn::set_key(random::next_u64(), random::next_u64());
     ready = true;
     loop::add_poller(sync_poller, nullptr);
     arm(lwip_deadline());

@@ -13,6 +13,7 @@
 #include "kernel/event_loop.hpp"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h"  // tcp_active_pcbs
 #include "lwip/stats.h"
 #include "net/netif_glue.hpp"
 #include "net/socket.hpp"
@@ -385,6 +386,41 @@ TEST(NetStack, ConnectRefusedAndApiErrors) {
         return 0;
     };
     auto server = [](int fd) { return echo_server(fd, 0, 64, 0, 0); };
+    const auto r = net_test::run_pair(client, server, kPairTimeoutMs);
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_EQ(r.a, 0);
+    EXPECT_EQ(r.b, 0);
+}
+
+// Initial sequence numbers (RFC 6528, net/tcp_isn.hpp): two connections opened one after the other, ours and the
+// peer's, are far apart (lwIP's own counter gave 6510, 6511, ...), so lwIP really takes them from the hook.
+TEST(NetStack, InitialSequenceNumbersAreUnpredictable) {
+    auto client = [](int fd) {
+        node(fd, "A", kCmdA, 1);
+        int connected = 0;
+        StreamHandlers h;
+        h.connected = [](Stream&, void* x) { ++*static_cast<int*>(x); };
+        Stream* s[2];
+        uint32_t ours[2], theirs[2];
+        for (int i = 0; i < 2; ++i) {
+            s[i] = Stream::connect(addr("10.0.0.2:7"), h, &connected);
+            NT_CHECK(s[i] != nullptr);
+            NT_CHECK(run_until([&] { return connected == i + 1; }, 5000));
+            const tcp_pcb* p = tcp_active_pcbs;
+            while (p && p->local_port != s[i]->local().port) p = p->next;
+            NT_CHECK(p != nullptr);
+            ours[i] = p->lastack;    // our ISN + 1: nothing sent yet
+            theirs[i] = p->rcv_nxt;  // the peer's ISN + 1: nothing received yet
+        }
+        auto far = [](uint32_t a, uint32_t b) { return a - b > 100000u && b - a > 100000u; };
+        NT_CHECK(far(ours[0], ours[1]));
+        NT_CHECK(far(theirs[0], theirs[1]));
+        NT_CHECK(s[0]->local().port != s[1]->local().port);
+        for (Stream* x : s) x->close();
+        run_for(300);
+        return 0;
+    };
+    auto server = [](int fd) { return echo_server(fd, 0, 64, 0, 2); };
     const auto r = net_test::run_pair(client, server, kPairTimeoutMs);
     EXPECT_FALSE(r.timed_out);
     EXPECT_EQ(r.a, 0);

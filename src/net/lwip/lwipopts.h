@@ -31,6 +31,11 @@ extern uint32_t skerry_lwip_tcp_snd_buf;
 }
 #endif
 #define LWIP_RAND() ((u32_t)skerry_lwip_rand())
+/* Hooks (src/net/lwip/arch/lwip_hooks.h): RFC 6528 TCP initial sequence numbers (src/net/tcp_isn.cpp). */
+#define LWIP_HOOK_FILENAME "arch/lwip_hooks.h"
+#define LWIP_HOOK_TCP_ISN skerry_lwip_tcp_isn
+/* The first ephemeral port is random too (then lwIP counts up from it). */
+#define LWIP_RANDOMIZE_INITIAL_LOCAL_PORTS 1
 #define LWIP_CHKSUM skerry_lwip_chksum
 
 /* ---- System model ---------------------------------------------------------------------------------- */

@@ -1,0 +1,15 @@
+/* lwIP's hooks (LWIP_HOOK_FILENAME in lwipopts.h; part of lwIP's cache key like cc.h): included by lwIP's sources after their own headers, so the
+ * lwIP types are known here. */
+#ifndef SKERRY_LWIP_HOOKS_H
+#define SKERRY_LWIP_HOOKS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* RFC 6528 initial sequence numbers (src/net/tcp_isn.cpp). */
+u32_t skerry_lwip_tcp_isn(const ip_addr_t* local_ip, u16_t local_port, const ip_addr_t* remote_ip, u16_t remote_port);
+#ifdef __cplusplus
+}
+#endif
+
+#endif
