@@ -39,6 +39,10 @@ namespace v3 = iperf::v3;
 constexpr uint64_t kIdleNs = 10'000'000'000ull;
 constexpr uint64_t kTickNs = 1'000'000'000ull;
 constexpr int kMaxPending = 16;
+// A connection that sends no cookie within this time is closed. Without a bound, one that never does (a killed
+// client's late data connection, still delivered by slirp) held every stream accepted after it, and so the
+// test, until the watchdog ended it (docs/protocols/iperf3.md, "Data connections").
+constexpr uint64_t kCookieNs = 3'000'000'000ull;
 constexpr uint32_t kUdpConnectReply = 0x39383736;  // iperf3 writes it in host order (x86: little endian)
 
 alignas(64) uint8_t zeros[64 * 1024];
@@ -67,7 +71,8 @@ struct Pending {
     Stream* s = nullptr;
     char cookie[v3::kCookieSize];
     size_t have = 0;
-    uint64_t seq = 0;    // accept order
+    uint64_t seq = 0;  // accept order
+    uint64_t accepted_ns = 0;
     bool ready = false;  // a matching cookie is in
 };
 
@@ -117,9 +122,13 @@ uint64_t progress() {
     return p;
 }
 
+void close_silent_pending(uint64_t now);
+
 void tick(void*) {
     if (!test) return;
     const uint64_t now = time::now_ns();
+    close_silent_pending(now);
+    if (!test) return;
     const uint64_t p = progress();
     if (p != test->last_progress) {
         test->last_progress = p;
@@ -427,6 +436,18 @@ void pending_in(Stream& s, void* ctx) {
     promote();
 }
 
+void close_silent_pending(uint64_t now) {
+    bool closed = false;
+    for (Pending& pe : test->pending) {
+        if (!pe.s || pe.ready || now - pe.accepted_ns < kCookieNs) continue;
+        log::info("iperf3: a data connection sent no cookie within %llu s: closed",
+                  static_cast<unsigned long long>(kCookieNs / 1'000'000'000ull));
+        close_stream(pe.s, false);
+        closed = true;
+    }
+    if (closed) promote();
+}
+
 void pending_closed(Stream&, Error, void* ctx) {
     if (!test) return;
     test->pending[reinterpret_cast<uintptr_t>(ctx)].s = nullptr;
@@ -507,6 +528,7 @@ void accepted(net::Listener&, Stream& s, void*) {
             pe.have = 0;
             pe.ready = false;
             pe.seq = test->accepted++;
+            pe.accepted_ns = time::now_ns();
             net::StreamHandlers h;
             h.readable = pending_in;
             h.closed = pending_closed;

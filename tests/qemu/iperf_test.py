@@ -273,7 +273,160 @@ def case_iperf3_stream_order(g, p3, p2):
     expect(g, r"iperf3: TCP send to 10\.0\.2\.2: [1-9]\d* bytes", timeout=10, what="the hand-driven test's summary")
 
 
+def case_iperf3_silent_data_connection(g, p3, p2):
+    """A connection that arrives during CREATE_STREAMS and never sends its cookie (a killed client's late data
+    connection, which slirp still delivers) must not hold the test back: the streams after it are numbered in
+    accept order, so without a bound the server waited for its cookie until the 10 s watchdog ended the real
+    test (issue 15's stuck server; found by iperf3-random-endings). The silent one is closed after 3 s and the
+    test starts."""
+    cookie = b"skerrysilentdataconnectiontest012345\0"
+    assert len(cookie) == 37
+    ctrl = connect(p3)
+    silent = None
+    real = None
+    try:
+        ctrl.sendall(cookie)
+        expect_state(ctrl, 9, "PARAM_EXCHANGE")
+        ctrl.sendall(json_msg({"tcp": True, "omit": 0, "time": 1, "parallel": 1, "len": 16384,
+                               "client_version": "3.12"}))
+        expect_state(ctrl, 10, "CREATE_STREAMS")
+        silent = connect(p3)
+        time.sleep(0.3)  # accepted first: the oldest pending connection
+        real = connect(p3)
+        real.sendall(cookie)
+        t0 = time.monotonic()
+        ctrl.settimeout(8)
+        expect_state(ctrl, 1, "TEST_START (the silent connection must not block it)")
+        waited = time.monotonic() - t0
+        if waited > 6:
+            raise Failure(f"TEST_START came {waited:.1f} s after the real stream's cookie")
+        expect_state(ctrl, 2, "TEST_RUNNING")
+        real.sendall(bytes(16384))
+        ctrl.sendall(bytes([4]))  # TEST_END
+        expect_state(ctrl, 13, "EXCHANGE_RESULTS")
+        ctrl.sendall(json_msg({"cpu_util_total": 0, "cpu_util_user": 0, "cpu_util_system": 0,
+                               "sender_has_retransmits": 0, "streams": []}))
+        n = int.from_bytes(recv_exact(ctrl, 4, "the results length"), "big")
+        recv_exact(ctrl, n, "the results JSON")
+        expect_state(ctrl, 14, "DISPLAY_RESULTS")
+        ctrl.sendall(bytes([16]))  # IPERF_DONE
+    finally:
+        for sock in (silent, real, ctrl):
+            if sock:
+                sock.close()
+    expect(g, r"iperf3: a data connection sent no cookie within 3 s: closed", timeout=5, what="the console's word on it")
+    idle_again(p3, 15, "the silent data connection")
+
+
 RATE_LINE = r"sec\s+([\d.]+) ([KMG]?)Bytes\s+([\d.]+) ([KMG]?)bits/sec"
+
+
+def idle_again(p3, deadline_s, what):
+    """A plain one-second test succeeds within deadline_s: the server went back to idle. "Busy" answers are
+    retried (the previous test may still be closing); anything else fails at once."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        p = client(["iperf3", "-c", "127.0.0.1", "-p", str(p3), "-t", "1"], timeout=30)
+        if p.returncode == 0:
+            return
+        out = p.stdout + p.stderr
+        if "busy" not in out or time.monotonic() > deadline:
+            raise Failure(f"after {what}: the next client failed ({'still busy after ' + str(deadline_s) + ' s' if 'busy' in out else 'not busy'}):\n{out[-1500:]}")
+        time.sleep(0.5)
+
+
+def case_iperf3_random_endings(g, p3, p2):
+    """Tests ended at random moments in random ways, with the options of the one stuck-busy report (issue 15):
+    stock clients killed (SIGKILL: the host kernel closes their sockets) or interrupted (SIGINT: the client
+    sends CLIENT_TERMINATE) at any point, or left to finish; and raw clients that stop in the middle of the
+    protocol (after the cookie, mid-JSON with a huge or truncated length, after creating streams) and either
+    close or reset. After every round the next stock client must get a test within a bounded time, and the
+    console must say how each test ended. The seed is printed so that a failure can be replayed
+    (IPERF_RANDOM_SEED)."""
+    import random
+    import signal
+    seed = int(os.environ.get("IPERF_RANDOM_SEED", str(int(time.time()))))
+    rnd = random.Random(seed)
+    print(f"  iperf3 random endings: seed {seed}", flush=True)
+    options = [["-Z"], ["-w", "64K"], ["-M", "1000"], ["-N"], ["--repeating-payload"], ["-P", "8"], ["-P", "3"],
+               ["-R"], ["--bidir"], ["-u", "-b", "20M"], ["-O", "1"], ["-l", "1000"]]
+    ends = [["-t", "2"], ["-t", "2"], ["-n", "10M"], ["-k", "1000"]]  # iperf3 takes one end condition
+    rounds = int(os.environ.get("IPERF_RANDOM_ROUNDS", "8"))
+    for i in range(rounds):
+        since = len(g.log())
+        kind = rnd.choice(["kill", "kill", "interrupt", "finish", "raw"])
+        if kind == "raw":
+            how = rnd.choice(["cookie-then-close", "huge-json-length", "truncated-json", "streams-then-reset"])
+            s = connect(p3)
+            cookie = bytes(rnd.choice(b"abcdefghijklmnopqrstuvwxyz234567") for _ in range(36)) + b"\0"
+            s.sendall(cookie)
+            if how != "cookie-then-close":
+                try:
+                    expect_state(s, 9, "PARAM_EXCHANGE")
+                except Failure:
+                    pass
+                if how == "huge-json-length":
+                    s.sendall((0x7FFFFFF0).to_bytes(4, "big") + b"{\"tcp\":true")
+                elif how == "truncated-json":
+                    s.sendall((200).to_bytes(4, "big") + b"{\"tcp\":true,\"time\":")
+                else:
+                    s.sendall(json_msg({"tcp": True, "time": 5, "parallel": 2, "len": 131072}))
+                    streams = []
+                    try:
+                        expect_state(s, 10, "CREATE_STREAMS")
+                        for _ in range(rnd.choice([0, 1, 2])):
+                            d = connect(p3)
+                            d.sendall(cookie)
+                            streams.append(d)
+                    except Failure:
+                        pass
+                    time.sleep(rnd.uniform(0, 0.5))
+                    for d in streams:
+                        d.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+                        d.close()
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+            time.sleep(rnd.uniform(0, 0.3))
+            s.close()
+            what = f"round {i}: raw client, {how}"
+        else:
+            picked = rnd.sample(options, rnd.choice([1, 2, 3]))
+            if ["-u", "-b", "20M"] in picked:  # TCP-only options go
+                picked = [o for o in picked if o[0] not in ("-Z", "-N", "-M", "-w")]
+            opts = [o for group in picked for o in group]
+            end = rnd.choice(ends)
+            cmd = ["iperf3", "-c", "127.0.0.1", "-p", str(p3)] + end + opts
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            if kind != "finish":
+                time.sleep(rnd.uniform(0, 2.5))
+                proc.send_signal(signal.SIGKILL if kind == "kill" else signal.SIGINT)
+            try:
+                out, _ = proc.communicate(timeout=CLIENT_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise Failure(f"round {i}: {' '.join(cmd)} did not end within {CLIENT_TIMEOUT}s")
+            if kind == "finish" and proc.returncode != 0 and "busy" not in out:
+                raise Failure(f"round {i}: {' '.join(cmd)} failed on its own:\n{out[-1500:]}")
+            what = f"round {i}: {kind} of {' '.join(opts)}"
+        # Every test the server began ends on the console: a summary or an abort with its reason. A raw client
+        # silent mid-protocol is ended by the 10 s watchdog, so the bound is 20 s.
+        idle_again(p3, 20, what)
+        # (The stock client may exit a moment before the server logs its summary: wait for it, bounded.)
+        deadline = time.monotonic() + 5
+        while True:
+            log = g.log()[since:]
+            unended = 0
+            for line in log.splitlines():
+                if re.search(r"iperf3: test from 10\.0\.2\.2: ", line):
+                    unended += 1
+                elif unended and re.search(r"iperf3: test from 10\.0\.2\.2 aborted: \S|iperf3: (?:TCP|UDP) "
+                                           r"(?:receive from|send to) 10\.0\.2\.2", line):
+                    unended -= 1  # a --bidir test's second summary line finds nothing open: ignored
+            if unended == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        if unended:
+            raise Failure(f"{what}: the console never said how {unended} test(s) ended:\n{log[-2000:]}")
+        print(f"  {what}: next client served", flush=True)
 
 
 def case_iperf2_reverse_full_duplex(g, p3, p2):
@@ -327,6 +480,8 @@ def main():
         r.run("iperf3-tcp-R-P-l-O-J-bidir-udp-busy-vanish", a.case(case_iperf3))
         r.run("iperf3-omit-R-udp-bidir-retransmits", a.case(case_iperf3_omit_retransmits))
         r.run("iperf3-streams-in-accept-order", a.case(case_iperf3_stream_order))
+        r.run("iperf3-silent-data-connection", a.case(case_iperf3_silent_data_connection))
+        r.run("iperf3-random-endings", a.case(case_iperf3_random_endings))
         r.run("iperf2-tcp-P-r-d-udp", a.case(case_iperf2))
         r.run("iperf2-R-full-duplex-udp-R", a.case(case_iperf2_reverse_full_duplex))
         r.run("iperf2-udp-r-d", a.case(case_iperf2_udp_r_d))
