@@ -21,6 +21,8 @@ PACKAGES=(
   fdisk python3-vmdkstream libxml2-utils dnsmasq-base
   # network clients used by tests and benchmarks
   curl iperf iperf3 socat netcat-openbsd iproute2 iputils-ping
+  # connection bursts and churn (h2load, ab), floods (hping3), nftables loss (issue 15)
+  nghttp2-client apache2-utils hping3 nftables
   # the benchmark: the Linux guest's initramfs, HTTP load, the chart
   cpio wrk gnuplot-nox
 )
