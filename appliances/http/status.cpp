@@ -12,7 +12,9 @@
 #include "kernel/heap.hpp"
 #include "kernel/kernel.hpp"
 #include "kernel/time.hpp"
+#include "lwip/memp.h"
 #include "lwip/netif.h"
+#include "lwip/priv/tcp_priv.h"  // tcp_active_pcbs, tcp_tw_pcbs
 #include "lwip/stats.h"
 #include "net/address.hpp"
 #include "net/net_memory.hpp"
@@ -127,6 +129,27 @@ size_t write_status_json(char* buf, size_t cap) {
     j.begin_object();
     j.field("streams_open", ss.streams_open);
     j.field("streams_total", ss.streams_total);
+    j.end_object();
+
+    // What is in use now, for leak checks: after a load these return to their idle values (tests/qemu/http_test.py,
+    // http-resources-return-to-idle).
+    j.key("resources");
+    j.begin_object();
+    uint64_t active = 0, time_wait = 0, lent = 0;
+    for (const tcp_pcb* p = tcp_active_pcbs; p; p = p->next) ++active;
+    for (const tcp_pcb* p = tcp_tw_pcbs; p; p = p->next) ++time_wait;
+    for (size_t i = 0; i < net::interface_count(); ++i)
+        if (const net::NetifGlue* g = net::interface(i)) lent += g->rx_lent();
+    j.field("tcp_pcbs_active", active);
+    j.field("tcp_pcbs_time_wait", time_wait);
+    j.field("tcp_segments", static_cast<uint64_t>(lwip_stats.memp[MEMP_TCP_SEG]->used));
+    j.field("pbufs_ref", static_cast<uint64_t>(lwip_stats.memp[MEMP_PBUF]->used));
+    j.field("pbufs_pool", static_cast<uint64_t>(lwip_stats.memp[MEMP_PBUF_POOL]->used));
+    j.field("nic_rx_buffers_lent", lent);
+    const net::memory::Stats nms = net::memory::stats();
+    j.field("net_buffer_bytes", nms.in_budget);
+    j.field("net_small_bytes", nms.small);
+    j.field("streams_open", ss.streams_open);
     j.end_object();
 
     j.key("memory");

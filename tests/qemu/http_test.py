@@ -400,6 +400,50 @@ def t_https(g, port, sport):
         raise Failure(f"https /status after a plain-text client: {p.stdout!r}")
 
 
+def status_json(port):
+    p = curl(port, path="/status")
+    try:
+        return json.loads(p.stdout)
+    except ValueError as e:
+        raise Failure(f"/status is not JSON ({e}): {p.stdout[:300]!r}")
+
+
+def t_resources_idle(g, port):
+    """After every other test's load (keep-alive, pipelining, slowloris, the 503 limit, 1 MiB downloads, HTTPS)
+    and one more burst, what the stack holds returns to its idle value: only the /status request itself is
+    open (one connection, its reply's segments and buffers), no NIC buffer stays lent, heap and buffer use do not
+    grow from one load to the next."""
+    def load():
+        for _ in range(3):
+            curl(port, "-o", "/dev/null", path="/1m.bin")
+        if shutil.which("ab"):
+            subprocess.run(["ab", "-q", "-n", "500", "-c", "8", "-k", f"http://127.0.0.1:{port}/"],
+                           capture_output=True, timeout=120)
+
+    def settled():
+        deadline = time.monotonic() + 15
+        while True:
+            r = status_json(port)["resources"]
+            ok = (r["tcp_pcbs_active"] <= 1 and r["streams_open"] <= 1 and r["nic_rx_buffers_lent"] <= 2
+                  and r["pbufs_pool"] == 0 and r["tcp_segments"] <= 8 and r["net_buffer_bytes"] <= 64 * 1024)
+            if ok or time.monotonic() > deadline:
+                return ok, r
+            time.sleep(0.5)
+
+    load()
+    ok, first = settled()
+    if not ok:
+        raise Failure(f"after the load the stack still holds resources: {first}")
+    heap1 = status_json(port)["memory"]["heap_used"]
+    load()
+    ok, second = settled()
+    if not ok:
+        raise Failure(f"after a second load the stack still holds resources: {second}")
+    heap2 = status_json(port)["memory"]["heap_used"]
+    if heap2 > heap1 + 256 * 1024:
+        raise Failure(f"the heap grew by {(heap2 - heap1) // 1024} KiB over a repeated load ({heap1} -> {heap2})")
+
+
 H2LOAD_TIME = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
@@ -471,6 +515,7 @@ def main():
             ("http-400-413-414-431-501-505", t_bad_requests), ("http-status-json", t_status),
             ("http-1MiB", t_big_file), ("http-slowloris-408", t_slowloris), ("http-503-limit", t_limit_503),
             ("http-access-log", t_access_log), ("https-openssl-curl", lambda g, p: t_https(g, p, sport)),
+            ("http-resources-return-to-idle", t_resources_idle),
         ]
         for name, fn in tests:
             if args.only and args.only not in name:
