@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "kernel/arch/interrupts.hpp"
+#include "kernel/cmdline.hpp"
 #include "kernel/event_loop.hpp"
+#include "kernel/kernel.hpp"
 #include "kernel/log.hpp"
 #include "kernel/mem_plan.hpp"
 #include "kernel/random.hpp"
@@ -19,7 +21,15 @@
 #include "net/tcp_isn.hpp"
 
 // ---- the hooks lwIP calls (lwipopts.h, arch/cc.h, lwip/sys.h)
-u32_t sys_now(void) { return static_cast<u32_t>(skerry::time::now_ns() / 1000000ull); }
+namespace {
+// Added to sys_now(): 0, except when net.clock_wrap_in= asks for lwIP's 32-bit millisecond clock to wrap soon
+// after boot (a test of every lwIP timer across the wrap, which otherwise comes after 49.7 days).
+uint32_t clock_offset_ms;
+}  // namespace
+
+u32_t sys_now(void) {
+    return static_cast<u32_t>(skerry::time::now_ns() / 1000000ull) + clock_offset_ms;  // wraps modulo 2^32
+}
 
 extern "C" uint32_t skerry_lwip_rand(void) { return skerry::random::next_u32(); }
 
@@ -43,6 +53,11 @@ namespace skerry::net::port {
 namespace {
 
 constexpr uint64_t kNsPerMs = 1000000ull;
+
+cmdline::Option opt_clock_wrap_in = cmdline::Option::integer(
+    "net.clock_wrap_in", 0, 0, 4000000,
+    "test: seconds until lwIP's 32-bit millisecond clock wraps (0: from boot, after 49.7 days)");
+cmdline::Option* const kPortOptions[] = {&opt_clock_wrap_in};
 constexpr uint64_t kNever = ~0ull;
 
 bool ready;
@@ -88,6 +103,14 @@ bool sync_poller(void*) {
 
 void init() {
     if (ready) return;
+    // Before lwIP starts: its timers take absolute sys_now() times from here on.
+    kernel::command_line().apply(kPortOptions);
+    if (const int64_t s = opt_clock_wrap_in.as_int()) {
+        const uint32_t now_ms = static_cast<uint32_t>(time::now_ns() / kNsPerMs);
+        clock_offset_ms = 0u - now_ms - static_cast<uint32_t>(s * 1000);
+        log::info("net: lwIP's 32-bit millisecond clock set to wrap in %lld s (net.clock_wrap_in, a test option)",
+                  static_cast<long long>(s));
+    }
     lwip_init();
     memory::configure(mem_plan::current().net_buffers, mem_plan::current().tcp_snd_buf);
     isn::set_key(random::next_u64(), random::next_u64());

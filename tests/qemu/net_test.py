@@ -182,6 +182,41 @@ def test_bad_ip_option(kernel):
     return run
 
 
+def test_clock_wrap(kernel):
+    """lwIP's clock is 32-bit milliseconds and wraps after 49.7 days; net.clock_wrap_in=3 makes it wrap 3 s after
+    the network starts. Across the wrap: DHCP completes and IPv6 address autoconfiguration finishes (lwIP's
+    cyclic ND and DHCP timers keep firing), 1 MiB echoes run back to back, each byte-exact and without a stall
+    (TCP's timers: delayed ACKs, the close handshake), and connections opened before the wrap close after it."""
+    def run(workdir):
+        g, tport, _ = slirp_guest(kernel, workdir, "echo-clock-wrap", "net.clock_wrap_in=3")
+        try:
+            expect(g, r"net: lwIP's 32-bit millisecond clock set to wrap in 3 s", timeout=READY_TIMEOUT,
+                   what="the clock-wrap option's console line")
+            wait_ready(g)
+            expect(g, r"10\.0\.2\.15/24 via 10\.0\.2\.2 \(DHCP\)", timeout=20, what="the DHCP lease")
+            early = connect(tport)
+            t0 = time.monotonic()
+            rounds = 0
+            data = random.Random(5).randbytes(1 << 20)
+            while time.monotonic() - t0 < 7:  # the wrap comes 3 s after boot: rounds before, across and after
+                with connect(tport) as s:
+                    r0 = time.monotonic()
+                    if echo_bytes(s, data, timeout=20) != data:
+                        raise Failure(f"round {rounds}: the echo across the clock wrap was not byte-exact")
+                    if time.monotonic() - r0 > 5:
+                        raise Failure(f"round {rounds}: 1 MiB took {time.monotonic() - r0:.1f} s (a stalled timer?)")
+                rounds += 1
+            if echo_bytes(early, b"opened before the wrap", timeout=10) != b"opened before the wrap":
+                raise Failure("a connection opened before the wrap no longer echoes")
+            early.close()
+            expect(g, r"net e0: IPv6 fec0::\S+ \(SLAAC\)", timeout=20, what="SLAAC finishing across the wrap")
+            expect(g, r"echo: .*closed after", timeout=10, what="connections closing after the wrap")
+            RESULTS["clock wrap: 1 MiB echo rounds across it"] = rounds
+        finally:
+            g.kill()
+    return run
+
+
 def test_two_nics(kernel):
     """An e1000 and an e1000e (MSI) at once: both listed with MAC, link and address; echo over the second."""
     def run(workdir):
@@ -364,6 +399,7 @@ def main():
         ("net-static-address-log-stream", test_static(args.kernel)),
         ("net-bad-ip-option", test_bad_ip_option(args.kernel)),
         ("net-two-nics", test_two_nics(args.kernel)),
+        ("net-lwip-clock-wrap", test_clock_wrap(args.kernel)),
         ("net-netns-ping-ipv6-bad-frames", test_netns(args.kernel)),
     ]
     for name, fn in tests:
