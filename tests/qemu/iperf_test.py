@@ -218,6 +218,20 @@ def json_msg(obj):
     return len(data).to_bytes(4, "big") + data
 
 
+def end_hand_driven_test(ctrl):
+    """The client's side of a test's end on a hand-driven control connection: TEST_END, the results exchange,
+    IPERF_DONE. Returns the server's results."""
+    ctrl.sendall(bytes([4]))  # TEST_END
+    expect_state(ctrl, 13, "EXCHANGE_RESULTS")
+    ctrl.sendall(json_msg({"cpu_util_total": 0, "cpu_util_user": 0, "cpu_util_system": 0,
+                           "sender_has_retransmits": 0, "streams": []}))
+    n = int.from_bytes(recv_exact(ctrl, 4, "the results length"), "big")
+    results = json.loads(recv_exact(ctrl, n, "the results JSON"))
+    expect_state(ctrl, 14, "DISPLAY_RESULTS")
+    ctrl.sendall(bytes([16]))  # IPERF_DONE
+    return results
+
+
 def case_iperf3_stream_order(g, p3, p2):
     """Data streams are numbered in the order they were accepted, as iperf3's server does (it reads each cookie
     before accepting the next connection), not in the order their cookies completed: a hand-driven --bidir
@@ -256,14 +270,7 @@ def case_iperf3_stream_order(g, p3, p2):
             raise Failure(f"the server sent {len(stray)} bytes on the first stream (the one it should read)")
         a.setblocking(True)
         a.sendall(bytes(16384))
-        ctrl.sendall(bytes([4]))  # TEST_END
-        expect_state(ctrl, 13, "EXCHANGE_RESULTS")
-        ctrl.sendall(json_msg({"cpu_util_total": 0, "cpu_util_user": 0, "cpu_util_system": 0,
-                               "sender_has_retransmits": 0, "streams": []}))
-        n = int.from_bytes(recv_exact(ctrl, 4, "the results length"), "big")
-        results = json.loads(recv_exact(ctrl, n, "the results JSON"))
-        expect_state(ctrl, 14, "DISPLAY_RESULTS")
-        ctrl.sendall(bytes([16]))  # IPERF_DONE
+        results = end_hand_driven_test(ctrl)
         ids = {st["id"]: st for st in results["streams"]}
         if ids.get(3, {}).get("bytes", 0) <= 0 or ids.get(3, {}).get("retransmits", -1) < 0:
             raise Failure(f"the server's results do not show stream 3 (its sending stream) sending: {results}")
@@ -302,14 +309,7 @@ def case_iperf3_silent_data_connection(g, p3, p2):
             raise Failure(f"TEST_START came {waited:.1f} s after the real stream's cookie")
         expect_state(ctrl, 2, "TEST_RUNNING")
         real.sendall(bytes(16384))
-        ctrl.sendall(bytes([4]))  # TEST_END
-        expect_state(ctrl, 13, "EXCHANGE_RESULTS")
-        ctrl.sendall(json_msg({"cpu_util_total": 0, "cpu_util_user": 0, "cpu_util_system": 0,
-                               "sender_has_retransmits": 0, "streams": []}))
-        n = int.from_bytes(recv_exact(ctrl, 4, "the results length"), "big")
-        recv_exact(ctrl, n, "the results JSON")
-        expect_state(ctrl, 14, "DISPLAY_RESULTS")
-        ctrl.sendall(bytes([16]))  # IPERF_DONE
+        end_hand_driven_test(ctrl)
     finally:
         for sock in (silent, real, ctrl):
             if sock:
