@@ -119,6 +119,7 @@ extern uint32_t skerry_lwip_tcp_snd_buf;
 #define LWIP_DISABLE_TCP_SANITY_CHECKS 1
 #define TCP_SNDLOWAT                (32 * 1024)         /* lwIP requires < 0xFFFF - 4 * TCP_MSS */
 #define TCP_QUEUE_OOSEQ             1
+#define TCP_TMR_INTERVAL            50  /* ms; the retransmission clock ticks every 2 of these (lwIP: 250) */
 #define TCP_LISTEN_BACKLOG          1
 #define LWIP_TCP_KEEPALIVE          1
 #define SO_REUSE                    1
