@@ -146,9 +146,9 @@ size_t write_status_json(char* buf, size_t cap) {
     j.field("pbufs_ref", static_cast<uint64_t>(lwip_stats.memp[MEMP_PBUF]->used));
     j.field("pbufs_pool", static_cast<uint64_t>(lwip_stats.memp[MEMP_PBUF_POOL]->used));
     j.field("nic_rx_buffers_lent", lent);
-    const net::memory::Stats nms = net::memory::stats();
-    j.field("net_buffer_bytes", nms.in_budget);
-    j.field("net_small_bytes", nms.small);
+    const net::memory::Stats nm = net::memory::stats();
+    j.field("net_buffer_bytes", nm.in_budget);
+    j.field("net_small_bytes", nm.small);
     j.field("streams_open", ss.streams_open);
     j.end_object();
 
@@ -160,9 +160,7 @@ size_t write_status_json(char* buf, size_t cap) {
     PageAllocator& pa = kernel::pages();
     j.field("pages_used_bytes", static_cast<uint64_t>(pa.used_pages()) * PageAllocator::kPageSize);
     j.field("pages_total_bytes", static_cast<uint64_t>(pa.total_pages()) * PageAllocator::kPageSize);
-    const net::memory::Stats nm = net::memory::stats();
     j.field("lwip_heap_used", nm.in_budget + nm.small);
-    j.field("net_buffers_used", nm.in_budget);
     j.field("net_buffers_budget", nm.budget);
     j.field("net_buffers_refused", nm.refused);
     j.end_object();

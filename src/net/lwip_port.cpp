@@ -53,12 +53,12 @@ namespace skerry::net::port {
 namespace {
 
 constexpr uint64_t kNsPerMs = 1000000ull;
+constexpr uint64_t kNever = ~0ull;
 
 cmdline::Option opt_clock_wrap_in = cmdline::Option::integer(
     "net.clock_wrap_in", 0, 0, 4000000,
     "test: seconds until lwIP's 32-bit millisecond clock wraps (0: from boot, after 49.7 days)");
 cmdline::Option* const kPortOptions[] = {&opt_clock_wrap_in};
-constexpr uint64_t kNever = ~0ull;
 
 bool ready;
 loop::Timer timer;

@@ -1,13 +1,12 @@
 #include "net/netif_glue.hpp"
 
-#include "kernel/mem_plan.hpp"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernel/event_loop.hpp"
 #include "kernel/log.hpp"
+#include "kernel/mem_plan.hpp"
 #include "lwip/etharp.h"
 #include "lwip/ethip6.h"
 #include "lwip/netif.h"

@@ -114,7 +114,7 @@ private:
     struct pbuf* txq_[kTxQueue] = {};
     size_t txq_head_ = 0, txq_count_ = 0;
 
-    RxSlot* rx_slots_ = nullptr;  // kRxZeroCopy slots, one per lent buffer
+    RxSlot* rx_slots_ = nullptr;  // rx_lend_limit_ slots, one per lent buffer
     RxSlot* rx_free_ = nullptr;
     size_t rx_lent_ = 0;
     size_t rx_lend_limit_ = 0;

@@ -416,9 +416,10 @@ def t_resources_idle(g, port):
     def load():
         for _ in range(3):
             curl(port, "-o", "/dev/null", path="/1m.bin")
-        if shutil.which("ab"):
-            subprocess.run(["ab", "-q", "-n", "500", "-c", "8", "-k", f"http://127.0.0.1:{port}/"],
-                           capture_output=True, timeout=120)
+        if not shutil.which("ab"):
+            raise Failure("ab is not installed (apache2-utils; make setup installs it)")
+        subprocess.run(["ab", "-q", "-n", "500", "-c", "8", "-k", f"http://127.0.0.1:{port}/"],
+                       capture_output=True, timeout=120)
 
     def settled():
         deadline = time.monotonic() + 15
