@@ -22,6 +22,7 @@
 #include "net/nic.hpp"
 #include "net/socket.hpp"
 #include "net/stack.hpp"
+#include "net/tcp_guard.hpp"
 
 extern "C" const char skerry_version[];
 extern "C" const char skerry_app_name[];
@@ -129,6 +130,7 @@ size_t write_status_json(char* buf, size_t cap) {
     j.begin_object();
     j.field("streams_open", ss.streams_open);
     j.field("streams_total", ss.streams_total);
+    j.field("tcp_half_open_recycled", net::tcp_guard::half_open_recycled());  // SYN flood defence (tcp_guard.hpp)
     j.end_object();
 
     // What is in use now, for leak checks: after a load these return to their idle values (tests/qemu/http_test.py,

@@ -11,7 +11,7 @@
 #include "lwip/ethip6.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
-#include "lwip/priv/tcp_priv.h"  // tcp_txnow: lwIP has no public call that resends what TCP kept after ERR_MEM
+#include "lwip/priv/tcp_priv.h"  // tcp_txnow, tcp_rexmit_rto: resending what TCP kept (ERR_MEM, link down)
 #include "net/alloc.hpp"
 #include "net/checksum.hpp"
 #include "net/ethernet.hpp"
@@ -391,6 +391,47 @@ bool NetifGlue::poll(void* self) {
 
 // ---- link and multicast
 
+namespace {
+
+// After the link comes back, TCP resends at once instead of when its timers say: a connection with data in flight
+// would wait for its retransmission timer, whose backoff grew while the link was down (seconds), and a zero-window
+// probe for its persist timer. Resending the first unacknowledged segment costs one segment per connection.
+void resume_tcp_after_link_up() {
+    for (tcp_pcb* p = tcp_active_pcbs; p; p = p->next) {
+        if (p->unacked) {
+            tcp_rexmit_rto(p);
+        } else if (p->unsent) {
+            tcp_output(p);
+        } else if (p->persist_backoff > 0) {
+            tcp_zero_window_probe(p);
+        }
+    }
+}
+
+}  // namespace
+
+// While a link is down, lwIP's ip4_route finds no netif (it skips those whose link is down), so every TCP output
+// fails at once with ERR_RTE, and lwIP takes that badly: data never sent has no retransmission timer (a download
+// whose client only listens stalls for good once the link is back), and a failed zero-window probe is retried on
+// every slow-timer tick and counted each time, so a peer with a closed window is given up after about a second of
+// link loss (tcp_slowtmr: persist_probe >= TCP_MAXRTX). With this hook (LWIP_HOOK_IP4_ROUTE, called when
+// ip4_route found nothing) the packet goes to the netif it would use with its link up; the glue drops it there
+// like a pulled cable (NetifGlue::output) and TCP's timers and backoff treat the outage as loss, as on Linux, where
+// a route survives the loss of carrier.
+extern "C" netif* skerry_lwip_ip4_route_link_down(const ip4_addr_t* dest) {
+    netif* n;
+    NETIF_FOREACH(n) {
+        if (netif_is_up(n) && !netif_is_link_up(n) && !ip4_addr_isany_val(*netif_ip4_addr(n)) &&
+            ip4_addr_netcmp(dest, netif_ip4_addr(n), netif_ip4_netmask(n)))
+            return n;
+    }
+    n = netif_default;
+    if (n && netif_is_up(n) && !netif_is_link_up(n) && !ip4_addr_isany_val(*netif_ip4_addr(n)) &&
+        !ip4_addr_isloopback(dest))
+        return n;
+    return nullptr;
+}
+
 void NetifGlue::link_changed(bool up) {
     if (!netif_) return;
     if (!is_up_) {  // during attach: bring_up() reads the link state and the stack logs it with the NIC
@@ -404,6 +445,7 @@ void NetifGlue::link_changed(bool up) {
             log::info("net %s: link up", name_);
         }
         netif_set_link_up(netif_);
+        resume_tcp_after_link_up();
     } else {
         log::warn("net %s: link down", name_);
         netif_set_link_down(netif_);

@@ -127,15 +127,30 @@ void apply_static_dns() {
     dns_setserver(0, &a);
 }
 
+void dhcp_check(void* ctx);
+
 void announce_ipv4(Iface& f) {
     netif* n = f.glue.lwip_netif();
     const ip4_addr_t* addr = netif_ip4_addr(n);
     if (!netif_is_up(n) || ip4_addr_isany_val(*addr)) {
+        if (f.v4_announced && f.dhcp) {  // a NAK, an expired lease: lwIP gave the address up and starts over
+            char old[kAddressTextMax];
+            ip4_addr_t o;
+            ip4_addr_set_u32(&o, f.v4_announced_addr);
+            format_ip4(&o, old, sizeof old);
+            log::warn("net %s: DHCP: address %s given up (the server refused it or the lease ended); asking again",
+                      f.glue.name(), old);
+            f.dhcp_tries_logged = 1;
+            f.dhcp_quiet = false;
+            loop::arm_in(f.dhcp_timer, kDhcpCheckNs, dhcp_check, &f);
+        }
         f.v4_announced = false;
         return;
     }
     if (f.dhcp && !dhcp_supplied_address(n)) return;
     if (f.v4_announced && ip4_addr_get_u32(addr) == f.v4_announced_addr) return;
+    // A new address after the first: the appliances' ready callbacks say again how to reach them.
+    const bool changed = ready_ && f.v4_announced_addr != 0 && f.v4_announced_addr != ip4_addr_get_u32(addr);
     f.v4_announced = true;
     f.v4_announced_addr = ip4_addr_get_u32(addr);
     if (f.dhcp) apply_static_dns();  // dns= wins over the server DHCP offered
@@ -152,6 +167,9 @@ void announce_ipv4(Iface& f) {
     log::info("net %s: %s/%d %s (%s), %s", f.glue.name(), a, prefix_length(netif_ip4_netmask(n)), gw,
               f.dhcp ? "DHCP" : "static", dns);
     loop::cancel(f.dhcp_timer);
+    if (changed) {
+        for (size_t i = 0; i < n_ready_callbacks; ++i) ready_callbacks[i].fn(ready_callbacks[i].ctx);
+    }
     set_ready();
 }
 

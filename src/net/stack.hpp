@@ -37,8 +37,10 @@ size_t nics_added();
 bool start();
 bool started();
 
-// fn(ctx) runs once, when the first NIC has an IPv4 address (with a static address: during start()); if
-// that already happened, at once. At most kMaxReadyCallbacks registrations; false beyond that.
+// fn(ctx) runs when the first NIC has an IPv4 address (with a static address: during start()); if that already
+// happened, at once. It runs again whenever an interface's IPv4 address changes to another one (DHCP gave a new
+// address after a NAK or a new pool), so appliances say again how to reach them. At most kMaxReadyCallbacks
+// registrations; false beyond that.
 inline constexpr size_t kMaxReadyCallbacks = 8;
 using ReadyFn = void (*)(void* ctx);
 bool on_ready(ReadyFn fn, void* ctx);

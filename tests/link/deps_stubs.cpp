@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "lwip/arch.h"
+#include "lwip/err.h"
 #include "lwip/ip_addr.h"
 #include "lwip/sys.h"
 #include "mbedtls/entropy_poll.h"
@@ -33,6 +34,8 @@ extern "C" void* skerry_net_mem_malloc(size_t n) { return malloc(n); }
 extern "C" void* skerry_net_mem_calloc(size_t c, size_t n) { return calloc(c, n); }
 extern "C" void skerry_net_mem_free(void* p) { free(p); }
 extern "C" u32_t skerry_lwip_tcp_isn(const ip_addr_t*, u16_t, const ip_addr_t*, u16_t) { return 0; }
+extern "C" err_t skerry_lwip_tcp_inpacket(struct tcp_pcb*, struct tcp_hdr*) { return ERR_OK; }
+extern "C" struct netif* skerry_lwip_ip4_route_link_down(const ip4_addr_t*) { return nullptr; }
 uint32_t skerry_lwip_tcp_snd_buf = 512 * 1024;  // declared extern "C" in lwipopts.h
 extern "C" void skerry_lwip_diag(const char*, ...) {}
 extern "C" void skerry_lwip_assert(const char*, const char*, int) { stop(); }

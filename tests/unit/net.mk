@@ -5,7 +5,7 @@
 # (the event loop is the kernel's own, src/kernel/event_loop.cpp), and hands the stack its NIC (net::add_nic)
 # as the kernel's boot code does; tests/unit/net_fake_nic.cpp is a NicDriver whose wire is a socketpair.
 NET_UNIT_SRCS := src/net/ack_coalescer.cpp src/net/address.cpp src/net/checksum.cpp src/net/lwip_port.cpp \
-                 src/net/net_memory.cpp src/net/tcp_isn.cpp src/kernel/mem_plan.cpp \
+                 src/net/net_memory.cpp src/net/tcp_isn.cpp src/net/tcp_guard.cpp src/kernel/mem_plan.cpp \
                  src/net/netif_glue.cpp src/net/stack.cpp src/net/socket.cpp src/net/vsock/engine.cpp src/net/log_stream.cpp \
                  appliances/echo/echo.cpp
 NET_UNIT_TESTS := tests/unit/net_host.cpp tests/unit/net_ack_coalescer_test.cpp tests/unit/net_checksum_test.cpp \

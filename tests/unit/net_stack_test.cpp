@@ -18,6 +18,7 @@
 #include "net/netif_glue.hpp"
 #include "net/socket.hpp"
 #include "net/stack.hpp"
+#include "net/tcp_guard.hpp"
 #include "stub_nic.hpp"
 #include "tests/unit/net_echo_client.hpp"
 #include "tests/unit/net_host.hpp"
@@ -786,6 +787,160 @@ TEST(NetStack, MalformedFramesAreDroppedCountedAndSurvived) {
         return 0;
     };
     const auto r = net_test::run_pair(server, attacker, kPairTimeoutMs);
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_EQ(r.a, 0);
+    EXPECT_EQ(r.b, 0);
+}
+
+// A SYN flood from spoofed addresses fills the listener's backlog (128) with half-open connections; lwIP alone
+// would then drop every SYN until they time out (20 s). The guard (src/net/tcp_guard.cpp) recycles the oldest
+// half-open connection for each new SYN, so a real client that comes after the flood is served at once.
+TEST(NetStack, SynFloodRecyclesHalfOpenConnections) {
+    constexpr int kSpoofed = 400;
+    auto server = [](int fd) {
+        node(fd, "A", kCmdA, 1);
+        NT_CHECK(echo::start(7));
+        NT_CHECK(run_until([] { return nic().wire_closed(); }, 15000));
+        NT_CHECK(tcp_guard::half_open_recycled() >= static_cast<uint64_t>(kSpoofed - 128));
+        NT_CHECK(net_test::log_contains("backlog full of half-open connections"));
+        NT_CHECK(echo::totals().connections == 1);
+        return 0;
+    };
+    auto attacker = [](int fd) {
+        node(fd, "B", kCmdB, 2);
+        // SYNs to 10.0.0.1:7 from 198.51.100.0/24 (TEST-NET-2, RFC 5737): answers go to B's gateway, which never
+        // answers ARP, so every one stays half-open.
+        for (int i = 0; i < kSpoofed; ++i) {
+            uint8_t f[54] = {0x02, 0, 0, 0, 0, 0x01, 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0x08, 0x00};
+            uint8_t* ip = f + 14;
+            const uint8_t iph[20] = {0x45, 0, 0, 40, 0, 1, 0, 0, 64, 6, 0, 0, 198, 51, 100, static_cast<uint8_t>(i),
+                                     10,   0, 0, 1};
+            memcpy(ip, iph, 20);
+            uint8_t* tcp = ip + 20;
+            const uint16_t sport = static_cast<uint16_t>(20000 + i);
+            const uint8_t th[20] = {static_cast<uint8_t>(sport >> 8),
+                                    static_cast<uint8_t>(sport),
+                                    0,
+                                    7,
+                                    0x12,
+                                    0x34,
+                                    0x56,
+                                    static_cast<uint8_t>(i),
+                                    0,
+                                    0,
+                                    0,
+                                    0,
+                                    0x50,
+                                    0x02,
+                                    0xff,
+                                    0xff};
+            memcpy(tcp, th, 20);
+            auto sum = [](const uint8_t* p, size_t n, uint32_t acc) {
+                for (size_t k = 0; k + 1 < n; k += 2) acc += static_cast<uint32_t>(p[k] << 8 | p[k + 1]);
+                return acc;
+            };
+            uint32_t a = sum(ip, 20, 0);
+            while (a >> 16) a = (a & 0xffff) + (a >> 16);
+            ip[10] = static_cast<uint8_t>(~a >> 8);
+            ip[11] = static_cast<uint8_t>(~a);
+            uint32_t t = sum(ip + 12, 8, 6 + 20);  // pseudo header: addresses, protocol, TCP length
+            t = sum(tcp, 20, t);
+            while (t >> 16) t = (t & 0xffff) + (t >> 16);
+            tcp[16] = static_cast<uint8_t>(~t >> 8);
+            tcp[17] = static_cast<uint8_t>(~t);
+            send(fd, f, sizeof f, MSG_NOSIGNAL);
+            if (i % 32 == 31) run_for(5);  // let the server keep up
+        }
+        run_for(200);
+        EchoClient c;
+        c.total = 10000;
+        NT_CHECK(c.start(addr("10.0.0.1:7")));
+        NT_CHECK(run_until([&] { return c.done || c.failed; }, 3000));  // lwIP alone: 20 s
+        NT_CHECK(!c.failed && !c.mismatch);
+        run_for(200);
+        return 0;
+    };
+    const auto r = net_test::run_pair(server, attacker, kPairTimeoutMs);
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_EQ(r.a, 0);
+    EXPECT_EQ(r.b, 0);
+}
+
+// The sender's link goes down for 2 s while its peer's window is closed (a download whose client stopped
+// reading), then comes back: the transfer finishes whole. lwIP alone finds no route while the link is down, so each
+// zero-window probe fails and is retried (and counted) every slow-timer tick until the connection is given up
+// (persist_probe >= TCP_MAXRTX), silently: the client would wait for ever. The route kept over the link-down netif
+// (skerry_lwip_ip4_route_link_down, netif_glue.cpp) makes the outage plain loss, with TCP's own backoff.
+TEST(NetStack, LinkDownWithClosedWindowResumes) {
+    constexpr size_t kBytes = 2 << 20;
+    auto sender = [](int fd) {
+        node(fd, "A", kCmdA, 1);
+        struct S {
+            size_t sent = 0;
+            bool closed = false;
+        };
+        static S st;
+        static const auto pump = [](Stream& s, void*) {
+            uint8_t buf[8192];
+            while (st.sent < kBytes) {
+                const size_t n = kBytes - st.sent < sizeof buf ? kBytes - st.sent : sizeof buf;
+                for (size_t i = 0; i < n; ++i) buf[i] = pattern(st.sent + i, 5);
+                const size_t w = s.write(buf, n);
+                st.sent += w;
+                if (w < n) return;
+            }
+        };
+        Listener* l = Listener::open(
+            addr("0.0.0.0:9100"), 4,
+            [](Listener&, Stream& s, void*) {
+                StreamHandlers h;
+                h.writable = pump;
+                h.closed = [](Stream&, Error, void*) { st.closed = true; };
+                s.set_handlers(h, nullptr);
+                pump(s, nullptr);
+            },
+            nullptr);
+        NT_CHECK(l != nullptr);
+        NT_CHECK(run_until([] { return st.sent > 0; }, 5000));
+        run_for(800);  // the reader stopped reading: its window closes, the persist timer runs
+        nic().set_link(false);
+        run_for(2000);
+        nic().set_link(true);
+        NT_CHECK(run_until([] { return nic().wire_closed(); }, 15000));
+        NT_CHECK(st.sent == kBytes);
+        return 0;
+    };
+    auto reader = [](int fd) {
+        node(fd, "B", kCmdB, 2);
+        struct C {
+            size_t received = 0;
+            bool reading = false, bad = false, failed = false;
+        } c;
+        StreamHandlers h;
+        h.readable = [](Stream& s, void* x) {
+            auto* c = static_cast<C*>(x);
+            if (!c->reading) return;  // leave it unread: the window closes
+            uint8_t buf[8192];
+            size_t n;
+            while ((n = s.read(buf, sizeof buf)) > 0) {
+                for (size_t i = 0; i < n; ++i)
+                    if (buf[i] != pattern(c->received + i, 5)) c->bad = true;
+                c->received += n;
+            }
+        };
+        h.closed = [](Stream&, Error, void* x) { static_cast<C*>(x)->failed = true; };
+        Stream* s = Stream::connect(addr("10.0.0.1:9100"), h, &c);
+        NT_CHECK(s != nullptr);
+        run_for(4000);  // through the sender's outage, without reading
+        c.reading = true;
+        h.readable(*s, &c);
+        NT_CHECK(run_until([&] { return c.received == kBytes || c.failed; }, 10000));
+        NT_CHECK(!c.failed && !c.bad);
+        s->close();
+        run_for(200);
+        return 0;
+    };
+    const auto r = net_test::run_pair(sender, reader, kPairTimeoutMs);
     EXPECT_FALSE(r.timed_out);
     EXPECT_EQ(r.a, 0);
     EXPECT_EQ(r.b, 0);

@@ -31,9 +31,12 @@ extern uint32_t skerry_lwip_tcp_snd_buf;
 }
 #endif
 #define LWIP_RAND() ((u32_t)skerry_lwip_rand())
-/* Hooks (src/net/lwip/arch/lwip_hooks.h): RFC 6528 TCP initial sequence numbers (src/net/tcp_isn.cpp). */
+/* Hooks (src/net/lwip/arch/lwip_hooks.h): RFC 6528 TCP initial sequence numbers (src/net/tcp_isn.cpp), half-open
+ * connections recycled under a SYN flood (src/net/tcp_guard.cpp), routes kept while a link is down (netif_glue.cpp). */
 #define LWIP_HOOK_FILENAME "arch/lwip_hooks.h"
 #define LWIP_HOOK_TCP_ISN skerry_lwip_tcp_isn
+#define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) skerry_lwip_tcp_inpacket(pcb, hdr)
+#define LWIP_HOOK_IP4_ROUTE(dest) skerry_lwip_ip4_route_link_down(dest)
 /* The first ephemeral port is random too (then lwIP counts up from it). */
 #define LWIP_RANDOMIZE_INITIAL_LOCAL_PORTS 1
 #define LWIP_CHKSUM skerry_lwip_chksum

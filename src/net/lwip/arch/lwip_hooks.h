@@ -8,6 +8,13 @@ extern "C" {
 #endif
 /* RFC 6528 initial sequence numbers (src/net/tcp_isn.cpp). */
 u32_t skerry_lwip_tcp_isn(const ip_addr_t* local_ip, u16_t local_port, const ip_addr_t* remote_ip, u16_t remote_port);
+/* Half-open connections recycled under a SYN flood (src/net/tcp_guard.cpp). */
+struct tcp_pcb;
+struct tcp_hdr;
+err_t skerry_lwip_tcp_inpacket(struct tcp_pcb* pcb, struct tcp_hdr* hdr);
+/* IPv4 routes over a netif whose link is down (src/net/netif_glue.cpp). */
+struct netif;
+struct netif* skerry_lwip_ip4_route_link_down(const ip4_addr_t* dest);
 #ifdef __cplusplus
 }
 #endif
