@@ -131,7 +131,7 @@ build/kernel/ksyms_empty.o:
 # ---------------------------------------------------------------------------------------------------
 APP_ELFS := $(foreach a,$(APPS),build/appliances/$(a).elf)
 
-.PHONY: all build-all kernels unit check test test-qemu test-virtio run clean iso bench bench-ab profile images release test-images
+.PHONY: all build-all kernels unit check test test-qemu test-virtio test-faults run clean iso bench bench-ab profile images release test-images
 # `make` on a fresh machine sets up first (packages, pinned sources), then builds in a new make that
 # sees what the set-up installed (the console font, GoogleTest).
 all: setup
@@ -169,6 +169,13 @@ test-virtio: build/appliances/echo.elf build/appliances/http.elf build/appliance
 	$(Q)$(PYTHON) tests/qemu/virtio_test.py --echo build/appliances/echo.elf --http build/appliances/http.elf \
 	    --iperf build/appliances/iperf.elf
 
+# Faults on a tap device in a namespace: garbage at every port, link flaps mid-transfer, a DHCP pool change, a SYN
+# flood and a slowloris crowd (tests/qemu/fault_test.py).
+test-faults: build/appliances/echo.elf build/appliances/http.elf build/appliances/iperf.elf
+	@echo "== QEMU fault tests (tap in a namespace: garbage, link flaps, DHCP pool change, SYN flood, slowloris crowd)"
+	$(Q)$(PYTHON) tests/qemu/fault_test.py --echo build/appliances/echo.elf --http build/appliances/http.elf \
+	    --iperf build/appliances/iperf.elf
+
 # The style check runs first (fails fast); the packages step before it (scripts/setup.sh, quick when all is
 # installed) brings clang-format to a fresh machine before `setup` builds the dependencies.
 test:
@@ -181,6 +188,7 @@ test:
 	$(Q)$(MAKE) --no-print-directory test-http
 	$(Q)$(MAKE) --no-print-directory test-iperf
 	$(Q)$(MAKE) --no-print-directory test-virtio
+	$(Q)$(MAKE) --no-print-directory test-faults
 	$(Q)$(MAKE) --no-print-directory test-vsock-linux
 	$(Q)$(MAKE) --no-print-directory test-vsock
 	$(Q)$(MAKE) --no-print-directory fuzz-http

@@ -276,7 +276,31 @@ class Netns:
             raise Failure(f"netns client failed: {r.stdout}{r.stderr}")
         return r.stdout
 
+    def dhcp_server(self, first, last, extra=(), log=None):
+        """(Re)starts a dnsmasq in the namespace handing out first..last (its subnet must be on tap0) with lease
+        lines appended to `log`; `extra`: more dnsmasq options (e.g. "--dhcp-option=option:T1,4")."""
+        self.stop_dhcp_server()
+        if not shutil.which("dnsmasq"):
+            raise Failure("dnsmasq is not installed (make setup installs it)")
+        self.dnsmasq_log = open(log, "ab") if log else subprocess.DEVNULL
+        self.dnsmasq = subprocess.Popen(
+            ["ip", "netns", "exec", self.name, "dnsmasq", "--no-daemon", "--port=0", "--interface=tap0",
+             "--bind-interfaces", "--no-resolv", "--no-ping", "--dhcp-authoritative", "--log-dhcp",
+             f"--dhcp-range={first},{last},255.255.255.0,2m", "--leasefile-ro", "--log-facility=-",
+             "--conf-file=/dev/null"] + list(extra),
+            stdin=subprocess.DEVNULL, stdout=self.dnsmasq_log, stderr=subprocess.STDOUT)
+
+    def stop_dhcp_server(self):
+        if getattr(self, "dnsmasq", None):
+            self.dnsmasq.kill()
+            self.dnsmasq.wait()
+            self.dnsmasq = None
+        if getattr(self, "dnsmasq_log", None) not in (None, subprocess.DEVNULL):
+            self.dnsmasq_log.close()
+        self.dnsmasq_log = None
+
     def close(self):
+        self.stop_dhcp_server()
         subprocess.run(f"ip netns del {self.name}", shell=True, capture_output=True)
 
     @staticmethod
@@ -284,12 +308,15 @@ class Netns:
         if os.geteuid() != 0 or not os.path.exists("/dev/net/tun"):
             raise Failure("needs root and /dev/net/tun to create a network namespace with a tap device")
 
-    def guest(self, kernel, workdir, name, device="e1000", tap_opts="", machine=()):
-        """A guest inside the namespace on tap0 at 192.168.77.2/24 and fd77::2/64 (MAC 52:54:00:12:34:56)."""
+    STATIC = "ip=192.168.77.2/24 gw=192.168.77.1 ip6=fd77::2/64"
+
+    def guest(self, kernel, workdir, name, device="e1000", tap_opts="", machine=(), append=STATIC, qmp=False):
+        """A guest inside the namespace on tap0 (MAC 52:54:00:12:34:56), by default at 192.168.77.2/24 and
+        fd77::2/64; `append` replaces that part of its command line ("" for DHCP)."""
         return Guest(list(machine) + ["-netdev", f"tap,id=n0,ifname=tap0,script=no,downscript=no{tap_opts}",
                                       "-device", f"{device},netdev=n0,mac=52:54:00:12:34:56", "-kernel", kernel,
-                                      "-append", "debug_exit=0xf4 ip=192.168.77.2/24 gw=192.168.77.1 ip6=fd77::2/64"],
-                     name, workdir, prefix=("ip", "netns", "exec", self.name))
+                                      "-append", f"debug_exit=0xf4 {append}".strip()],
+                     name, workdir, prefix=("ip", "netns", "exec", self.name), qmp=qmp)
 
 
 TCP6_CLIENT = r"""
