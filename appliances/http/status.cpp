@@ -131,6 +131,7 @@ size_t write_status_json(char* buf, size_t cap) {
     j.field("streams_open", ss.streams_open);
     j.field("streams_total", ss.streams_total);
     j.field("tcp_half_open_recycled", net::tcp_guard::half_open_recycled());  // SYN flood defence (tcp_guard.hpp)
+    j.field("tcp_segments_retransmitted", net::tcp_guard::segments_retransmitted());
     j.end_object();
 
     // What is in use now, for leak checks: after a load these return to their idle values (tests/qemu/http_test.py,

@@ -19,6 +19,7 @@
 #include "net/lwip_port.hpp"
 #include "net/netif_glue.hpp"
 #include "net/nic.hpp"
+#include "net/tcp_guard.hpp"
 
 namespace skerry::net {
 namespace {
@@ -238,6 +239,7 @@ void dhcp_check(void* ctx) {
 
 loop::Timer drop_timer;
 uint64_t stack_errors_reported;
+uint64_t retransmissions_reported;
 uint64_t drops_reported_ns;  // when the counters were last looked at
 
 // lwIP's counters of malformed or failed packets (not "not for us" drops, which are normal). Global: lwIP
@@ -323,6 +325,14 @@ void drop_report_now() {
                   static_cast<unsigned long long>(stack - stack_errors_reported), seconds, stack_detail);
     }
     stack_errors_reported = stack;
+    // Retransmissions are the sign of loss on the path (frames lost beyond this host, a peer that went away).
+    const uint64_t rt = tcp_guard::segments_retransmitted();
+    if (rt != retransmissions_reported) {
+        log::info("tcp: %llu segment%s retransmitted in the last %u s (total %llu)",
+                  static_cast<unsigned long long>(rt - retransmissions_reported),
+                  rt - retransmissions_reported == 1 ? "" : "s", seconds, static_cast<unsigned long long>(rt));
+        retransmissions_reported = rt;
+    }
 }
 
 void drop_report(void*) {

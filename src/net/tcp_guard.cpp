@@ -9,6 +9,7 @@ namespace skerry::net::tcp_guard {
 namespace {
 
 uint64_t recycled = 0;
+uint64_t retransmitted = 0;
 uint64_t recycled_at_last_log = 0;
 uint64_t last_log_ns = 0;
 constexpr uint64_t kLogEveryNs = 10ull * 1000 * 1000 * 1000;
@@ -36,6 +37,7 @@ void log_recycling(u16_t port) {
 }  // namespace
 
 uint64_t half_open_recycled() { return recycled; }
+uint64_t segments_retransmitted() { return retransmitted; }
 
 }  // namespace skerry::net::tcp_guard
 
@@ -53,4 +55,21 @@ extern "C" err_t skerry_lwip_tcp_inpacket(tcp_pcb* pcb, tcp_hdr* hdr) {
     skerry::net::tcp_guard::log_recycling(listener->local_port);
     tcp_abandon(victim, 0);  // no RST: purging it returns its backlog slot (tcp_pcb_purge -> tcp_backlog_accepted)
     return ERR_OK;
+}
+
+// lwIP's tcp_output_segment calls this (LWIP_HOOK_TCP_OUT_ADD_TCPOPTS) for each data segment it sends, before
+// advancing snd_nxt past a new one, and tcp_output_control_segment for ACKs, resets and probes. A segment counts when
+// it starts before snd_nxt and carries data, SYN or FIN: a keepalive (snd_nxt - 1, empty) and a reset do not. No
+// option is added: `opts` goes back as it came.
+extern "C" u32_t* skerry_lwip_tcp_out_opts(const struct pbuf* p, struct tcp_pcb* pcb, const struct tcp_hdr* hdr,
+                                           u32_t* opts) {
+    if (!pcb || !hdr || !p || pcb->state == LISTEN) return opts;
+    const u8_t flags = TCPH_FLAGS(hdr);
+    const bool carries = p->tot_len > TCPH_HDRLEN_BYTES(hdr) || (flags & (TCP_SYN | TCP_FIN)) != 0;
+    if (!carries || (flags & TCP_RST) != 0 || !TCP_SEQ_LT(lwip_ntohl(hdr->seqno), pcb->snd_nxt)) return opts;
+    // An active open's first SYN also starts below snd_nxt (tcp_connect sets snd_nxt to the ISS and queues the SYN
+    // at ISS - 1); a SYN sent again follows a timeout, which counted it in nrtx first (tcp_slowtmr).
+    if ((flags & TCP_SYN) != 0 && pcb->nrtx == 0) return opts;
+    ++skerry::net::tcp_guard::retransmitted;
+    return opts;
 }

@@ -36,6 +36,9 @@ extern "C" void skerry_net_mem_free(void* p) { free(p); }
 extern "C" u32_t skerry_lwip_tcp_isn(const ip_addr_t*, u16_t, const ip_addr_t*, u16_t) { return 0; }
 extern "C" err_t skerry_lwip_tcp_inpacket(struct tcp_pcb*, struct tcp_hdr*) { return ERR_OK; }
 extern "C" struct netif* skerry_lwip_ip4_route_link_down(const ip4_addr_t*) { return nullptr; }
+extern "C" u32_t* skerry_lwip_tcp_out_opts(const struct pbuf*, struct tcp_pcb*, const struct tcp_hdr*, u32_t* opts) {
+    return opts;
+}
 uint32_t skerry_lwip_tcp_snd_buf = 512 * 1024;  // declared extern "C" in lwipopts.h
 extern "C" void skerry_lwip_diag(const char*, ...) {}
 extern "C" void skerry_lwip_assert(const char*, const char*, int) { stop(); }

@@ -451,6 +451,10 @@ def test_loss(kernel):
                     raise Failure(f"{pct}% loss: the host retransmitted nothing (was the loss applied?) {out}\n{rules}")
                 RESULTS[f"echo {size >> 20} MiB with {pct}% loss both ways, s"] = float(out[1])
                 RESULTS[f"echo {size >> 20} MiB with {pct}% loss both ways, host retransmitted KiB"] = int(out[2]) / 1024
+            # The appliance's own count (its periodic line, every 10 s when it changed): it lost segments too.
+            m = expect(g, r"tcp: (\d+) segments? retransmitted in the last \d+ s \(total (\d+)\)", timeout=15,
+                       what="the appliance's retransmission count")
+            RESULTS["echo with loss: segments the appliance retransmitted (first report)"] = int(m.group(2))
         finally:
             if g:
                 g.kill()

@@ -37,6 +37,7 @@ extern uint32_t skerry_lwip_tcp_snd_buf;
 #define LWIP_HOOK_TCP_ISN skerry_lwip_tcp_isn
 #define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) skerry_lwip_tcp_inpacket(pcb, hdr)
 #define LWIP_HOOK_IP4_ROUTE(dest) skerry_lwip_ip4_route_link_down(dest)
+#define LWIP_HOOK_TCP_OUT_ADD_TCPOPTS(p, hdr, pcb, opts) skerry_lwip_tcp_out_opts(p, pcb, hdr, opts)
 /* The first ephemeral port is random too (then lwIP counts up from it). */
 #define LWIP_RANDOMIZE_INITIAL_LOCAL_PORTS 1
 #define LWIP_CHKSUM skerry_lwip_chksum

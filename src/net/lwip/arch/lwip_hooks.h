@@ -12,6 +12,9 @@ u32_t skerry_lwip_tcp_isn(const ip_addr_t* local_ip, u16_t local_port, const ip_
 struct tcp_pcb;
 struct tcp_hdr;
 err_t skerry_lwip_tcp_inpacket(struct tcp_pcb* pcb, struct tcp_hdr* hdr);
+/* Retransmitted segments counted (src/net/tcp_guard.cpp). */
+struct pbuf;
+u32_t* skerry_lwip_tcp_out_opts(const struct pbuf* p, struct tcp_pcb* pcb, const struct tcp_hdr* hdr, u32_t* opts);
 /* IPv4 routes over a netif whose link is down (src/net/netif_glue.cpp). */
 struct netif;
 struct netif* skerry_lwip_ip4_route_link_down(const ip4_addr_t* dest);
