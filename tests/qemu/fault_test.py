@@ -11,7 +11,9 @@ test creates (tests/qemu/net_test.py, Netns), against the echo, http and iperf a
 - a SYN flood from spoofed addresses (hping3, bounded): an established connection keeps being served, a new client
   is served within seconds of the flood's end (lwIP alone: 20 s), and the PCBs return to idle;
 - a crowd of slow clients (slowloris) beyond http.max_connections: 503 beyond the limit, 408 at the timeout, an
-  established connection served meanwhile, and every resource back to idle afterwards.
+  established connection served meanwhile, and every resource back to idle afterwards;
+- each appliance behind a user-space frame relay (tests/qemu/impair.py) with loss, corruption, duplication,
+  reordering and delay: byte-exact echo, HTTP equal to HTTPS, iperf3 both ways; then echo at 5% and 10% loss.
 Every wait polls with a deadline; every load is bounded."""
 import argparse
 import json
@@ -485,6 +487,125 @@ def test_slowloris_crowd(kernel, crowd=300, limit=256, timeout_s=4):
     return run
 
 
+# ------------------------------------------------------------------------------------ impaired frame relay
+class Relay:
+    """tests/qemu/impair.py in the namespace, between QEMU's socket netdev and tap0; restartable with other settings
+    while the guest runs (QEMU keeps sending to the same port)."""
+    QEMU_PORT, RELAY_PORT = 47001, 47002
+
+    def __init__(self, ns):
+        self.ns, self.proc = ns, None
+
+    def netdev(self):
+        return f"socket,id=n0,udp=127.0.0.1:{self.RELAY_PORT},localaddr=127.0.0.1:{self.QEMU_PORT}"
+
+    def start(self, seed=1, **impairments):
+        self.stop()
+        cmd = ["ip", "netns", "exec", self.ns.name, sys.executable, os.path.join(os.path.dirname(__file__), "impair.py"),
+               "--qemu-port", str(self.QEMU_PORT), "--relay-port", str(self.RELAY_PORT), "--seed", str(seed)]
+        for k, v in impairments.items():
+            cmd += [f"--{k}", str(v)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        line = self.proc.stdout.readline()  # bounded: the relay prints this at once, or exits
+        if "relay ready" not in line:
+            raise Failure(f"the frame relay did not start: {line}{self.proc.stdout.read() if self.proc.poll() else ''}")
+
+    def stop(self):
+        """Stops the relay; returns its counts per direction ({} if none was running)."""
+        if not self.proc:
+            return {}
+        self.proc.terminate()
+        try:
+            out, _ = self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+        self.proc = None
+        for line in reversed(out.splitlines()):
+            if line.startswith("{"):
+                return json.loads(line)
+        return {}
+
+
+MIXED = {"loss": 0.01, "corrupt": 0.005, "dup": 0.01, "reorder": 0.02, "delay": 1}
+IMPAIR_MIB = int(os.environ.get("IMPAIR_MIB", "4"))  # echo size under the mixed impairment (issue 15 asks 20)
+
+
+def relay_guest(ns, relay, kernel, workdir, name):
+    from qemu_harness import Guest
+    return Guest(["-netdev", relay.netdev(), "-device", f"e1000,netdev=n0,mac={MAC}", "-kernel", kernel,
+                  "-append", f"debug_exit=0xf4 {Netns.STATIC}"], name, workdir, prefix=("ip", "netns", "exec", ns.name))
+
+
+def check_counts(counts, kinds):
+    for d in ("guest_to_host", "host_to_guest"):
+        for k in kinds:
+            if counts.get(d, {}).get(k, 0) <= 0:
+                raise Failure(f"the relay did not apply {k} {d.replace('_', ' ')}: {counts}")
+
+
+def test_impaired(app, kernel):
+    """The appliance behind the frame relay with 1% loss, 0.5% corruption, 1% duplication, 2% reordering and 1 ms
+    delay in each direction: byte-exact echo, HTTP equal to HTTPS (TLS checks its own integrity), iperf3 both ways
+    finishing with the stock client; the relay's counts show every impairment happened and the appliance's console
+    its retransmissions. The echo guest then runs at 5% and 10% loss."""
+    def run(workdir):
+        Netns.check_possible()
+        ns = Netns()
+        relay = Relay(ns)
+        g = None
+        try:
+            relay.start(seed=7, **MIXED)
+            g = relay_guest(ns, relay, kernel, workdir, f"impair-{app}")
+            expect(g, APPS[app]["ready"], timeout=READY_TIMEOUT, what=f"the {app} ready line")
+            ns.wait_ping(GUEST)
+            t0 = time.monotonic()
+            if app == "echo":
+                out = ns.python_args(ECHO_CHECK, [GUEST, "21", str(IMPAIR_MIB << 20)], timeout=300).strip()
+                if out != "ok":
+                    raise Failure(f"echo of {IMPAIR_MIB} MiB through the impaired relay: {out}")
+                RESULTS[f"impaired (mixed): echo {IMPAIR_MIB} MiB, s"] = time.monotonic() - t0
+            elif app == "http":
+                sums = []
+                for scheme in ("http", "https", "http"):
+                    r = ns.sh(f"curl -sk -m 120 {scheme}://{GUEST}/1m.bin | sha256sum", timeout=150)
+                    sums.append(r.stdout.split()[0])
+                if len(set(sums)) != 1:
+                    raise Failure(f"HTTP and HTTPS downloads through the impaired relay differ: {sums}")
+                RESULTS["impaired (mixed): 3 x 1 MiB downloads (HTTP, HTTPS, HTTP), s"] = time.monotonic() - t0
+            else:
+                for extra in ([], ["-R"]):
+                    r = ns.sh(f"iperf3 -c {GUEST} -t 3 -J {' '.join(extra)}", check=False, timeout=90)
+                    try:
+                        j = json.loads(r.stdout)
+                    except ValueError:
+                        raise Failure(f"iperf3 {extra} through the impaired relay printed no JSON: {r.stdout}{r.stderr}")
+                    if "error" in j or j["end"]["sum_received"]["bytes"] <= 0:
+                        raise Failure(f"iperf3 {extra} through the impaired relay: {j.get('error', 'no bytes')}")
+                    RESULTS[f"impaired (mixed): iperf3 {' '.join(extra) or 'in'}, Mbit/s"] = \
+                        j["end"]["sum_received"]["bits_per_second"] / 1e6
+            expect(g, r"tcp: \d+ segments? retransmitted", timeout=15, what="the appliance's retransmission count")
+            expect(g, r"net e0: dropped \d+ frames? in the last \d+ s \(totals .*stack: .*tcp \d+", timeout=15,
+                   what="the corrupted segments caught by the TCP checksum and counted")
+            counts = relay.stop()
+            check_counts(counts, ("lost", "corrupted", "duplicated", "reordered"))
+            if app == "echo":
+                for pct, kib in ((5, 512), (10, 256)):
+                    relay.start(seed=pct, loss=pct / 100)
+                    t0 = time.monotonic()
+                    out = ns.python_args(ECHO_CHECK, [GUEST, str(pct), str(kib << 10)], timeout=300).strip()
+                    if out != "ok":
+                        raise Failure(f"echo of {kib} KiB with {pct}% loss: {out}")
+                    RESULTS[f"impaired: echo {kib} KiB with {pct}% loss both ways, s"] = time.monotonic() - t0
+                    check_counts(relay.stop(), ("lost",))
+        finally:
+            relay.stop()
+            if g:
+                g.kill()
+            ns.close()
+    return run
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--echo", required=True)
@@ -499,6 +620,8 @@ def main():
     r.run("fault-dhcp-pool-change", test_pool_change(args.echo))
     r.run("fault-syn-flood-http", test_syn_flood(args.http))
     r.run("fault-slowloris-crowd-http", test_slowloris_crowd(args.http))
+    for app in ("echo", "http", "iperf"):
+        r.run(f"impair-{app}-loss-corrupt-dup-reorder-delay", test_impaired(app, kernels[app]))
     for k, v in RESULTS.items():
         print(f"measured: {k} = {v:.2f}" if isinstance(v, float) else f"measured: {k} = {v}")
     return r.summary()
